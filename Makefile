@@ -1,0 +1,35 @@
+# Two commands a new user needs (see README): `make demo` and `make test`.
+# Each creates the virtual environment at .venv/ when it is missing or stale.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev
+
+.PHONY: demo test lint format setup slow bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m seqlab.demo
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -q -n 2
+
+slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m slow
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

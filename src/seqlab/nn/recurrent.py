@@ -1,0 +1,455 @@
+"""``Recurrent(cells)``: runs any cell over time; stacking, directions, dropout, lengths.
+
+The cell is the equation (:mod:`seqlab.nn.cells`); this layer is the loop, and owns
+one set of weights per layer and direction under torch's names (``weight_ih_l0``,
+``bias_hh_l1_reverse``, ``weight_ch_l0`` for peepholes, ``ln_ih_weight_l0`` for layer
+norm), so ``load_state_dict`` works both ways with ``torch.nn.RNN/LSTM/GRU``.
+
+Two paths compute the same function:
+
+* the **reference** path: the cell's ``step`` in a Python loop over time; it runs every
+  cell and option;
+* the **fused** path: torch's own kernels (oneDNN on CPU, cuDNN on GPU) for the plain
+  cells (Elman, LSTM without peephole or layer norm, GRU with ``reset_after=True``
+  without layer norm) when recurrent dropout is off; ``lengths`` become a packed
+  sequence. ``impl="reference"`` forces the loop (tests prove both paths equal).
+
+Shapes (batch first, always)::
+
+    x       (B, T, input_size)
+    output  (B, T, D*H) for merge="concat", (B, T, H) for "sum", "mul", "ave"
+    state   h or (h, c), each (num_layers * D, B, H); index = layer * D + direction
+
+With ``lengths`` (B,), outputs past a sequence's length are zero, the returned state is
+the one at its last real step, and the reverse direction starts at each sequence's own
+last real step.
+
+>>> import torch
+>>> lstm = LSTM(4, 8, num_layers=2, bidirectional=True)
+>>> out, (h, c) = lstm(torch.randn(3, 5, 4), lengths=torch.tensor([5, 2, 4]))
+>>> out.shape, h.shape
+(torch.Size([3, 5, 16]), torch.Size([4, 3, 8]))
+>>> out[1, 2:].abs().sum().item()
+0.0
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import _VF, Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State, check_positive_int
+
+__all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+IMPLS = ("auto", "reference")
+
+
+def _check_rate(name: str, p: object) -> float:
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
+        raise ValueError(f"{name} must be a float in [0, 1), got {p!r}")
+    return float(p)
+
+
+def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each sequence of ``x`` (B, T, C) within its own length; padding stays put.
+
+    ``[a b c 0 0] -> [c b a 0 0]``: the reverse direction then starts at the last real
+    step, and reversing twice gives back the input.
+    """
+    if lengths is None:
+        return x.flip(1)
+    B, T = x.shape[:2]
+    t = torch.arange(T, device=x.device).expand(B, T)
+    lens = lengths.to(x.device).unsqueeze(1)
+    idx = torch.where(t < lens, lens - 1 - t, t)  # (B, T)
+    return x.gather(1, idx.unsqueeze(-1).expand_as(x))
+
+
+class Recurrent(nn.Module):
+    """Runs cells over time: one cell per layer (the first sees ``input_size`` features).
+
+    Args:
+        cells: a cell or a list of cells, one per layer. The layer takes over their
+            weights (the forward direction keeps the given values; reverse directions get
+            fresh ones from the cell's own init); the cells stay as the equations
+            (``layer.cells``, ``layer.cell`` for the first).
+        bidirectional: also run each layer from the end to the start.
+        dropout: dropout on each layer's output except the last (as torch).
+        recurrent_dropout: variational dropout on ``h_{t-1}`` where it enters ``W_hh``,
+            one mask per sequence and layer-direction, fixed over time (Gal & Ghahramani 2016).
+        merge: how the two directions' outputs combine: ``"concat"`` (torch), ``"sum"``,
+            ``"mul"`` or ``"ave"`` (Keras' merge modes). The merged output feeds the next
+            layer.
+        impl: ``"auto"`` (torch's fused kernels where the configuration allows) or
+            ``"reference"`` (always the Python loop over the cell's step).
+    """
+
+    def __init__(
+        self,
+        cells: RecurrentCell | Sequence[RecurrentCell],
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        merge: str = "concat",
+        impl: str = "auto",
+    ):
+        super().__init__()
+        cells = [cells] if isinstance(cells, RecurrentCell) else list(cells)
+        if not cells:
+            raise ValueError("cells must hold at least one cell, got an empty list")
+        if merge not in MERGE_MODES:
+            raise ValueError(f"merge must be one of {MERGE_MODES}, got {merge!r}")
+        if impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.merge = merge
+        self.impl = impl
+        self.dropout = _check_rate("dropout", dropout)
+        self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        self.num_layers = len(cells)
+        self.hidden_size = cells[0].hidden_size
+        self.input_size = cells[0].input_size
+        layer_out = self.hidden_size * (self.num_directions if merge == "concat" else 1)
+        for k, cell in enumerate(cells):
+            if type(cell) is not type(cells[0]) or cell.hidden_size != self.hidden_size:
+                raise ValueError(
+                    f"all cells must be of one type and hidden_size, cell {k} is {cell!r}"
+                )
+            if k > 0 and cell.input_size != layer_out:
+                raise ValueError(
+                    f"cell {k} must take input_size={layer_out} (the previous layer's output), "
+                    f"got {cell.input_size}"
+                )
+        self.cells = nn.ModuleList(self._adopt(k, cell) for k, cell in enumerate(cells))
+
+    def _adopt(self, k: int, cell: RecurrentCell) -> RecurrentCell:
+        """Register the cell's weights on the layer under torch's names; keep its equation."""
+        for d in range(self.num_directions):
+            params = {n: nn.Parameter(torch.empty(s)) for n, s in cell.weight_shapes().items()}
+            cell.init_weights(params)
+            if d == 0 and cell.owns_weights:
+                with torch.no_grad():
+                    for n, p in cell.weights().items():
+                        params[n].copy_(p)
+            for n, p in params.items():
+                self.register_parameter(self._param_name(n, k, d), p)
+        if cell.owns_weights:
+            cell = copy.copy(cell)  # the caller's cell keeps its own weights
+            cell._parameters = dict(cell._parameters)
+            cell.release_weights()
+        return cell
+
+    @staticmethod
+    def _param_name(name: str, layer: int, direction: int) -> str:
+        return f"{name}_l{layer}" + ("_reverse" if direction else "")
+
+    @property
+    def cell(self) -> RecurrentCell:
+        """The first layer's cell: the step equation this layer runs."""
+        return self.cells[0]
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * (self.num_directions if self.merge == "concat" else 1)
+
+    def cell_weights(self, layer: int, direction: int = 0) -> dict[str, Tensor]:
+        """Weights of one layer and direction, by the cell's names (``weight_ih`` …)."""
+        names = self.cells[layer].weight_shapes()
+        return {n: getattr(self, self._param_name(n, layer, direction)) for n in names}
+
+    # --- checks ----------------------------------------------------------------------
+    def _check_input(self, x: Tensor, lengths: Tensor | None) -> Tensor | None:
+        if not isinstance(x, Tensor) or x.dim() != 3:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must be a 3-D tensor (batch, time, features), got {shape}")
+        if x.size(2) != self.input_size:
+            raise ValueError(
+                f"x must have {self.input_size} features (input_size), got {x.size(2)}"
+            )
+        if x.size(1) == 0:
+            raise ValueError("x must have at least one time step, got T=0")
+        if lengths is None:
+            return None
+        lengths = torch.as_tensor(lengths)
+        if lengths.dim() != 1 or lengths.numel() != x.size(0):
+            raise ValueError(
+                f"lengths must have shape ({x.size(0)},) (one per sequence), "
+                f"got {tuple(lengths.shape)}"
+            )
+        if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+            raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
+        lengths = lengths.to("cpu", torch.int64)
+        bad = (lengths < 1) | (lengths > x.size(1))
+        if bad.any():
+            i = int(bad.nonzero()[0])
+            raise ValueError(f"lengths[{i}] must be in [1, T={x.size(1)}], got {int(lengths[i])}")
+        return lengths
+
+    def _check_state(self, state, x: Tensor) -> State | None:
+        if state is None:
+            return None
+        n = self.cell.state_size
+        parts = (state,) if isinstance(state, Tensor) else tuple(state)
+        want = (self.num_layers * self.num_directions, x.size(0), self.hidden_size)
+        what = "h" if n == 1 else "(h, c)"
+        if len(parts) != n or not all(isinstance(p, Tensor) for p in parts):
+            raise ValueError(f"state must be {what} for {type(self).__name__}, got {type(state)}")
+        for p in parts:
+            if tuple(p.shape) != want:
+                raise ValueError(f"state tensors must have shape {want}, got {tuple(p.shape)}")
+        return parts
+
+    # --- forward ---------------------------------------------------------------------
+    def uses_fused_kernel(self) -> bool:
+        """Whether ``forward`` runs torch's fused kernel in the current mode."""
+        cell = self.cell
+        plain = (
+            type(cell) is ElmanCell
+            or (type(cell) is LSTMCell and not cell.peephole and not cell.layer_norm)
+            or (type(cell) is GRUCell and cell.reset_after and not cell.layer_norm)
+        )
+        no_rec_dropout = self.recurrent_dropout == 0.0 or not self.training
+        return self.impl == "auto" and plain and no_rec_dropout
+
+    def forward(self, x: Tensor, state=None, lengths: Tensor | None = None):
+        lengths = self._check_input(x, lengths)
+        state = self._check_state(state, x)
+        if self.uses_fused_kernel():
+            out, final = self._forward_fused(x, state, lengths)
+        else:
+            out, final = self._forward_reference(x, state, lengths)
+        return out, (final[0] if self.cell.state_size == 1 else final)
+
+    def _merge(self, outs: list[Tensor]) -> Tensor:
+        if len(outs) == 1:
+            return outs[0]
+        fwd, bwd = outs
+        if self.merge == "concat":
+            return torch.cat([fwd, bwd], dim=-1)  # (B, T, 2H)
+        if self.merge == "sum":
+            return fwd + bwd
+        if self.merge == "mul":
+            return fwd * bwd
+        return (fwd + bwd) / 2
+
+    # The reference path: the cell's equation in a loop over time.
+    def _forward_reference(self, x, state, lengths):
+        B, T, _ = x.shape
+        D = self.num_directions
+        if lengths is not None:
+            steps = torch.arange(T).unsqueeze(1)  # (T, 1)
+            valid = (steps < lengths.unsqueeze(0)).to(x.device).unsqueeze(-1)  # (T, B, 1)
+        finals: list[State] = []
+        layer_in = x
+        for k, cell in enumerate(self.cells):
+            outs = []
+            for d in range(D):
+                w = self.cell_weights(k, d)
+                if state is None:
+                    s = cell.initial_state(B, x)
+                else:
+                    s = tuple(part[k * D + d] for part in state)
+                seq = reverse_padded(layer_in, lengths) if d == 1 else layer_in
+                xp = cell.project_input(seq, w)  # (B, T, G*H), all steps at once
+                h_mask = self._recurrent_mask(B, x)
+                hs = []
+                for t in range(T):
+                    new = cell.step(xp[:, t], s, w, h_mask)
+                    if lengths is not None:  # padding steps keep the state, output 0
+                        new = tuple(
+                            torch.where(valid[t], n, o) for n, o in zip(new, s, strict=True)
+                        )
+                        hs.append(new[0] * valid[t])
+                    else:
+                        hs.append(new[0])
+                    s = new
+                out = torch.stack(hs, dim=1)  # (B, T, H)
+                outs.append(reverse_padded(out, lengths) if d == 1 else out)
+                finals.append(s)
+            layer_in = self._merge(outs)
+            if k < self.num_layers - 1 and self.dropout > 0:
+                layer_in = F.dropout(layer_in, self.dropout, self.training)
+        final = tuple(torch.stack([f[i] for f in finals]) for i in range(self.cell.state_size))
+        return layer_in, final
+
+    def _recurrent_mask(self, batch: int, like: Tensor) -> Tensor | None:
+        p = self.recurrent_dropout
+        if p == 0.0 or not self.training:
+            return None
+        keep = like.new_empty(batch, self.hidden_size).bernoulli_(1 - p)
+        return keep / (1 - p)
+
+    # The fused path: torch's kernels, the same calls torch.nn.LSTM makes.
+    def _kernel(self):
+        cell = self.cell
+        if isinstance(cell, LSTMCell):
+            return _VF.lstm
+        if isinstance(cell, GRUCell):
+            return _VF.gru
+        return _VF.rnn_tanh if cell.nonlinearity == "tanh" else _VF.rnn_relu
+
+    def _flat_weights(self, layers: range) -> list[Tensor]:
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.cell.bias else [])
+        return [
+            getattr(self, self._param_name(n, k, d))
+            for k in layers
+            for d in range(self.num_directions)
+            for n in names
+        ]
+
+    def _forward_fused(self, x, state, lengths):
+        B = x.size(0)
+        n_state = self.cell.state_size
+        if state is None:
+            zeros = x.new_zeros(self.num_layers * self.num_directions, B, self.hidden_size)
+            state = (zeros,) * n_state
+        if lengths is not None:
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            order, unorder = packed.sorted_indices, packed.unsorted_indices
+            state = tuple(s.index_select(1, order) for s in state)
+        # With merge="concat" torch's multi-layer kernel is the whole stack; other merge
+        # modes feed each layer the merged output, so the layers run one call each.
+        if self.merge == "concat" or not self.bidirectional:
+            groups = [range(self.num_layers)]
+        else:
+            groups = [range(k, k + 1) for k in range(self.num_layers)]
+        finals = []
+        D = self.num_directions
+        data = packed.data if lengths is not None else x
+        for g, layers in enumerate(groups):
+            hx = tuple(s[layers.start * D : layers.stop * D] for s in state)
+            hx_arg = hx if n_state == 2 else hx[0]
+            weights = self._flat_weights(layers)
+            common = (weights, self.cell.bias, len(layers), self.dropout, self.training)
+            if lengths is not None:
+                res = self._kernel()(data, packed.batch_sizes, hx_arg, *common, self.bidirectional)
+            else:
+                res = self._kernel()(data, hx_arg, *common, self.bidirectional, True)
+            out, fin = res[0], res[1:]
+            if self.merge != "concat" and self.bidirectional:
+                H = self.hidden_size
+                out = self._merge([out[..., :H], out[..., H:]])
+                if g < len(groups) - 1 and self.dropout > 0:
+                    out = F.dropout(out, self.dropout, self.training)
+            data = out
+            finals.append(fin)
+        final = tuple(torch.cat([f[i] for f in finals]) for i in range(n_state))
+        if lengths is not None:
+            out = pad_packed_sequence(
+                packed._replace(data=data), batch_first=True, total_length=x.size(1)
+            )[0]
+            final = tuple(f.index_select(1, unorder) for f in final)
+        else:
+            out = data
+        return out, final
+
+    def extra_repr(self) -> str:
+        parts = [f"num_layers={self.num_layers}"]
+        if self.bidirectional:
+            parts.append(f"bidirectional=True, merge={self.merge!r}")
+        if self.dropout:
+            parts.append(f"dropout={self.dropout}")
+        if self.recurrent_dropout:
+            parts.append(f"recurrent_dropout={self.recurrent_dropout}")
+        if self.impl != "auto":
+            parts.append(f"impl={self.impl!r}")
+        return ", ".join(parts)
+
+
+def _stack(cell_cls, input_size, hidden_size, num_layers, bidirectional, merge, **cell_kwargs):
+    check_positive_int("input_size", input_size)
+    check_positive_int("hidden_size", hidden_size)
+    check_positive_int("num_layers", num_layers)
+    if merge not in MERGE_MODES:
+        raise ValueError(f"merge must be one of {MERGE_MODES}, got {merge!r}")
+    between = hidden_size * (2 if bidirectional and merge == "concat" else 1)
+    return [
+        cell_cls(input_size if k == 0 else between, hidden_size, owns_weights=False, **cell_kwargs)
+        for k in range(num_layers)
+    ]
+
+
+class RNN(Recurrent):
+    """Elman RNN layer(s), ``nonlinearity`` ``"tanh"`` or ``"relu"``; drop-in for ``nn.RNN``."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        nonlinearity: str = "tanh",
+        merge: str = "concat",
+        impl: str = "auto",
+    ):
+        cells = _stack(
+            ElmanCell, input_size, hidden_size, num_layers, bidirectional, merge,
+            bias=bias, nonlinearity=nonlinearity,
+        )  # fmt: skip
+        super().__init__(cells, bidirectional, dropout, recurrent_dropout, merge, impl)
+
+
+class LSTM(Recurrent):
+    """LSTM layer(s) with optional peepholes and layer norm; drop-in for ``nn.LSTM``.
+
+    See :class:`seqlab.nn.LSTMCell` for the equations and ``forget_bias``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        peephole: bool = False,
+        layer_norm: bool = False,
+        merge: str = "concat",
+        forget_bias: float | None = 1.0,
+        impl: str = "auto",
+    ):
+        cells = _stack(
+            LSTMCell, input_size, hidden_size, num_layers, bidirectional, merge,
+            bias=bias, peephole=peephole, layer_norm=layer_norm, forget_bias=forget_bias,
+        )  # fmt: skip
+        super().__init__(cells, bidirectional, dropout, recurrent_dropout, merge, impl)
+
+
+class GRU(Recurrent):
+    """GRU layer(s) with optional layer norm and ``reset_after``; drop-in for ``nn.GRU``.
+
+    See :class:`seqlab.nn.GRUCell` for the equations.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        layer_norm: bool = False,
+        merge: str = "concat",
+        reset_after: bool = True,
+        impl: str = "auto",
+    ):
+        cells = _stack(
+            GRUCell, input_size, hidden_size, num_layers, bidirectional, merge,
+            bias=bias, layer_norm=layer_norm, reset_after=reset_after,
+        )  # fmt: skip
+        super().__init__(cells, bidirectional, dropout, recurrent_dropout, merge, impl)
