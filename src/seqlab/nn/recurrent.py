@@ -129,6 +129,11 @@ class Recurrent(nn.Module):
                     f"got {cell.input_size}"
                 )
         self.cells = nn.ModuleList(self._adopt(k, cell) for k, cell in enumerate(cells))
+        # Facts about the cell that forward() needs on every call, read once (cells are
+        # fixed after construction): the state's arity and which fused kernel, if any.
+        self._state_size = cells[0].state_size
+        self._kernel_name = _fused_kernel_name(cells[0])
+        self._bias = cells[0].bias
 
     def _adopt(self, k: int, cell: RecurrentCell) -> RecurrentCell:
         """Register the cell's weights on the layer under torch's names; keep its equation."""
@@ -210,14 +215,8 @@ class Recurrent(nn.Module):
     # --- forward ---------------------------------------------------------------------
     def uses_fused_kernel(self) -> bool:
         """Whether ``forward`` runs torch's fused kernel in the current mode."""
-        cell = self.cell
-        plain = (
-            type(cell) is ElmanCell
-            or (type(cell) is LSTMCell and not cell.peephole and not cell.layer_norm)
-            or (type(cell) is GRUCell and cell.reset_after and not cell.layer_norm)
-        )
         no_rec_dropout = self.recurrent_dropout == 0.0 or not self.training
-        return self.impl == "auto" and plain and no_rec_dropout
+        return self.impl == "auto" and self._kernel_name is not None and no_rec_dropout
 
     def forward(self, x: Tensor, state=None, lengths: Tensor | None = None):
         lengths = self._check_input(x, lengths)
@@ -226,7 +225,7 @@ class Recurrent(nn.Module):
             out, final = self._forward_fused(x, state, lengths)
         else:
             out, final = self._forward_reference(x, state, lengths)
-        return out, (final[0] if self.cell.state_size == 1 else final)
+        return out, (final[0] if self._state_size == 1 else final)
 
     def _merge(self, outs: list[Tensor]) -> Tensor:
         if len(outs) == 1:
@@ -288,16 +287,8 @@ class Recurrent(nn.Module):
         return keep / (1 - p)
 
     # The fused path: torch's kernels, the same calls torch.nn.LSTM makes.
-    def _kernel(self):
-        cell = self.cell
-        if isinstance(cell, LSTMCell):
-            return _VF.lstm
-        if isinstance(cell, GRUCell):
-            return _VF.gru
-        return _VF.rnn_tanh if cell.nonlinearity == "tanh" else _VF.rnn_relu
-
     def _flat_weights(self, layers: range) -> list[Tensor]:
-        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.cell.bias else [])
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self._bias else [])
         return [
             getattr(self, self._param_name(n, k, d))
             for k in layers
@@ -307,7 +298,8 @@ class Recurrent(nn.Module):
 
     def _forward_fused(self, x, state, lengths):
         B = x.size(0)
-        n_state = self.cell.state_size
+        n_state = self._state_size
+        kernel = getattr(_VF, self._kernel_name)
         if state is None:
             zeros = x.new_zeros(self.num_layers * self.num_directions, B, self.hidden_size)
             state = (zeros,) * n_state
@@ -325,14 +317,18 @@ class Recurrent(nn.Module):
         D = self.num_directions
         data = packed.data if lengths is not None else x
         for g, layers in enumerate(groups):
-            hx = tuple(s[layers.start * D : layers.stop * D] for s in state)
+            hx = (
+                state
+                if len(groups) == 1
+                else tuple(s[layers.start * D : layers.stop * D] for s in state)
+            )
             hx_arg = hx if n_state == 2 else hx[0]
             weights = self._flat_weights(layers)
-            common = (weights, self.cell.bias, len(layers), self.dropout, self.training)
+            common = (weights, self._bias, len(layers), self.dropout, self.training)
             if lengths is not None:
-                res = self._kernel()(data, packed.batch_sizes, hx_arg, *common, self.bidirectional)
+                res = kernel(data, packed.batch_sizes, hx_arg, *common, self.bidirectional)
             else:
-                res = self._kernel()(data, hx_arg, *common, self.bidirectional, True)
+                res = kernel(data, hx_arg, *common, self.bidirectional, True)
             out, fin = res[0], res[1:]
             if self.merge != "concat" and self.bidirectional:
                 H = self.hidden_size
@@ -341,7 +337,10 @@ class Recurrent(nn.Module):
                     out = F.dropout(out, self.dropout, self.training)
             data = out
             finals.append(fin)
-        final = tuple(torch.cat([f[i] for f in finals]) for i in range(n_state))
+        if len(finals) == 1:
+            final = tuple(finals[0])
+        else:
+            final = tuple(torch.cat([f[i] for f in finals]) for i in range(n_state))
         if lengths is not None:
             out = pad_packed_sequence(
                 packed._replace(data=data), batch_first=True, total_length=x.size(1)
@@ -362,6 +361,17 @@ class Recurrent(nn.Module):
         if self.impl != "auto":
             parts.append(f"impl={self.impl!r}")
         return ", ".join(parts)
+
+
+def _fused_kernel_name(cell: RecurrentCell) -> str | None:
+    """The name in ``torch._VF`` of the fused kernel computing this cell's equation, or None."""
+    if type(cell) is ElmanCell:
+        return f"rnn_{cell.nonlinearity}"
+    if type(cell) is LSTMCell and not cell.peephole and not cell.layer_norm:
+        return "lstm"
+    if type(cell) is GRUCell and cell.reset_after and not cell.layer_norm:
+        return "gru"
+    return None
 
 
 def _stack(cell_cls, input_size, hidden_size, num_layers, bidirectional, merge, **cell_kwargs):
