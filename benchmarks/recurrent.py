@@ -1,0 +1,146 @@
+"""Speed of seqlab's RNN/LSTM/GRU against torch.nn's, same weights, one run.
+
+    python benchmarks/recurrent.py            # full table, writes benchmarks/results/recurrent.json
+    python benchmarks/recurrent.py --quick    # T=50 only, 3 repeats (a smoke run)
+
+B=32, input 64, hidden 256, T in {50, 200, 1000}, 2 threads. Each repeat times torch
+and seqlab back to back (interleaved, so load on the machine hits both alike); the
+table gives the median over repeats and the ratio seqlab / torch. Goal for the plain
+configurations (torch's fused kernel underneath): ratio <= 1.05. The peephole and
+layer-norm LSTMs run the cell equations in a Python loop (no fused kernel exists for
+them yet); their ratio is against torch's plain LSTM, the cost of the variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import seqlab.nn as snn
+
+B, I, H = 32, 64, 256
+
+
+def make_pair(kind: str):
+    """(torch module, seqlab module) with identical weights."""
+    if kind == "rnn":
+        ref = torch.nn.RNN(I, H, batch_first=True)
+        ours = snn.RNN(I, H)
+        ours.load_state_dict(ref.state_dict())
+    elif kind == "gru":
+        ref = torch.nn.GRU(I, H, batch_first=True)
+        ours = snn.GRU(I, H)
+        ours.load_state_dict(ref.state_dict())
+    else:
+        ref = torch.nn.LSTM(I, H, batch_first=True)
+        options = {
+            "lstm": {},
+            "lstm-peephole": {"peephole": True},
+            "lstm-layernorm": {"layer_norm": True},
+            "lstm-peephole-layernorm": {"peephole": True, "layer_norm": True},
+        }[kind]
+        ours = snn.LSTM(I, H, **options)
+        ours.load_state_dict(ref.state_dict(), strict=not options)
+    return ref, ours
+
+
+def time_forward(module, x) -> float:
+    with torch.no_grad():
+        start = time.perf_counter()
+        module(x)
+        return time.perf_counter() - start
+
+
+def time_train_step(module, x, opt) -> float:
+    start = time.perf_counter()
+    out, _ = module(x)
+    loss = out.square().mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - start
+
+
+def bench(kind: str, T: int, repeats: int) -> dict:
+    torch.manual_seed(0)
+    ref, ours = make_pair(kind)
+    x = torch.randn(B, T, I)
+    opts = {m: torch.optim.SGD(m.parameters(), lr=1e-6) for m in (ref, ours)}
+    fwd = {"torch": [], "seqlab": []}
+    train = {"torch": [], "seqlab": []}
+    for m in (ref, ours):  # warm-up (oneDNN primitive creation, allocator)
+        time_forward(m, x)
+        time_train_step(m, x, opts[m])
+    for _ in range(repeats):
+        for name, m in (("torch", ref), ("seqlab", ours)):
+            fwd[name].append(time_forward(m, x))
+            train[name].append(time_train_step(m, x, opts[m]))
+    row = {"kind": kind, "T": T, "fused": ours.uses_fused_kernel()}
+    for what, times in (("forward", fwd), ("train_step", train)):
+        t_ref, t_ours = statistics.median(times["torch"]), statistics.median(times["seqlab"])
+        row[f"{what}_torch_ms"] = round(t_ref * 1e3, 3)
+        row[f"{what}_seqlab_ms"] = round(t_ours * 1e3, 3)
+        row[f"{what}_ratio"] = round(t_ours / t_ref, 3)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[50, 200, 1000])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--variant-lengths", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--quick", action="store_true", help="T=50 only, 3 repeats")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "recurrent.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.lengths, args.variant_lengths, args.repeats = [50], [50], 3
+    torch.set_num_threads(2)
+
+    rows = []
+    plan = [(k, T) for k in ("rnn", "lstm", "gru") for T in args.lengths]
+    variants = ("lstm-peephole", "lstm-layernorm", "lstm-peephole-layernorm")
+    plan += [(k, T) for k in variants for T in args.variant_lengths]
+    header = f"{'layer':<25}{'T':>6}{'path':>10}{'fwd torch':>11}{'fwd ours':>10}{'ratio':>7}"
+    header += f"{'step torch':>12}{'step ours':>11}{'ratio':>7}"
+    print(f"B={B} input={I} hidden={H} threads={torch.get_num_threads()} repeats={args.repeats}")
+    print(header)
+    for kind, T in plan:
+        row = bench(kind, T, args.repeats)
+        rows.append(row)
+        path = "fused" if row["fused"] else "loop"
+        print(
+            f"{kind:<25}{T:>6}{path:>10}{row['forward_torch_ms']:>9.1f}ms"
+            f"{row['forward_seqlab_ms']:>8.1f}ms{row['forward_ratio']:>7.2f}"
+            f"{row['train_step_torch_ms']:>10.1f}ms{row['train_step_seqlab_ms']:>9.1f}ms"
+            f"{row['train_step_ratio']:>7.2f}",
+            flush=True,
+        )
+    plain = [r for r in rows if r["fused"]]
+    worst = max(max(r["forward_ratio"], r["train_step_ratio"]) for r in plain)
+    print(f"plain configurations: worst ratio seqlab/torch = {worst:.3f} (goal <= 1.05)")
+    result = {
+        "benchmark": "recurrent",
+        "config": {"batch": B, "input": I, "hidden": H, "threads": torch.get_num_threads(),
+                   "repeats": args.repeats, "statistic": "median"},  # fmt: skip
+        "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                    "processor": platform.processor() or platform.machine()},  # fmt: skip
+        "rows": rows,
+        "plain_worst_ratio": worst,
+        "goal_plain_ratio": 1.05,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
