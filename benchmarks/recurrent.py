@@ -126,10 +126,19 @@ def main() -> None:
     print(f"plain configurations: worst ratio seqlab/torch = {worst:.3f} (goal <= 1.05)")
     result = {
         "benchmark": "recurrent",
-        "config": {"batch": B, "input": I, "hidden": H, "threads": torch.get_num_threads(),
-                   "repeats": args.repeats, "statistic": "median"},  # fmt: skip
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "processor": platform.processor() or platform.machine()},  # fmt: skip
+        "config": {
+            "batch": B,
+            "input": I,
+            "hidden": H,
+            "threads": torch.get_num_threads(),
+            "repeats": args.repeats,
+            "statistic": "median",
+        },
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "processor": platform.processor() or platform.machine(),
+        },
         "rows": rows,
         "plain_worst_ratio": worst,
         "goal_plain_ratio": 1.05,
