@@ -6,7 +6,9 @@
 B=32, input 64, hidden 256, T in {50, 200, 1000}, 2 threads. Each repeat times torch
 and seqlab back to back (interleaved, so load on the machine hits both alike); the
 table gives the median over repeats and the ratio seqlab / torch. Goal for the plain
-configurations (torch's fused kernel underneath): ratio <= 1.05. The peephole and
+configurations (torch's fused kernel underneath): ratio <= 1.05. The "+lengths" rows give
+a padded batch with lengths in [T/2, T]: torch through a packed sequence, as its users
+write it, seqlab through ``lengths=`` (its padded fused path on the CPU). The peephole and
 layer-norm LSTMs run the cell equations in a Python loop (no fused kernel exists for
 them yet); their ratio is against torch's plain LSTM, the cost of the variant.
 """
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqlab.nn as snn
 
@@ -50,16 +53,26 @@ def make_pair(kind: str):
     return ref, ours
 
 
-def time_forward(module, x) -> float:
+def run(module, x, lengths):
+    """Output (B, T, H); with lengths, torch's way (a packed sequence) or seqlab's."""
+    if lengths is None:
+        return module(x)[0]
+    if isinstance(module, torch.nn.RNNBase):
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(module(packed)[0], batch_first=True)[0]
+    return module(x, lengths=lengths)[0]
+
+
+def time_forward(module, x, lengths=None) -> float:
     with torch.no_grad():
         start = time.perf_counter()
-        module(x)
+        run(module, x, lengths)
         return time.perf_counter() - start
 
 
-def time_train_step(module, x, opt) -> float:
+def time_train_step(module, x, opt, lengths=None) -> float:
     start = time.perf_counter()
-    out, _ = module(x)
+    out = run(module, x, lengths)
     loss = out.square().mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -69,18 +82,23 @@ def time_train_step(module, x, opt) -> float:
 
 def bench(kind: str, T: int, repeats: int) -> dict:
     torch.manual_seed(0)
-    ref, ours = make_pair(kind)
+    with_lengths = kind.endswith("+lengths")
+    ref, ours = make_pair(kind.removesuffix("+lengths"))
     x = torch.randn(B, T, I)
+    # lengths uniform in [T/2, T] (the longest is T), as a padded batch of real data has
+    lengths = torch.randint(T // 2, T + 1, (B,)) if with_lengths else None
+    if lengths is not None:
+        lengths[0] = T
     opts = {m: torch.optim.SGD(m.parameters(), lr=1e-6) for m in (ref, ours)}
     fwd = {"torch": [], "seqlab": []}
     train = {"torch": [], "seqlab": []}
     for m in (ref, ours):  # warm-up (oneDNN primitive creation, allocator)
-        time_forward(m, x)
-        time_train_step(m, x, opts[m])
+        time_forward(m, x, lengths)
+        time_train_step(m, x, opts[m], lengths)
     for _ in range(repeats):
         for name, m in (("torch", ref), ("seqlab", ours)):
-            fwd[name].append(time_forward(m, x))
-            train[name].append(time_train_step(m, x, opts[m]))
+            fwd[name].append(time_forward(m, x, lengths))
+            train[name].append(time_train_step(m, x, opts[m], lengths))
     row = {"kind": kind, "T": T, "fused": ours.uses_fused_kernel()}
     for what, times in (("forward", fwd), ("train_step", train)):
         t_ref, t_ours = statistics.median(times["torch"]), statistics.median(times["seqlab"])
@@ -104,6 +122,7 @@ def main() -> None:
 
     rows = []
     plan = [(k, T) for k in ("rnn", "lstm", "gru") for T in args.lengths]
+    plan += [(k, T) for k in ("lstm+lengths", "gru+lengths") for T in args.variant_lengths]
     variants = ("lstm-peephole", "lstm-layernorm", "lstm-peephole-layernorm")
     plan += [(k, T) for k in variants for T in args.variant_lengths]
     header = f"{'layer':<25}{'T':>6}{'path':>10}{'fwd torch':>11}{'fwd ours':>10}{'ratio':>7}"
@@ -121,7 +140,7 @@ def main() -> None:
             f"{row['train_step_ratio']:>7.2f}",
             flush=True,
         )
-    plain = [r for r in rows if r["fused"]]
+    plain = [r for r in rows if r["fused"] and "+lengths" not in r["kind"]]
     worst = max(max(r["forward_ratio"], r["train_step_ratio"]) for r in plain)
     print(f"plain configurations: worst ratio seqlab/torch = {worst:.3f} (goal <= 1.05)")
     result = {

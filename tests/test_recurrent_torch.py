@@ -32,8 +32,9 @@ KINDS = {
     "gru": (lambda **kw: snn.GRU(**kw), lambda **kw: torch.nn.GRU(**kw)),
 }
 
-CASES = list(
-    itertools.product(
+CASES = [
+    (*case, pack)
+    for case in itertools.product(
         KINDS,
         [1, 2, 3],  # layers
         [False, True],  # bidirectional
@@ -42,7 +43,9 @@ CASES = list(
         ["auto", "reference"],
         [torch.float32, torch.float64],
     )
-)
+    # with lengths, the fused path runs padded (the CPU default) or packed (CUDA's)
+    for pack in ([False, True] if case[3] and case[5] == "auto" else [None])
+]
 
 
 def _run(module, x, state, lengths, is_torch):
@@ -61,9 +64,9 @@ def _as_tuple(state):
 
 
 @pytest.mark.parametrize(
-    ("kind", "layers", "bidir", "use_lengths", "use_state", "impl", "dtype"), CASES
+    ("kind", "layers", "bidir", "use_lengths", "use_state", "impl", "dtype", "pack"), CASES
 )
-def test_equals_torch(kind, layers, bidir, use_lengths, use_state, impl, dtype):
+def test_equals_torch(kind, layers, bidir, use_lengths, use_state, impl, dtype, pack):
     B, T, I, H = 4, 7, 5, 6
     gen = torch.Generator().manual_seed(zlib.crc32(f"{kind}{layers}{bidir}".encode()))
     make_ours, make_torch = KINDS[kind]
@@ -75,6 +78,7 @@ def test_equals_torch(kind, layers, bidir, use_lengths, use_state, impl, dtype):
     ours = make_ours(input_size=I, hidden_size=H, num_layers=layers, bidirectional=bidir,
                      impl=impl).to(dtype)  # fmt: skip
     ours.load_state_dict(ref.state_dict())
+    ours.pack_lengths = pack
     assert ours.uses_fused_kernel() == (impl == "auto")
 
     x = torch.randn(B, T, I, generator=gen, dtype=dtype)
@@ -142,3 +146,30 @@ def test_multi_layer_dropout_matches_torch_rng():
     torch.manual_seed(7)
     b = ours(x)[0]
     torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
+def test_padded_path_ignores_padding_content(kind):
+    """The padded fused path never computes on padding: NaN there changes nothing."""
+    layer = KINDS[kind][0](input_size=3, hidden_size=4, num_layers=2, bidirectional=True)
+    x = torch.randn(3, 6, 3, requires_grad=True)
+    lengths = torch.tensor([6, 2, 4])
+    out, state = layer(x, lengths=lengths)
+    dirty = x.detach().clone()
+    dirty[1, 2:] = float("nan")
+    dirty[2, 4:] = float("inf")
+    out2, state2 = layer(dirty, lengths=lengths)
+    torch.testing.assert_close(out2, out)
+    for a, b in zip(_as_tuple(state2), _as_tuple(state), strict=True):
+        torch.testing.assert_close(a, b)
+    (out.sum() + sum(s.sum() for s in _as_tuple(state))).backward()
+    assert x.grad[1, 2:].abs().sum() == 0 and x.grad.isfinite().all()
+
+
+def test_lengths_path_choice():
+    x = torch.randn(2, 4, 3)
+    assert not snn.LSTM(3, 4)._packs_lengths(x)  # CPU: padded oneDNN kernels
+    assert snn.RNN(3, 4, nonlinearity="relu")._packs_lengths(x)  # unbounded state: pack
+    forced = snn.GRU(3, 4)
+    forced.pack_lengths = True
+    assert forced._packs_lengths(x)

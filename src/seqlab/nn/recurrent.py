@@ -48,6 +48,7 @@ from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State, check_pos
 __all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+_SATURATE = 1e4  # σ(±1e4) is exactly 1 or 0 in float16/32/64: a gate fully open or shut
 IMPLS = ("auto", "reference")
 
 
@@ -132,6 +133,9 @@ class Recurrent(nn.Module):
         # Facts about the cell that forward() needs on every call, read once (cells are
         # fixed after construction): the state's arity and which fused kernel, if any.
         self._state_size = cells[0].state_size
+        # How the fused path handles ``lengths``: None picks (packed on CUDA, padded on the
+        # CPU, see _packs_lengths); True or False forces one (both compute the same).
+        self.pack_lengths: bool | None = None
         self._kernel_name = _fused_kernel_name(cells[0])
         self._bias = cells[0].bias
 
@@ -296,7 +300,18 @@ class Recurrent(nn.Module):
             for n in names
         ]
 
+    def _packs_lengths(self, x: Tensor) -> bool:
+        """Whether ``lengths`` go through a packed sequence (else the padded fused path)."""
+        if self.pack_lengths is not None:
+            return self.pack_lengths
+        # cuDNN's packed kernels are fast; torch's CPU packed kernels are several times
+        # slower than its padded oneDNN ones. A ReLU RNN could overflow over long padding
+        # (its state is unbounded), which the padded path must never compute on.
+        return x.is_cuda or self._kernel_name == "rnn_relu"
+
     def _forward_fused(self, x, state, lengths):
+        if lengths is not None and not self._packs_lengths(x):
+            return self._forward_fused_padded(x, state, lengths)
         B = x.size(0)
         n_state = self._state_size
         kernel = getattr(_VF, self._kernel_name)
@@ -349,6 +364,61 @@ class Recurrent(nn.Module):
         else:
             out = data
         return out, final
+
+    # The padded fused path for ``lengths``: one padded kernel call per layer and direction
+    # over all T steps, with what packing guarantees restored exactly:
+    #
+    #   * a real step only ever sees real steps: the forward direction is causal, and the
+    #     reverse one runs over reverse_padded(x), where each sequence's real steps come first;
+    #   * outputs past a length are set to zero, and the final h is read at step length-1;
+    #   * the LSTM's final c: an extra input column, 1 at padding steps, with weight -M on
+    #     the input gate and +M on the forget gate (M = 1e4), saturates them to exactly
+    #     σ(-M) = 0 and σ(M) = 1, so c_t = 1·c_{t-1} + 0·g_t stops at the last real step;
+    #     as σ' = 0 there, no gradient leaks through padding steps either.
+    #
+    #   x      [a b c 0 0]          forward kernel  -> [A B C * *] -> [A B C 0 0], h = C
+    #   rev x  [c b a 0 0]          reverse kernel  -> [C'B'A'* *] -> [A'B'C'0 0], h = A'
+    def _forward_fused_padded(self, x, state, lengths):
+        B, T, _ = x.shape
+        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        kernel = getattr(_VF, self._kernel_name)
+        lstm = self._state_size == 2
+        lens = lengths.to(x.device)
+        valid = (torch.arange(T, device=x.device) < lens.unsqueeze(1)).unsqueeze(-1)  # (B, T, 1)
+        last = (lens - 1).view(B, 1, 1).expand(B, 1, H)
+        if lstm:
+            padding = (~valid).to(x.dtype)  # (B, T, 1)
+            freeze = x.new_zeros(4 * H, 1)
+            freeze[:H], freeze[H : 2 * H] = -_SATURATE, _SATURATE  # input gate 0, forget gate 1
+        if state is None:
+            state = (x.new_zeros(L * D, B, H),) * self._state_size
+        finals = []
+        layer_in = x.masked_fill(~valid, 0.0)  # padding content (even NaN) never enters
+        for k in range(L):
+            outs = []
+            for d in range(D):
+                w = self.cell_weights(k, d)
+                seq = reverse_padded(layer_in, lengths) if d else layer_in
+                w_ih = w["weight_ih"]
+                if lstm:
+                    seq = torch.cat([seq, padding], dim=-1)  # (B, T, C+1)
+                    w_ih = torch.cat([w_ih, freeze], dim=1)  # (4H, C+1)
+                weights = [w_ih, w["weight_hh"]]
+                if self._bias:
+                    weights += [w["bias_ih"], w["bias_hh"]]
+                i = k * D + d
+                hx = tuple(s[i : i + 1] for s in state)
+                res = kernel(seq, hx if lstm else hx[0], weights, self._bias, 1, 0.0,
+                             self.training, False, True)  # fmt: skip
+                out = torch.where(valid, res[0], 0.0)  # (B, T, H)
+                h_last = out.gather(1, last).squeeze(1)  # (B, H), at step length-1
+                finals.append((h_last, res[2][0]) if lstm else (h_last,))
+                outs.append(reverse_padded(out, lengths) if d else out)
+            layer_in = self._merge(outs)
+            if k < L - 1 and self.dropout > 0:
+                layer_in = F.dropout(layer_in, self.dropout, self.training)
+        final = tuple(torch.stack([f[j] for f in finals]) for j in range(self._state_size))
+        return layer_in, final
 
     def extra_repr(self) -> str:
         parts = [f"num_layers={self.num_layers}"]
