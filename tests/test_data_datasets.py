@@ -25,6 +25,7 @@ from seqlab.data import (
     date_conversion,
     list_datasets,
     load,
+    piano_roll,
     reversal,
 )
 from seqlab.data.sword import kjv_web_pairs, strip_osis
@@ -302,3 +303,35 @@ def test_real_bible_pairs():
         pytest.skip("sword-text-kjv / sword-text-web not installed")
     assert len(pairs) > 30_000
     assert pairs[0][0] == "In the beginning God created the heaven and the earth."
+
+
+def test_piano_roll():
+    notes = [(0.0, 4.0, 48), (0.0, 1.0, 72), (1.0, 0.5, 74), (1.5, 0.5, 76), (2.0, 2.0, 108)]
+    roll = piano_roll(notes, step=1.0)
+    assert roll.shape == (4, 88) and roll.dtype == np.float32
+    on = [sorted((np.nonzero(r)[0] + 21).tolist()) for r in roll]
+    assert on == [[48, 72], [48, 74], [48, 108], [48, 108]]  # 76 falls between samples
+    fine = piano_roll(notes, step=0.5)
+    assert fine.shape == (8, 88) and fine[3, 76 - 21] == 1
+    with pytest.raises(ValueError, match=r"pitch in \[21, 108\]"):
+        piano_roll([(0.0, 1.0, 20)])
+    with pytest.raises(ValueError, match="step must be > 0"):
+        piano_roll(notes, step=0)
+
+
+def test_chorales_missing_package(monkeypatch, no_network):
+    real = registry.importlib.util.find_spec
+    monkeypatch.setattr(
+        registry.importlib.util, "find_spec", lambda p: None if p == "music21" else real(p)
+    )
+    with pytest.raises(
+        MissingPackageError, match=r"^dataset 'bach_chorales' needs: pip install music21"
+    ):
+        load("bach_chorales")
+
+
+def test_real_chorales():
+    pytest.importorskip("music21")
+    rolls = load("bach_chorales", limit=2)
+    assert len(rolls) == 2 and all(r.shape[1] == 88 and len(r) > 8 for r in rolls)
+    assert all(2 <= r.sum(1).max() <= 4 for r in rolls)  # four voices, some in unison

@@ -12,6 +12,7 @@ from .collate import (
 from .datasets import DatasetInfo, list_datasets, load, register
 from .embeddings import PretrainedVectors, load_word_vectors, one_hot
 from .errors import DataError, MissingPackageError
+from .music import bach_chorales, piano_roll
 from .readers import (
     LabelledTexts,
     NumericSequences,
@@ -62,6 +63,7 @@ __all__ = [
     "WordTokenizer",
     "adding_problem",
     "as_tensor",
+    "bach_chorales",
     "batchify",
     "chronological_split",
     "collate_classification",
@@ -76,6 +78,7 @@ __all__ = [
     "load_word_vectors",
     "one_hot",
     "pad_sequences",
+    "piano_roll",
     "prepare_forecasting",
     "read_classification",
     "read_conll",

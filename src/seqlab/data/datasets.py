@@ -17,11 +17,12 @@ sentiment (many-to-one)       :class:`LabelledTexts`
 forecasting                   :class:`TimeSeries`
 pixel sequences, adding       :class:`NumericSequences` (x (T, C) float32, y)
 copy memory (many-to-many)    ``TensorDataset`` (inputs (N, T), targets (N, T)) int64
+music (many-to-many)          ``list`` of piano rolls (T_i, 88) float32
 reversal, dates (seq2seq)     :class:`TextPairs`
 ============================= ==============================================================
 
 >>> [d.name for d in list_datasets()][:3]
-['adding_problem', 'airline_passengers', 'bible_kjv_web']
+['adding_problem', 'airline_passengers', 'bach_chorales']
 >>> load("date_conversion", n=2, seed=0).pairs[0]
 ('Wednesday, 24 January 2035', '2035-01-24')
 """
@@ -39,6 +40,7 @@ import numpy as np
 
 from . import synthetic
 from .errors import DataError, MissingPackageError
+from .music import MUSIC21_INSTALL, bach_chorales
 from .readers import (
     LabelledTexts,
     NumericSequences,
@@ -290,6 +292,10 @@ for _info, _loader in [
                  "Debian sword-text-kjv, sword-text-web (zText modules)", "public domain",
                  "apt-get install sword-text-kjv sword-text-web"),
      kjv_web_pairs),
+    (DatasetInfo("bach_chorales", "Bach four-part chorales as piano rolls (88 keys)",
+                 "music modelling (many-to-many)", "371 chorales", "music21 corpus",
+                 "music21 corpus (BSD-3; the chorales are public domain)", MUSIC21_INSTALL),
+     bach_chorales),
     (DatasetInfo("adding_problem", "adding problem (Bai et al. 2018)", "regression (many-to-one)",
                  "n sequences of (length, 2)", _SYNTHETIC, "none needed"),
      synthetic.adding_problem),
