@@ -1,0 +1,260 @@
+"""Time series to forecasting examples: chronological split, scaling, sliding windows.
+
+The order matters, to keep the future out of training:
+
+1. :func:`chronological_split` cuts the series in time order into train / val / test
+   (no shuffling across the cut);
+2. :class:`Scaler` is fit on the training part only, then applied to all three (and
+   saved with the model, so predictions can be put back in the data's units);
+3. :class:`SlidingWindows` cuts each part on its own into (input, target) windows, so no
+   window spans two parts::
+
+       values  v0 v1 v2 v3 v4 v5 v6 v7 v8 ...      input_length L = 3, horizon H = 2
+       window0 [v0 v1 v2] -> [v3 v4]                stride 2
+       window1       [v2 v3 v4] -> [v5 v6]
+       window2             [v4 v5 v6] -> [v7 v8]
+
+Inputs hold every column (targets and covariates) over the L past steps; targets are the
+target columns over the next H steps. :func:`prepare_forecasting` does all three steps.
+
+>>> series = np.arange(20.0).reshape(10, 2)          # (N, C): a target and a covariate
+>>> windows = SlidingWindows(series, input_length=3, horizon=2, target_columns=[0])
+>>> len(windows)
+6
+>>> x, y = windows[1]
+>>> x.shape, y.shape, y[:, 0].tolist()
+(torch.Size([3, 2]), torch.Size([2, 1]), [8.0, 10.0])
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from .errors import DataError
+from .readers import TimeSeries
+
+SCALINGS = ("standard", "minmax")
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def chronological_split(values, val_fraction: float = 0.15, test_fraction: float = 0.15) -> tuple:
+    """Split along time (axis 0) into (train, val, test), in order: the first
+    ``1 - val - test`` of the steps, then val, then test. Sizes round down for val and
+    test.
+
+    >>> train, val, test = chronological_split(np.arange(10), 0.2, 0.2)
+    >>> train.tolist(), val.tolist(), test.tolist()
+    ([0, 1, 2, 3, 4, 5], [6, 7], [8, 9])
+    """
+    val_fraction = _check_fraction("val_fraction", val_fraction)
+    test_fraction = _check_fraction("test_fraction", test_fraction)
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}"
+        )
+    n = len(values)
+    n_test = int(n * test_fraction)
+    n_val = int(n * val_fraction)
+    n_train = n - n_val - n_test
+    return values[:n_train], values[n_train : n_train + n_val], values[n_train + n_val :]
+
+
+class Scaler:
+    """Per-column scaling, fit on the training part only.
+
+    ``"standard"``: ``(x - mean) / std``; ``"minmax"``: ``(x - min) / (max - min)``, to
+    [0, 1] on the training part. A constant column gets scale 1 (it is only shifted).
+    Works on NumPy arrays and tensors whose last axis holds the columns; ``columns``
+    picks which fitted columns that axis holds (e.g. only the targets of a prediction).
+
+    >>> s = Scaler().fit(np.array([[1.0, 10.0], [3.0, 30.0]]))
+    >>> s.transform(np.array([[2.0, 20.0]]))
+    array([[0., 0.]])
+    >>> s.inverse_transform(torch.tensor([[[1.0]]]), columns=[1])  # (B, H, O) prediction
+    tensor([[[30.]]])
+    """
+
+    def __init__(self, method: str = "standard"):
+        if method not in SCALINGS:
+            raise ValueError(f"method must be one of {SCALINGS}, got {method!r}")
+        self.method = method
+        self.shift: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+
+    def fit(self, values) -> Scaler:
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2 or len(values) == 0:
+            raise ValueError(f"fit expects a non-empty (N, C) array, got shape {values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("fit got NaN or infinite values; fill or drop them first")
+        if self.method == "standard":
+            shift, scale = values.mean(axis=0), values.std(axis=0)
+        else:
+            shift, scale = values.min(axis=0), values.max(axis=0) - values.min(axis=0)
+        self.shift, self.scale = shift, np.where(scale > 0, scale, 1.0)
+        return self
+
+    def _params(self, x, columns: Sequence[int] | None):
+        if self.shift is None:
+            raise ValueError("the scaler is not fitted; call fit(train_values) first")
+        cols = slice(None) if columns is None else list(columns)
+        shift, scale = self.shift[cols], self.scale[cols]
+        if x.shape[-1] != len(shift):
+            raise ValueError(f"expected {len(shift)} columns in the last axis, got {x.shape[-1]}")
+        if isinstance(x, Tensor):
+            return (torch.as_tensor(shift, dtype=x.dtype, device=x.device),
+                    torch.as_tensor(scale, dtype=x.dtype, device=x.device))  # fmt: skip
+        return shift, scale
+
+    def transform(self, x, columns: Sequence[int] | None = None):
+        shift, scale = self._params(x, columns)
+        return (x - shift) / scale
+
+    def inverse_transform(self, x, columns: Sequence[int] | None = None):
+        shift, scale = self._params(x, columns)
+        return x * scale + shift
+
+    def to_dict(self) -> dict:
+        if self.shift is None:
+            raise ValueError("the scaler is not fitted; nothing to save")
+        return {"method": self.method, "shift": self.shift.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "scaler") -> Scaler:
+        try:
+            scaler = cls(data["method"])
+            shift = np.asarray(data["shift"], dtype=np.float64)
+            scale = np.asarray(data["scale"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"expected method, shift and scale ({e})", path=source) from None
+        if shift.shape != scale.shape or shift.ndim != 1 or np.any(scale <= 0):
+            raise DataError("shift and scale must be equal-length lists, scale > 0", source)
+        scaler.shift, scaler.scale = shift, scale
+        return scaler
+
+    def save(self, path: str | PathLike) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | PathLike) -> Scaler:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise DataError(f"not valid JSON: {e.msg}", path=path, line=e.lineno) from None
+        return cls.from_dict(data, source=str(path))
+
+
+class SlidingWindows(Dataset):
+    """Windows over ``values`` (N, C): item i is ``(x (L, C), y (H, O))`` as float32
+    tensors, ``x = values[s : s + L]``, ``y = values[s + L : s + L + H, target_columns]``
+    with ``s = i * stride``. ``target_columns`` default: all columns."""
+
+    def __init__(
+        self,
+        values,
+        input_length: int,
+        horizon: int = 1,
+        stride: int = 1,
+        target_columns: Sequence[int] | None = None,
+    ):
+        for name, v in (("input_length", input_length), ("horizon", horizon), ("stride", stride)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        values = torch.as_tensor(np.asarray(values, dtype=np.float32))
+        if values.dim() == 1:
+            values = values.unsqueeze(1)  # (N, 1)
+        if values.dim() != 2:
+            raise ValueError(f"values must be (N, C), got shape {tuple(values.shape)}")
+        if len(values) < input_length + horizon:
+            raise ValueError(
+                f"a series of {len(values)} steps is shorter than input_length + horizon "
+                f"= {input_length} + {horizon}"
+            )
+        cols = list(range(values.size(1))) if target_columns is None else list(target_columns)
+        if not cols or any(not 0 <= c < values.size(1) for c in cols):
+            raise ValueError(f"target_columns must index the {values.size(1)} columns, got {cols}")
+        self.values = values
+        self.input_length, self.horizon, self.stride = input_length, horizon, stride
+        self.target_columns = cols
+
+    def __len__(self) -> int:
+        return (len(self.values) - self.input_length - self.horizon) // self.stride + 1
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"window {i} out of range for {len(self)} windows")
+        s = (i % len(self)) * self.stride
+        x = self.values[s : s + self.input_length]  # (L, C)
+        y = self.values[s + self.input_length : s + self.input_length + self.horizon]
+        return x, y[:, self.target_columns]  # (L, C), (H, O)
+
+
+@dataclass
+class ForecastingData:
+    train: SlidingWindows
+    val: SlidingWindows
+    test: SlidingWindows
+    scaler: Scaler | None
+    target_columns: list[int]
+
+
+def prepare_forecasting(
+    series: TimeSeries | np.ndarray,
+    input_length: int,
+    horizon: int = 1,
+    stride: int = 1,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    scaling: str | None = "standard",
+    target_columns: Sequence[int] | None = None,
+) -> ForecastingData:
+    """Split in time, fit the scaler on train only, window each part.
+
+    For a :class:`~seqlab.data.TimeSeries` the targets are its target columns (the
+    covariates are inputs only); for an array, ``target_columns`` (default all).
+    Predictions go back to data units with ``scaler.inverse_transform(pred,
+    columns=target_columns)``.
+    """
+    if isinstance(series, TimeSeries):
+        values = series.values
+        target_columns = list(range(len(series.target_names)))
+    else:
+        values = np.asarray(series, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[:, None]  # (N, 1)
+        target_columns = (
+            list(range(values.shape[1])) if target_columns is None else list(target_columns)
+        )
+    train, val, test = chronological_split(values, val_fraction, test_fraction)
+    scaler = None
+    if scaling is not None:
+        scaler = Scaler(scaling).fit(train)
+        train, val, test = (scaler.transform(p) for p in (train, val, test))
+    parts = []
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        if len(part) < input_length + horizon:
+            raise ValueError(
+                f"the {name} part has {len(part)} steps, fewer than input_length + horizon = "
+                f"{input_length + horizon}; use a longer series or other fractions"
+            )
+        parts.append(SlidingWindows(part, input_length, horizon, stride, target_columns))
+    return ForecastingData(*parts, scaler=scaler, target_columns=target_columns)
