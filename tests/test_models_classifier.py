@@ -113,7 +113,6 @@ def _parity_batch(step, n=64):
     return Batch(ids, targets=bits.sum(1) % 2, lengths=lengths)
 
 
-@pytest.mark.slow
 def test_learns_parity():
     # Chance is 0.5; parity needs every bit, so a model that counts nothing stays there.
     torch.manual_seed(0)

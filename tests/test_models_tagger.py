@@ -112,7 +112,6 @@ def _tagging_batch(step, n=32, T=12):
     return Batch(x, tags.masked_fill(~mask, IGNORE_INDEX), lengths)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("crf", [False, True])
 def test_learns_a_generated_tagging_task(crf):
     # Chance over 4 tags is 0.25; the majority tag scores about 0.4.

@@ -248,8 +248,14 @@ class Seq2Seq(TaskModel):
         beam_size: int = 1,
         length_penalty: float = 0.0,
         max_length: int | None = None,
+        search: str | None = None,
     ) -> Decoded:
-        """Greedy (``beam_size=1``) or beam-search outputs for source ids (B, S)."""
+        """Outputs for source ids (B, S) by ``search="greedy"`` (the argmax at each step,
+        all sequences at once) or ``"beam"`` (``beam_size`` hypotheses per sequence);
+        by default greedy when ``beam_size == 1``, else beam."""
+        search = search or ("greedy" if beam_size == 1 else "beam")
+        if search not in ("greedy", "beam"):
+            raise ValueError(f"search must be 'greedy' or 'beam', got {search!r}")
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
             raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
         if length_penalty < 0:
@@ -261,7 +267,7 @@ class Seq2Seq(TaskModel):
         self.eval()
         try:
             memory, mask, state = self.encode(inputs, lengths)
-            if beam_size == 1:
+            if search == "greedy":
                 return self._greedy(memory, mask, state, max_length)
             hyps = [
                 self._beam(
