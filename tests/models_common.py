@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 
-import pytest
 import torch
 from safetensors.torch import load, save
 
-import seqlab.nn
 from seqlab.config import to_dict
 from seqlab.data import Batch
 from seqlab.models import EncoderConfig, build_model
@@ -16,9 +14,6 @@ from seqlab.models import EncoderConfig, build_model
 # Small models on a shared 2-core machine: torch's intra-op threads only fight each other
 # (measured: a GRU forecaster's 300 steps take 3.4 s with 1 thread, 164 s with 2 under load).
 torch.set_num_threads(1)
-
-HAS_CONV = hasattr(seqlab.nn, "TCN") and hasattr(seqlab.nn, "WaveNet")
-_needs_conv = pytest.mark.skipif(not HAS_CONV, reason="seqlab.nn.TCN/WaveNet not merged yet")
 
 ENCODERS = {
     "rnn": dict(kind="rnn"),
@@ -30,17 +25,15 @@ ENCODERS = {
     "tcn": dict(kind="tcn", num_layers=2, kernel_size=3),
     "wavenet": dict(kind="wavenet", num_layers=3, skip_channels=6),
 }
-CONV = ("tcn", "wavenet")
 
 
 def encoder(name: str, hidden: int = 8) -> EncoderConfig:
     return EncoderConfig(hidden_size=hidden, **ENCODERS[name])
 
 
-def encoder_names(causal: bool = False) -> list:
-    """pytest params over every encoder (only causal ones with ``causal=True``)."""
-    names = [n for n in ENCODERS if not (causal and n.startswith("bi"))]
-    return [pytest.param(n, marks=_needs_conv) if n in CONV else n for n in names]
+def encoder_names(causal: bool = False) -> list[str]:
+    """Every encoder in ``ENCODERS`` (only the causal ones with ``causal=True``)."""
+    return [n for n in ENCODERS if not (causal and n.startswith("bi"))]
 
 
 def pad(seqs: list[torch.Tensor], value=0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -122,9 +122,7 @@ def _windows(series: torch.Tensor) -> Batch:
     return Batch(x, targets=y)
 
 
-CONV_SLOW = [
-    pytest.param(p.values[0], marks=[*p.marks, pytest.mark.slow]) for p in encoder_names()[-2:]
-]
+CONV_SLOW = [pytest.param(n, marks=pytest.mark.slow) for n in ("tcn", "wavenet")]
 
 
 @pytest.mark.parametrize("enc", ["mlp", "gru", *CONV_SLOW])
