@@ -88,9 +88,10 @@ def test_mismatched_inputs_are_rejected():
         ForecasterConfig(input_size=1, horizon=2, quantiles=[0.5, 1.0])
 
 
-@pytest.mark.parametrize("enc", ["mlp", "lstm-peephole-ln", "bigru"])
-def test_checkpoint_roundtrip(enc):
-    model = _model(enc, quantiles=(0.2, 0.8))
+@pytest.mark.parametrize("enc", ["mlp", "lstm-peephole-ln", "bigru", "tcn", "wavenet"])
+@pytest.mark.parametrize("quantiles", [(), (0.2, 0.8)])
+def test_checkpoint_roundtrip(enc, quantiles):
+    model = _model(enc, quantiles=quantiles)
     batch = Batch(torch.randn(3, 6, 2))
     with torch.no_grad():
         torch.testing.assert_close(roundtrip(model)(batch).prediction, model(batch).prediction)

@@ -148,10 +148,13 @@ def test_metrics():
     assert math.isclose(bits_per_character(torch.tensor(math.log(256))), 8.0, rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("condition", ["none", "init"])
-def test_checkpoint_roundtrip(condition):
+@pytest.mark.parametrize(
+    "enc,condition",
+    [("lstm-peephole-ln", "none"), ("lstm", "init"), ("tcn", "none"), ("wavenet", "concat")],
+)
+def test_checkpoint_roundtrip(enc, condition):
     kw = {} if condition == "none" else dict(feature_size=2, condition=condition)
-    model = _model("lstm-peephole-ln", **kw)
+    model = _model(enc, **kw)
     batch = Batch(torch.randint(2, V, (2, 5)), features=torch.randn(2, 2) if kw else None)
     with torch.no_grad():
         torch.testing.assert_close(roundtrip(model)(batch).prediction, model(batch).prediction)

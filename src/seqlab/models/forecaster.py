@@ -121,7 +121,9 @@ class Forecaster(TaskModel):
         self.head = nn.Linear(
             self.encoder.output_size, c.horizon * c.output_size * self.num_outputs
         )
-        self.register_buffer("quantiles", torch.tensor(c.quantiles, dtype=torch.float32))
+        # from the config, so not saved with the weights
+        q = torch.tensor(c.quantiles, dtype=torch.float32)
+        self.register_buffer("quantiles", q, persistent=False)
 
     def _check_inputs(self, batch: Batch) -> Tensor | None:
         c = self.config

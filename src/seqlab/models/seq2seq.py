@@ -273,7 +273,7 @@ class Seq2Seq(TaskModel):
                 self._beam(
                     memory[i : i + 1],
                     mask[i : i + 1],
-                    _select(state, torch.tensor([i])),
+                    _select(state, torch.tensor([i], device=memory.device)),
                     beam_size,
                     length_penalty,
                     max_length,
