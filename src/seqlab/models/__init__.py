@@ -1,5 +1,48 @@
 """Task models, one file per task shape; each ``forward(batch) -> Output(prediction, loss)``."""
 
+from .base import TaskModel
+from .classifier import ClassifierConfig, SequenceClassifier
+from .crf import LinearChainCRF
+from .encoders import Encoder, EncoderConfig, build_encoder
+from .forecaster import Forecaster, ForecasterConfig, pinball_loss, seasonal_naive
+from .inputs import InputConfig, InputLayer
+from .language_model import (
+    LanguageModel,
+    LanguageModelConfig,
+    bits_per_character,
+    perplexity,
+    sample_next,
+)
 from .output import Output
+from .registry import MODELS, build_model
+from .seq2seq import Decoded, Seq2Seq, Seq2SeqConfig
+from .tagger import SequenceTagger, TaggerConfig
 
 __all__ = ["Output"]
+__all__ += [
+    "MODELS",
+    "ClassifierConfig",
+    "Decoded",
+    "Encoder",
+    "EncoderConfig",
+    "Forecaster",
+    "ForecasterConfig",
+    "InputConfig",
+    "InputLayer",
+    "LanguageModel",
+    "LanguageModelConfig",
+    "LinearChainCRF",
+    "Seq2Seq",
+    "Seq2SeqConfig",
+    "SequenceClassifier",
+    "SequenceTagger",
+    "TaggerConfig",
+    "TaskModel",
+    "bits_per_character",
+    "build_encoder",
+    "build_model",
+    "perplexity",
+    "pinball_loss",
+    "sample_next",
+    "seasonal_naive",
+]

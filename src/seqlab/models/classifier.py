@@ -1,0 +1,144 @@
+"""``SequenceClassifier``: many-to-one. A whole sequence in, one class (or value) out.
+
+Sentiment of a review, the activity in a window of sensor readings, the digit in a
+sequence of pixels: inputs (token ids or features) -> encoder -> one vector per
+sequence -> a linear head. How the vector is taken from the encoder's outputs is
+``pooling``, always over real steps only (so padding never changes a prediction):
+
+* ``"last"``: the output at the last real step; for a bidirectional encoder the forward
+  half there and the backward half at step 0 (each direction's final state);
+* ``"mean"`` / ``"max"``: over real steps;
+* ``"attention"``: a learned additive-attention average over the steps, the query a
+  learned vector (Bahdanau-style scores, as in Yang et al. 2016's attention pooling).
+
+``task="classification"``: ``prediction`` is logits (B, num_classes), loss cross-entropy
+on ``targets`` (B,). ``task="regression"``: ``prediction`` (B, num_classes) values, loss
+MSE on ``targets`` (B, num_classes) or (B,) when ``num_classes == 1``.
+
+>>> import torch
+>>> from seqlab.data import Batch
+>>> cfg = ClassifierConfig(
+...     inputs=InputConfig(vocab_size=30, embedding_dim=8),
+...     encoder=EncoderConfig(kind="gru", hidden_size=16),
+...     num_classes=3, pooling="mean")
+>>> model = SequenceClassifier(cfg)
+>>> batch = Batch(torch.randint(1, 30, (4, 7)), targets=torch.tensor([0, 2, 1, 1]),
+...               lengths=torch.tensor([7, 3, 5, 1]))
+>>> out = model(batch)
+>>> out.prediction.shape, out.loss.shape
+(torch.Size([4, 3]), torch.Size([]))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.batch import Batch
+from ..nn.attention import AdditiveAttention
+from .base import TaskModel
+from .encoders import EncoderConfig, build_encoder
+from .inputs import InputConfig, InputLayer
+from .output import Output
+
+__all__ = ["ClassifierConfig", "SequenceClassifier", "pool"]
+
+
+@dataclass
+class ClassifierConfig:
+    inputs: InputConfig
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    num_classes: int = 2
+    task: Literal["classification", "regression"] = "classification"
+    pooling: Literal["last", "mean", "max", "attention"] = "last"
+    attention_size: int = 32
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.num_classes < 1 or (self.task == "classification" and self.num_classes < 2):
+            raise ValueError(
+                f"num_classes must be >= 2 for classification (>= 1 outputs for regression), "
+                f"got {self.num_classes}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def pool(
+    outputs: Tensor,
+    mask: Tensor,
+    how: str,
+    num_directions: int = 1,
+) -> Tensor:
+    """Pool ``outputs`` (B, T, C) over the real steps ``mask`` (B, T) -> (B, C)."""
+    m = mask.unsqueeze(-1)  # (B, T, 1)
+    if how == "mean":
+        return (outputs * m).sum(1) / m.sum(1).clamp_min(1)
+    if how == "max":
+        return outputs.masked_fill(~m, float("-inf")).max(dim=1).values
+    if how == "last":
+        last = mask.sum(1) - 1  # (B,)
+        idx = last.view(-1, 1, 1).expand(-1, 1, outputs.size(2))  # (B, 1, C)
+        final = outputs.gather(1, idx).squeeze(1)  # (B, C)
+        if num_directions == 2:  # the backward direction ends at step 0
+            H = outputs.size(2) // 2
+            final = torch.cat([final[:, :H], outputs[:, 0, H:]], dim=-1)
+        return final
+    raise ValueError(f"pooling must be 'last', 'mean', 'max' or 'attention', got {how!r}")
+
+
+class SequenceClassifier(TaskModel):
+    kind = "classifier"
+    config_class = ClassifierConfig
+
+    def __init__(self, config: ClassifierConfig, pretrained_embeddings: Tensor | None = None):
+        super().__init__()
+        self.config = config
+        self.input = InputLayer(config.inputs, pretrained_embeddings)
+        self.encoder = build_encoder(config.encoder, self.input.output_size)
+        size = self.encoder.output_size
+        if config.pooling == "attention":
+            self.attention = AdditiveAttention(size, size, config.attention_size)
+            self.query = nn.Parameter(torch.randn(size) / size**0.5)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(size, config.num_classes)
+
+    def encode(self, batch: Batch) -> Tensor:
+        """One vector per sequence, (B, encoder.output_size)."""
+        lengths = self._lengths(batch)
+        out, _ = self.encoder(self.input(batch.inputs), lengths)  # (B, T, C)
+        mask = batch.mask()
+        if self.config.pooling == "attention":
+            query = self.query.expand(out.size(0), -1)  # (B, C)
+            pooled, _ = self.attention(query, out, mask=mask)
+            return pooled
+        return pool(out, mask, self.config.pooling, self.encoder.num_directions)
+
+    def forward(self, batch: Batch, state=None) -> Output:
+        batch = self._check_batch(batch)
+        pred = self.head(self.dropout(self.encode(batch)))  # (B, num_classes)
+        if batch.targets is None:
+            return Output(pred)
+        return Output(pred, self.loss(pred, batch.targets))
+
+    def loss(self, pred: Tensor, targets: Tensor) -> Tensor:
+        B, K = pred.shape
+        if self.config.task == "classification":
+            if targets.shape != (B,) or targets.dtype.is_floating_point:
+                raise ValueError(
+                    f"targets must be (B={B},) class ids, "
+                    f"got {tuple(targets.shape)} {targets.dtype}"
+                )
+            if bool(((targets < 0) | (targets >= K)).any()):
+                bad = int(targets[(targets < 0) | (targets >= K)][0])
+                raise ValueError(f"target class {bad} is not in [0, num_classes={K})")
+            return F.cross_entropy(pred, targets)
+        if K == 1 and targets.shape == (B,):
+            targets = targets.unsqueeze(1)  # (B, 1)
+        if targets.shape != (B, K):
+            raise ValueError(f"targets must be (B, {K}) values, got {tuple(targets.shape)}")
+        return F.mse_loss(pred, targets.to(pred.dtype))

@@ -1,0 +1,174 @@
+"""``Forecaster``: from a window of past values (and covariates) to the next ``horizon`` values.
+
+``batch.inputs`` (B, W, input_size): the last W steps of the target series and any
+covariates, channels last; ``batch.targets`` (B, horizon, output_size): the next values
+of the ``output_size`` series to forecast. All ``horizon`` steps come out at once from one
+linear head (the direct multi-output strategy, "MIMO" in Taieb et al. 2012), so errors
+are not fed back as they are in recursive one-step forecasting.
+
+Encoders: any sequence encoder (its output at the last real step), or ``kind="mlp"``,
+a plain MLP over the flattened window (``hidden_size`` units x ``num_layers``, ReLU) —
+the "why not an MLP?" baseline, one config key away. An MLP needs the fixed
+``window`` length.
+
+``quantiles=[0.1, 0.5, 0.9]``: ``prediction`` (B, horizon, output_size, Q), one output per
+quantile level, trained with the pinball loss ``max(q e, (q - 1) e)``, ``e = y - y_hat``
+(Koenker & Bassett 1978); the outer levels give a prediction interval. Otherwise
+``prediction`` (B, horizon, output_size) trained with MSE.
+
+The trivial baseline to beat on seasonal data is :func:`seasonal_naive` (repeat the last
+season).
+
+>>> import torch
+>>> from seqlab.data import Batch
+>>> cfg = ForecasterConfig(input_size=2, horizon=3, window=8, quantiles=[0.1, 0.5, 0.9],
+...                        encoder=EncoderConfig(kind="mlp", hidden_size=16))
+>>> out = Forecaster(cfg)(Batch(torch.randn(4, 8, 2), targets=torch.randn(4, 3, 1)))
+>>> out.prediction.shape, out.loss.shape
+(torch.Size([4, 3, 1, 3]), torch.Size([]))
+>>> seasonal_naive(torch.arange(8.).view(1, 8, 1), horizon=3, period=4).flatten().tolist()
+[4.0, 5.0, 6.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.batch import Batch
+from .base import TaskModel
+from .classifier import pool
+from .encoders import EncoderConfig, build_encoder
+from .output import Output
+
+__all__ = ["Forecaster", "ForecasterConfig", "pinball_loss", "seasonal_naive"]
+
+
+@dataclass
+class ForecasterConfig:
+    input_size: int
+    horizon: int
+    output_size: int = 1
+    window: int = 0  # 0: any length (sequence encoders); required for kind="mlp"
+    quantiles: list[float] = field(default_factory=list)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        for name in ("input_size", "horizon", "output_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.window < 0 or (self.encoder.kind == "mlp" and self.window == 0):
+            raise ValueError(f"window must be >= 1 for encoder kind 'mlp', got {self.window}")
+        if any(not 0.0 < q < 1.0 for q in self.quantiles):
+            raise ValueError(f"quantiles must be in (0, 1), got {self.quantiles}")
+        if len(set(self.quantiles)) != len(self.quantiles):
+            raise ValueError(f"quantiles must be distinct, got {self.quantiles}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
+    """Mean pinball (quantile) loss; ``pred`` (..., Q), ``target`` (...), ``quantiles`` (Q,)."""
+    e = target.unsqueeze(-1) - pred  # (..., Q)
+    return torch.maximum(quantiles * e, (quantiles - 1) * e).mean()
+
+
+def seasonal_naive(window: Tensor, horizon: int, period: int) -> Tensor:
+    """Repeat the last season: ``y_hat[t + h] = y[t + h - period * ceil(h / period)]``.
+
+    ``window`` (B, W, C) with ``W >= period`` -> (B, horizon, C)."""
+    if period < 1 or window.size(1) < period:
+        raise ValueError(f"period must be in [1, W={window.size(1)}], got {period}")
+    last = window[:, -period:]  # (B, period, C)
+    reps = -(-horizon // period)
+    return last.repeat(1, reps, 1)[:, :horizon]  # (B, horizon, C)
+
+
+class _MLP(nn.Module):
+    """The flattened-window baseline: (B, W, C) -> (B, hidden)."""
+
+    def __init__(self, window: int, input_size: int, config: EncoderConfig):
+        super().__init__()
+        layers, size = [], window * input_size
+        for _ in range(config.num_layers):
+            layers += [nn.Linear(size, config.hidden_size), nn.ReLU(), nn.Dropout(config.dropout)]
+            size = config.hidden_size
+        self.net = nn.Sequential(*layers)
+        self.output_size = size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1))  # (B, W*C) -> (B, hidden)
+
+
+class Forecaster(TaskModel):
+    kind = "forecaster"
+    config_class = ForecasterConfig
+
+    def __init__(self, config: ForecasterConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        if c.encoder.kind == "mlp":
+            self.encoder = _MLP(c.window, c.input_size, c.encoder)
+        else:
+            self.encoder = build_encoder(c.encoder, c.input_size)
+        self.num_outputs = max(len(c.quantiles), 1)
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(
+            self.encoder.output_size, c.horizon * c.output_size * self.num_outputs
+        )
+        # from the config, so not saved with the weights
+        q = torch.tensor(c.quantiles, dtype=torch.float32)
+        self.register_buffer("quantiles", q, persistent=False)
+
+    def _check_inputs(self, batch: Batch) -> Tensor | None:
+        c = self.config
+        x = batch.inputs
+        if x.dim() != 3 or x.size(2) != c.input_size or not x.dtype.is_floating_point:
+            raise ValueError(
+                f"inputs must be float (B, W, input_size={c.input_size}), got "
+                f"{tuple(x.shape)} {x.dtype}"
+            )
+        if c.window and x.size(1) != c.window:
+            raise ValueError(f"inputs must hold window={c.window} steps, got {x.size(1)}")
+        lengths = self._lengths(batch)
+        if lengths is not None and c.encoder.kind == "mlp" and bool((lengths != x.size(1)).any()):
+            raise ValueError("the mlp encoder needs full windows; got lengths < W")
+        return lengths
+
+    def forward(self, batch: Batch, state=None) -> Output:
+        batch = self._check_batch(batch)
+        lengths = self._check_inputs(batch)
+        c = self.config
+        if c.encoder.kind == "mlp":
+            summary = self.encoder(batch.inputs)  # (B, hidden)
+        else:
+            out, _ = self.encoder(batch.inputs, lengths)  # (B, W, E)
+            summary = pool(out, batch.mask(), "last", self.encoder.num_directions)  # (B, E)
+        pred = self.head(self.dropout(summary))  # (B, horizon * O * Q)
+        shape = (batch.size, c.horizon, c.output_size) + (
+            (self.num_outputs,) if c.quantiles else ()
+        )
+        pred = pred.view(shape)  # (B, horizon, O[, Q])
+        if batch.targets is None:
+            return Output(pred)
+        return Output(pred, self.loss(pred, batch.targets))
+
+    def loss(self, pred: Tensor, targets: Tensor) -> Tensor:
+        c = self.config
+        B = pred.size(0)
+        if c.output_size == 1 and targets.shape == (B, c.horizon):
+            targets = targets.unsqueeze(-1)  # (B, horizon, 1)
+        if targets.shape != (B, c.horizon, c.output_size):
+            raise ValueError(
+                f"targets must be (B={B}, horizon={c.horizon}, output_size={c.output_size}), "
+                f"got {tuple(targets.shape)}"
+            )
+        targets = targets.to(pred.dtype)
+        if c.quantiles:
+            return pinball_loss(pred, targets, self.quantiles.to(pred.dtype))
+        return F.mse_loss(pred, targets)

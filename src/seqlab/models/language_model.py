@@ -1,0 +1,285 @@
+"""``LanguageModel``: one-to-many. Predict the next token; generate text one token at a time.
+
+Training: ``batch.inputs`` (B, T) ids, ``batch.targets`` (B, T) the next ids (``-100``
+where there is none); ``prediction`` is logits (B, T, vocab_size), the loss the mean
+cross-entropy in nats, so ``perplexity(loss) = exp(loss)`` and
+``bits_per_character(loss) = loss / ln 2`` (for character models). The final recurrent
+state comes back in ``Output.state`` for truncated BPTT: feed it (detached) with the
+next chunk.
+
+Generation (``generate``) carries the encoder's state from step to step: a recurrent
+encoder reads the prompt in one call and then steps with its ``(h, c)``; a TCN/WaveNet
+runs its streaming path (each step reuses the cached activations of earlier steps), so
+neither recomputes the past.
+
+Conditioning (image-captioning style, ``feature_size > 0``) on ``batch.features``
+(B, F): ``condition="init"`` sets the initial recurrent state to ``tanh(W f)`` (each
+layer's ``h``, and ``c`` for an LSTM); ``condition="concat"`` appends ``f`` to every
+step's input (works with every encoder).
+
+>>> import torch
+>>> from seqlab.data import Batch
+>>> lm = LanguageModel(LanguageModelConfig(vocab_size=12, embedding_dim=8,
+...                    encoder=EncoderConfig(kind="lstm", hidden_size=16)))
+>>> ids = torch.randint(4, 12, (2, 6))
+>>> out = lm(Batch(ids[:, :-1], targets=ids[:, 1:]))
+>>> out.prediction.shape, out.state[0].shape
+(torch.Size([2, 5, 12]), torch.Size([1, 2, 16]))
+>>> lm.generate([2, 5, 7], max_new_tokens=4, seed=0).shape
+torch.Size([7])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data.batch import IGNORE_INDEX, Batch
+from .base import TaskModel
+from .encoders import EncoderConfig, build_encoder
+from .inputs import InputConfig, InputLayer
+from .output import Output
+
+__all__ = [
+    "LanguageModel",
+    "LanguageModelConfig",
+    "bits_per_character",
+    "perplexity",
+    "sample_next",
+]
+
+
+def perplexity(loss: float | Tensor) -> float:
+    """``exp`` of the mean cross-entropy in nats (a uniform guess over V tokens gives V)."""
+    return math.exp(float(loss))
+
+
+def bits_per_character(loss: float | Tensor) -> float:
+    """Mean cross-entropy in bits (nats / ln 2); a uniform guess over V chars gives log2 V."""
+    return float(loss) / math.log(2)
+
+
+@dataclass
+class LanguageModelConfig:
+    vocab_size: int
+    embedding_dim: int = 32
+    one_hot: bool = False
+    freeze_embeddings: bool = False
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    feature_size: int = 0
+    condition: Literal["none", "init", "concat"] = "none"
+    dropout: float = 0.0
+    pad_id: int = 0
+
+    def __post_init__(self):
+        if self.vocab_size < 2:
+            raise ValueError(f"vocab_size must be >= 2, got {self.vocab_size}")
+        if (self.condition == "none") != (self.feature_size == 0):
+            raise ValueError(
+                "feature_size > 0 needs condition 'init' or 'concat' and vice versa, "
+                f"got feature_size={self.feature_size}, condition={self.condition!r}"
+            )
+        if self.condition == "init" and not self.encoder.recurrent:
+            raise ValueError(
+                "condition='init' sets a recurrent state; "
+                f"use 'concat' for kind={self.encoder.kind!r}"
+            )
+        if self.encoder.bidirectional:
+            raise ValueError(
+                "a language model predicts the next token: bidirectional must be false"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def sample_next(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Pick the next token from ``logits`` (B, V) -> (B,).
+
+    ``greedy``: the argmax. Else sample from ``softmax(logits / temperature)`` restricted
+    to the ``top_k`` most likely tokens and/or to the nucleus, the smallest set whose
+    probability reaches ``top_p`` (Holtzman et al. 2020).
+    """
+    if greedy:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.size(-1):
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        probs = sorted_logits.softmax(-1)
+        before = probs.cumsum(-1) - probs  # mass of the tokens ranked above each one
+        drop_sorted = before >= top_p  # the top token always stays (before = 0)
+        drop = drop_sorted.scatter(1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    probs = logits.softmax(-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+class LanguageModel(TaskModel):
+    kind = "language_model"
+    config_class = LanguageModelConfig
+
+    def __init__(self, config: LanguageModelConfig, pretrained_embeddings: Tensor | None = None):
+        super().__init__()
+        self.config = config
+        c = config
+        inputs = InputConfig(
+            vocab_size=c.vocab_size,
+            embedding_dim=c.embedding_dim,
+            one_hot=c.one_hot,
+            freeze_embeddings=c.freeze_embeddings,
+        )
+        self.input = InputLayer(inputs, pretrained_embeddings)
+        extra = c.feature_size if c.condition == "concat" else 0
+        self.encoder = build_encoder(c.encoder, self.input.output_size + extra)
+        if c.condition == "init":
+            n_state = 2 if c.encoder.kind == "lstm" else 1
+            size = n_state * c.encoder.num_layers * c.encoder.hidden_size
+            self.init_proj = nn.Linear(c.feature_size, size)
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(self.encoder.output_size, c.vocab_size)
+
+    # --- conditioning ------------------------------------------------------------------
+    def _features(self, features: Tensor | None, batch_size: int) -> Tensor | None:
+        c = self.config
+        if c.condition == "none":
+            return None
+        if features is None:
+            raise ValueError(f"condition={c.condition!r} needs features (B, {c.feature_size})")
+        if features.shape != (batch_size, c.feature_size):
+            raise ValueError(
+                f"features must be (B={batch_size}, feature_size={c.feature_size}), "
+                f"got {tuple(features.shape)}"
+            )
+        return features.to(self.head.weight.dtype)
+
+    def initial_state(self, features: Tensor | None):
+        """The encoder state set from ``features`` (``condition="init"``), else ``None``."""
+        if self.config.condition != "init" or features is None:
+            return None
+        L, H = self.config.encoder.num_layers, self.config.encoder.hidden_size
+        parts = torch.tanh(self.init_proj(features)).view(features.size(0), -1, L, H)
+        state = tuple(p.transpose(0, 1).contiguous() for p in parts.unbind(1))  # (L, B, H) each
+        return state if len(state) == 2 else state[0]
+
+    def _embed(self, ids: Tensor, features: Tensor | None) -> Tensor:
+        x = self.input(ids)  # (B, T, E)
+        if self.config.condition == "concat":
+            f = features.unsqueeze(1).expand(-1, x.size(1), -1)  # (B, T, F)
+            x = torch.cat([x, f], dim=-1)  # (B, T, E + F)
+        return x
+
+    # --- training ----------------------------------------------------------------------
+    def forward(self, batch: Batch, state=None) -> Output:
+        batch = self._check_batch(batch)
+        features = self._features(batch.features, batch.size)
+        if state is None:
+            state = self.initial_state(features)
+        x = self._embed(batch.inputs, features)
+        out, state = self.encoder(x, self._lengths(batch), state)
+        logits = self.head(self.dropout(out))  # (B, T, V)
+        if batch.targets is None:
+            return Output(logits, None, state)
+        targets = batch.targets
+        if targets.shape != batch.inputs.shape:
+            raise ValueError(
+                f"targets must have the inputs' shape {tuple(batch.inputs.shape)}, "
+                f"got {tuple(targets.shape)}"
+            )
+        V = self.config.vocab_size
+        bad = (targets != IGNORE_INDEX) & ((targets < 0) | (targets >= V))
+        if bool(bad.any()):
+            raise ValueError(f"target id {int(targets[bad][0])} is not in [0, vocab_size={V})")
+        loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX)
+        return Output(logits, loss, state)
+
+    # --- generation --------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt: Sequence[int] | Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        seed: int | None = None,
+        features: Tensor | None = None,
+        eos_id: int | None = None,
+    ) -> Tensor:
+        """Continue ``prompt`` ((T,) or (B, T) ids, at least one) by ``max_new_tokens``.
+
+        Returns the prompt and the new tokens, (T + n,) or (B, T + n); with ``eos_id`` a
+        row that produced it continues with ``pad_id`` and generation stops early once
+        every row has. ``seed`` makes sampling reproducible (a private generator; the
+        global RNG is untouched).
+        """
+        ids = torch.as_tensor(prompt, dtype=torch.long, device=self.head.weight.device)
+        single = ids.dim() == 1
+        ids = ids.unsqueeze(0) if single else ids
+        if ids.dim() != 2 or ids.size(1) == 0:
+            raise ValueError(
+                f"prompt must be (T,) or (B, T) ids with T >= 1, got {tuple(ids.shape)}"
+            )
+        if (
+            isinstance(max_new_tokens, bool)
+            or not isinstance(max_new_tokens, int)
+            or max_new_tokens < 0
+        ):
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        B = ids.size(0)
+        if features is not None and features.dim() == 1:
+            features = features.unsqueeze(0).expand(B, -1)
+        features = self._features(features, B)
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=ids.device).manual_seed(seed)
+
+        was_training = self.training
+        self.eval()
+        try:
+            x = self._embed(ids, features)  # (B, T, C)
+            if self.encoder.recurrent:  # the whole prompt in one call, then carry the state
+                out, state = self.encoder(x, state=self.initial_state(features))
+                stream = self.encoder.stream(B, state)
+                h = out[:, -1]
+            else:  # TCN / WaveNet streaming path, one step at a time
+                stream = self.encoder.stream(B)
+                for t in range(x.size(1)):
+                    h = stream.step(x[:, t])
+            tokens = [ids]
+            done = torch.zeros(B, dtype=torch.bool, device=ids.device)
+            for i in range(max_new_tokens):
+                nxt = sample_next(self.head(h), temperature, top_k, top_p, greedy, generator)
+                nxt = nxt.masked_fill(done, self.config.pad_id)
+                tokens.append(nxt.unsqueeze(1))
+                if eos_id is not None:
+                    done |= nxt == eos_id
+                    if bool(done.all()):
+                        break
+                if i + 1 < max_new_tokens:
+                    h = stream.step(self._embed(nxt.unsqueeze(1), features)[:, 0])
+        finally:
+            self.train(was_training)
+        result = torch.cat(tokens, dim=1)  # (B, T + n)
+        return result[0] if single else result

@@ -1,0 +1,117 @@
+"""Attention: score each key against a query, softmax over real keys, average the values.
+
+Two score functions, the two of the lectures:
+
+* **additive** (Bahdanau, Cho & Bengio 2015, eq. (6) and appendix A.1.2):
+  ``e_j = v_a^T tanh(W_a q + U_a k_j)``;
+* **multiplicative** (Luong, Pham & Manning 2015, eq. (8)): ``"general"``
+  ``e_j = q^T W_a k_j``, or ``"dot"`` ``e_j = q^T k_j`` (query and key sizes equal).
+
+Then ``a = softmax(e)`` over the keys where ``mask`` is True (padding gets weight exactly
+0) and ``context = sum_j a_j v_j``. ``forward`` takes one query per sequence ``(B, Q)``
+or a sequence of them ``(B, T_q, Q)`` and returns the context and the weights (for
+plotting alignments).
+
+>>> import torch
+>>> att = AdditiveAttention(query_size=6, key_size=4, hidden_size=8)
+>>> keys = torch.randn(2, 5, 4)
+>>> mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+>>> context, weights = att(torch.randn(2, 6), keys, mask=mask)
+>>> context.shape, weights.shape
+(torch.Size([2, 4]), torch.Size([2, 5]))
+>>> weights[1, 3:].sum().item()
+0.0
+>>> MultiplicativeAttention(4, 4, score="dot")(torch.randn(2, 3, 4), keys)[1].shape
+torch.Size([2, 3, 5])
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .cells import check_positive_int
+
+__all__ = ["AdditiveAttention", "Attention", "MultiplicativeAttention"]
+
+SCORES = ("general", "dot")
+
+
+class Attention(nn.Module):
+    """Base: subclasses define ``score(query (B, Tq, Q), keys (B, Tk, K)) -> (B, Tq, Tk)``."""
+
+    def __init__(self, query_size: int, key_size: int):
+        super().__init__()
+        self.query_size = check_positive_int("query_size", query_size)
+        self.key_size = check_positive_int("key_size", key_size)
+
+    def score(self, query: Tensor, keys: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(
+        self, query: Tensor, keys: Tensor, values: Tensor | None = None, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """``query`` (B, Q) or (B, Tq, Q), ``keys`` (B, Tk, K), ``values`` (B, Tk, V) or
+        ``None`` (the keys), ``mask`` (B, Tk) bool, True at real keys.
+
+        Returns ``context`` (B, V) / (B, Tq, V) and ``weights`` (B, Tk) / (B, Tq, Tk)."""
+        if keys.dim() != 3 or keys.size(-1) != self.key_size:
+            raise ValueError(f"keys must be (B, T, {self.key_size}), got {tuple(keys.shape)}")
+        if query.size(-1) != self.query_size or query.dim() not in (2, 3):
+            raise ValueError(
+                f"query must be (B, {self.query_size}) or (B, T, {self.query_size}), "
+                f"got {tuple(query.shape)}"
+            )
+        values = keys if values is None else values
+        single = query.dim() == 2
+        q = query.unsqueeze(1) if single else query  # (B, Tq, Q)
+        scores = self.score(q, keys)  # (B, Tq, Tk)
+        if mask is not None:
+            if tuple(mask.shape) != tuple(keys.shape[:2]):
+                raise ValueError(
+                    f"mask must have shape {tuple(keys.shape[:2])}, got {tuple(mask.shape)}"
+                )
+            scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        weights = torch.softmax(scores, dim=-1)  # (B, Tq, Tk)
+        context = weights @ values  # (B, Tq, V)
+        if single:
+            return context.squeeze(1), weights.squeeze(1)
+        return context, weights
+
+
+class AdditiveAttention(Attention):
+    """Bahdanau's ``e_j = v^T tanh(W q + U k_j)``; ``hidden_size`` is the size of ``v``."""
+
+    def __init__(self, query_size: int, key_size: int, hidden_size: int):
+        super().__init__(query_size, key_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.query_proj = nn.Linear(query_size, hidden_size, bias=False)  # W_a
+        self.key_proj = nn.Linear(key_size, hidden_size, bias=True)  # U_a (+ bias)
+        self.v = nn.Linear(hidden_size, 1, bias=False)  # v_a
+
+    def score(self, query: Tensor, keys: Tensor) -> Tensor:
+        q = self.query_proj(query).unsqueeze(2)  # (B, Tq, 1, A)
+        k = self.key_proj(keys).unsqueeze(1)  # (B, 1, Tk, A)
+        return self.v(torch.tanh(q + k)).squeeze(-1)  # (B, Tq, Tk)
+
+
+class MultiplicativeAttention(Attention):
+    """Luong's ``"general"`` score ``q^T W k_j`` or ``"dot"`` score ``q^T k_j``."""
+
+    def __init__(self, query_size: int, key_size: int, score: str = "general"):
+        super().__init__(query_size, key_size)
+        if score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+        if score == "dot" and query_size != key_size:
+            raise ValueError(
+                f"the dot score needs query_size == key_size, got {query_size} and {key_size}"
+            )
+        self.score_kind = score
+        self.weight = nn.Linear(key_size, query_size, bias=False) if score == "general" else None
+
+    def score(self, query: Tensor, keys: Tensor) -> Tensor:
+        k = keys if self.weight is None else self.weight(keys)  # (B, Tk, Q)
+        return query @ k.transpose(1, 2)  # (B, Tq, Tk)
+
+    def extra_repr(self) -> str:
+        return f"score={self.score_kind!r}"

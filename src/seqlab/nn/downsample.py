@@ -1,0 +1,104 @@
+"""A strided 1-D convolution that shortens a long sequence before a recurrent layer.
+
+An RNN over 10 000 steps is slow and forgets; a convolution with stride ``s`` first turns
+the sequence into ``~T/s`` steps, each summarising ``kernel_size`` inputs, and can learn
+short local patterns (Géron, *Hands-On Machine Learning*, ch. 15: a ``Conv1D(20,
+kernel_size=4, strides=2)`` ahead of GRU layers). ``padding="valid"`` keeps only full
+windows, ``T' = (T - k) // s + 1``; ``padding="causal"`` puts ``k-1`` zeros in front,
+``T' = (T - 1) // s + 1``, and output ``j`` sees inputs ``<= j*s`` only.
+
+>>> import torch
+>>> down = Conv1dDownsample(3, 16, kernel_size=4, stride=2)
+>>> down(torch.randn(2, 100, 3)).shape
+torch.Size([2, 49, 16])
+>>> down.output_lengths(torch.tensor([100, 9]))
+tensor([49,  3])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .cells import check_positive_int
+
+__all__ = ["Conv1dDownsample"]
+
+PADDINGS = ("valid", "causal")
+ACTIVATIONS = {None: None, "relu": torch.relu, "tanh": torch.tanh}
+
+
+class Conv1dDownsample(nn.Module):
+    """``(B, T, input_size) -> (B, T', output_size)`` with ``T' ~ T / stride``.
+
+    Args:
+        input_size, output_size: features per step in and out.
+        kernel_size: inputs per output window (default 4).
+        stride: steps between windows (default 2).
+        padding: ``"valid"`` (full windows only) or ``"causal"`` (``k-1`` zeros in front).
+        activation: ``None`` (linear, default), ``"relu"`` or ``"tanh"``.
+
+    ``output_lengths(lengths)`` maps true sequence lengths to the lengths after the
+    convolution, for the recurrent layer that follows: an output step counts when the
+    last input of its window is a real step.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        kernel_size: int = 4,
+        stride: int = 2,
+        padding: str = "valid",
+        activation: str | None = None,
+    ):
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        self.output_size = check_positive_int("output_size", output_size)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.stride = check_positive_int("stride", stride)
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+        self.padding = padding
+        self.activation = activation
+        self.conv = nn.Conv1d(input_size, output_size, kernel_size, stride=stride)
+
+    def output_length(self, length: int) -> int:
+        """Steps out for ``length`` steps in (0 when a valid window does not fit)."""
+        pad = self.kernel_size - 1 if self.padding == "causal" else 0
+        return max(0, (length + pad - self.kernel_size) // self.stride + 1)
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        """Lengths after the convolution: output ``j`` counts if its last input is real."""
+        pad = self.kernel_size - 1 if self.padding == "causal" else 0
+        return (
+            (lengths + pad - self.kernel_size).div(self.stride, rounding_mode="floor") + 1
+        ).clamp(min=0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.size(2) != self.input_size:
+            raise ValueError(
+                f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}"
+            )
+        if self.output_length(x.size(1)) < 1:
+            raise ValueError(
+                f"x has T={x.size(1)} steps, fewer than kernel_size={self.kernel_size} "
+                "(padding='valid'); use padding='causal' or a longer sequence"
+            )
+        h = x.transpose(1, 2)  # (B, C_in, T)
+        if self.padding == "causal":
+            h = F.pad(h, (self.kernel_size - 1, 0))  # (B, C_in, T + k - 1)
+        out = self.conv(h)  # (B, C_out, T')
+        act = ACTIVATIONS[self.activation]
+        if act is not None:
+            out = act(out)
+        return out.transpose(1, 2)  # (B, T', C_out)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.output_size}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding!r}, activation={self.activation!r}"
+        )

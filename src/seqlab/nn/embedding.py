@@ -1,0 +1,127 @@
+"""Token ids to vectors: ``OneHot`` (no parameters) and ``Embedding`` (learned or pretrained).
+
+Both take ``(B, T)`` integer ids and return ``(B, T, C)`` floats, and both reject ids
+outside ``[0, num_embeddings)`` with a ``ValueError`` naming the bad id (an id past the
+vocabulary is a data/model mismatch, never something to wrap around or clip).
+Id 0 is padding project-wide (``<pad>``); ``Embedding`` keeps its vector at zero
+(``padding_idx=0``) so that padding carries no signal and gets no gradient.
+
+>>> import torch
+>>> OneHot(5)(torch.tensor([[1, 4, 0]])).shape
+torch.Size([1, 3, 5])
+>>> emb = Embedding(10, 4)
+>>> emb(torch.tensor([[1, 2], [3, 0]])).shape
+torch.Size([2, 2, 4])
+>>> emb(torch.tensor([[1, 10]]))
+Traceback (most recent call last):
+...
+ValueError: token id 10 is out of range for a vocabulary of 10 (ids must be in [0, 10))
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .cells import check_positive_int
+
+__all__ = ["Embedding", "OneHot", "check_token_ids"]
+
+
+def check_token_ids(ids: Tensor, vocab_size: int, name: str = "token id") -> None:
+    """Raise ``ValueError`` unless ``ids`` are integers in ``[0, vocab_size)``."""
+    if not isinstance(ids, Tensor):
+        raise ValueError(f"{name}s must be a tensor of integer ids, got {type(ids).__name__}")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise ValueError(f"{name}s must be integers, got dtype {ids.dtype}")
+    if ids.numel() == 0:
+        return
+    lo, hi = int(ids.min()), int(ids.max())
+    bad = lo if lo < 0 else hi
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(
+            f"{name} {bad} is out of range for a vocabulary of {vocab_size} "
+            f"(ids must be in [0, {vocab_size}))"
+        )
+
+
+class OneHot(nn.Module):
+    """``(B, T)`` ids -> ``(B, T, num_classes)`` one-hot floats; the character-RNN input."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.num_classes = check_positive_int("num_classes", num_classes)
+
+    @property
+    def output_size(self) -> int:
+        return self.num_classes
+
+    def forward(self, ids: Tensor) -> Tensor:
+        check_token_ids(ids, self.num_classes)
+        return F.one_hot(ids.long(), self.num_classes).float()  # (B, T, V)
+
+    def extra_repr(self) -> str:
+        return f"num_classes={self.num_classes}"
+
+
+class Embedding(nn.Module):
+    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``.
+
+    Args:
+        pretrained: a ``(num_embeddings, embedding_dim)`` tensor to start from (word2vec,
+            GloVe …); its shape must match. The pad row is left as given.
+        freeze: keep the table fixed (no gradient); only with ``pretrained`` is this useful,
+            but it is honoured either way.
+        padding_idx: the id whose vector is zero and untrained (``<pad>`` = 0), or ``None``.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        pretrained: Tensor | None = None,
+        freeze: bool = False,
+        padding_idx: int | None = 0,
+    ):
+        super().__init__()
+        self.num_embeddings = check_positive_int("num_embeddings", num_embeddings)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        if padding_idx is not None and not 0 <= padding_idx < num_embeddings:
+            raise ValueError(f"padding_idx must be in [0, {num_embeddings}), got {padding_idx}")
+        self.table = nn.Embedding(num_embeddings, embedding_dim, padding_idx=padding_idx)
+        if pretrained is not None:
+            self.load_pretrained(pretrained)
+        self.freeze(freeze)
+
+    @property
+    def output_size(self) -> int:
+        return self.embedding_dim
+
+    @property
+    def weight(self) -> Tensor:
+        return self.table.weight
+
+    def load_pretrained(self, matrix: Tensor) -> None:
+        """Copy a ``(num_embeddings, embedding_dim)`` matrix into the table."""
+        want = (self.num_embeddings, self.embedding_dim)
+        if not isinstance(matrix, Tensor) or tuple(matrix.shape) != want:
+            got = tuple(matrix.shape) if isinstance(matrix, Tensor) else type(matrix).__name__
+            raise ValueError(f"pretrained embeddings must have shape {want}, got {got}")
+        with torch.no_grad():
+            self.table.weight.copy_(matrix)
+
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop (or restart) training the table."""
+        self.table.weight.requires_grad_(not frozen)
+
+    @property
+    def frozen(self) -> bool:
+        return not self.table.weight.requires_grad
+
+    def forward(self, ids: Tensor) -> Tensor:
+        check_token_ids(ids, self.num_embeddings)
+        return self.table(ids.long())  # (B, T, E)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}" + (", frozen" if self.frozen else "")

@@ -1,0 +1,340 @@
+"""Temporal convolutional networks: dilated causal convolutions with residual blocks.
+
+Bai, Kolter & Koltun 2018, "An Empirical Evaluation of Generic Convolutional and
+Recurrent Networks for Sequence Modeling", Section 3: block ``i`` has two dilated
+convolutions with dilation ``2^i``, each followed by weight norm (Salimans & Kingma
+2016), ReLU and dropout, and a residual connection (a 1x1 convolution when the channel
+counts differ). Its receptive field is computed, not guessed (Section 3.2):
+
+    r = 1 + convs_per_block * (k - 1) * sum_i d_i
+
+Layout: ``CausalConv1d`` and ``TemporalBlock`` are convolution layers and take
+channels-first ``(B, C, T)`` like ``torch.nn.Conv1d``; ``TCN`` is the batch-first
+boundary, ``(B, T, C)`` in and out, and transposes once on each side.
+
+The causal convolution pads ``(k-1)*d`` zeros on the left only. The original code pads
+both sides and chomps the right end off again, which computes ``(k-1)*d`` outputs per
+layer only to throw them away; and taps that can only ever read padding (offset
+``>= T``, common in deep layers on short sequences) are skipped altogether.
+
+>>> import torch
+>>> tcn = TCN(3, [16, 16, 8], kernel_size=3)
+>>> tcn(torch.randn(2, 50, 3)).shape
+torch.Size([2, 50, 8])
+>>> tcn.receptive_field  # 1 + 2 * (3 - 1) * (1 + 2 + 4)
+29
+>>> TCN.for_history(1, history=200, hidden=8, kernel_size=3).channels
+[8, 8, 8, 8, 8, 8]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm as _weight_norm
+
+from .cells import check_positive_int
+from .streaming import DilatedTaps
+
+__all__ = ["TCN", "CausalConv1d", "TCNStream", "TemporalBlock", "receptive_field"]
+
+
+def _check_kernel_size(kernel_size: object) -> int:
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 2:
+        raise ValueError(f"kernel_size must be an int >= 2, got {kernel_size!r}")
+    return kernel_size
+
+
+def _check_dropout(p: object) -> float:
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout must be a float in [0, 1), got {p!r}")
+    return float(p)
+
+
+def receptive_field(kernel_size: int, dilations: Sequence[int], convs_per_block: int = 2) -> int:
+    """Input steps that reach one output: ``1 + convs_per_block * (k-1) * sum(dilations)``.
+
+    Each convolution with dilation ``d`` widens the field by ``(k-1)*d`` steps (Bai et al.
+    2018, Section 3.2); a TCN block has two of them, a WaveNet layer one.
+
+    >>> receptive_field(7, [2**i for i in range(8)])  # 8 levels, kernel 7
+    3061
+    >>> receptive_field(2, [1, 2, 4, 8], convs_per_block=1)  # a WaveNet cycle
+    16
+    """
+    _check_kernel_size(kernel_size)
+    check_positive_int("convs_per_block", convs_per_block)
+    dilations = list(dilations)
+    for i, d in enumerate(dilations):
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"dilations[{i}] must be a positive int, got {d!r}")
+    return 1 + convs_per_block * (kernel_size - 1) * sum(dilations)
+
+
+class CausalConv1d(nn.Conv1d):
+    """A dilated 1-D convolution whose output at ``t`` sees inputs ``<= t`` only.
+
+    ``(B, C_in, T) -> (B, C_out, T)``, channels first like ``nn.Conv1d`` (its weight and
+    bias, same names). ``causal=True`` pads ``(k-1)*d`` zeros in front and nothing
+    behind; ``causal=False`` splits the same padding over both sides (``(k-1)*d // 2``
+    in front), for tasks that see the whole sequence (tagging, classification).
+    Taps that would read only padding for this ``T`` are skipped (same output, less work).
+
+    >>> conv = CausalConv1d(2, 4, kernel_size=3, dilation=2)
+    >>> conv(torch.randn(1, 2, 10)).shape
+    torch.Size([1, 4, 10])
+    >>> conv.padding_left, conv.padding_right
+    (4, 0)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int = 1,
+        causal: bool = True,
+        bias: bool = True,
+    ):
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("out_channels", out_channels)
+        _check_kernel_size(kernel_size)
+        check_positive_int("dilation", dilation)
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
+        self.causal = bool(causal)
+        total = (kernel_size - 1) * dilation
+        self.padding_left = total if causal else total // 2
+        self.padding_right = total - self.padding_left
+
+    def forward(self, x: Tensor) -> Tensor:
+        k, d, T = self.kernel_size[0], self.dilation[0], x.size(-1)
+        left, right = self.padding_left, self.padding_right
+        # tap j reads x[t + j*d - left]: useful only if that offset lies in (-T, T)
+        lo = max(0, -((T - 1 - left) // d))
+        hi = min(k - 1, (left + T - 1) // d)
+        weight = self.weight
+        if lo > hi:  # every tap reads padding only (non-causal, T <= padding): bias alone
+            out = x.new_zeros(x.size(0), self.out_channels, T)  # (B, C_out, T)
+            return out if self.bias is None else out + self.bias[:, None]
+        if lo > 0 or hi < k - 1:
+            weight = weight[:, :, lo : hi + 1]
+            left, right = left - lo * d, right - (k - 1 - hi) * d
+        if left or right:
+            x = F.pad(x, (left, right))  # (B, C_in, T + left + right)
+        return F.conv1d(x, weight, self.bias, dilation=d)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", causal={self.causal}"
+
+
+class TemporalBlock(nn.Module):
+    """Two dilated convolutions, each weight-normed, ReLU, dropout; residual; final ReLU.
+
+    ``(B, C_in, T) -> (B, C_out, T)`` (channels first, as its convolutions). The
+    residual path is the identity when ``C_in == C_out``, else a 1x1 convolution
+    (``downsample``), as in Bai et al. 2018, Figure 1b.
+
+    >>> block = TemporalBlock(3, 8, kernel_size=2, dilation=4)
+    >>> block(torch.randn(2, 3, 20)).shape
+    torch.Size([2, 8, 20])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int,
+        dropout: float = 0.0,
+        causal: bool = True,
+        weight_norm: bool = True,
+    ):
+        super().__init__()
+        self.conv1 = CausalConv1d(in_channels, out_channels, kernel_size, dilation, causal)
+        self.conv2 = CausalConv1d(out_channels, out_channels, kernel_size, dilation, causal)
+        if weight_norm:  # w = g v / ||v||, one g per output channel (dim 0)
+            self.conv1 = _weight_norm(self.conv1)
+            self.conv2 = _weight_norm(self.conv2)
+        self.dropout = nn.Dropout(_check_dropout(dropout))
+        self.downsample = (
+            nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.dropout(torch.relu_(self.conv1(x)))
+        out = self.dropout(torch.relu_(self.conv2(out)))
+        res = x if self.downsample is None else self.downsample(x)
+        return torch.relu_(out + res)
+
+
+class TCN(nn.Module):
+    """A stack of temporal blocks, block ``i`` with dilation ``2^i``: ``(B, T, C_in) -> (B, T, C)``.
+
+    Args:
+        input_size: features per input step.
+        channels: output channels of each block, one block per entry; the output has
+            ``channels[-1]`` features (``output_size``).
+        kernel_size: taps per convolution (>= 2).
+        dropout: dropout after each convolution's ReLU (Bai et al. use 0.0-0.2).
+        causal: ``True`` (default): output ``t`` sees inputs ``<= t`` only, for forecasting,
+            language models and streaming. ``False``: padding on both sides, output ``t``
+            sees ``context[0]`` steps back and ``context[1]`` ahead.
+        weight_norm: reparametrize each dilated convolution's weight as ``g v / ||v||``
+            (``torch.nn.utils.parametrizations.weight_norm``).
+
+    Attributes: ``receptive_field`` (input steps one output sees), ``context`` (steps
+    back, steps ahead), ``output_size``, ``dilations``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        channels: Sequence[int],
+        kernel_size: int = 2,
+        dropout: float = 0.0,
+        causal: bool = True,
+        weight_norm: bool = True,
+    ):
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        channels = list(channels)
+        if not channels:
+            raise ValueError("channels must list at least one block's width, got []")
+        for i, c in enumerate(channels):
+            check_positive_int(f"channels[{i}]", c)
+        self.channels = channels
+        self.kernel_size = _check_kernel_size(kernel_size)
+        self.dropout = _check_dropout(dropout)
+        self.causal = bool(causal)
+        self.weight_norm = bool(weight_norm)
+        self.dilations = [2**i for i in range(len(channels))]
+        sizes = [input_size, *channels]
+        self.blocks = nn.ModuleList(
+            TemporalBlock(sizes[i], sizes[i + 1], kernel_size, d, dropout, causal, weight_norm)
+            for i, d in enumerate(self.dilations)
+        )
+        self.receptive_field = receptive_field(kernel_size, self.dilations)
+        back = sum(2 * b.conv1.padding_left for b in self.blocks)
+        self.context = (back, self.receptive_field - 1 - back)
+
+    @property
+    def output_size(self) -> int:
+        return self.channels[-1]
+
+    @classmethod
+    def for_history(
+        cls, input_size: int, history: int, hidden: int, kernel_size: int = 2, **kwargs
+    ) -> TCN:
+        """The shallowest TCN of width ``hidden`` whose receptive field covers ``history`` steps.
+
+        Levels ``n`` = the least with ``1 + 2(k-1)(2^n - 1) >= history``.
+
+        >>> TCN.for_history(1, history=100, hidden=16, kernel_size=4).receptive_field
+        187
+        """
+        check_positive_int("history", history)
+        _check_kernel_size(kernel_size)
+        # 2^n >= 1 + (history - 1) / (2 (k - 1))
+        levels = max(1, math.ceil(math.log2(1 + (history - 1) / (2 * (kernel_size - 1)))))
+        while receptive_field(kernel_size, [2**i for i in range(levels)]) < history:
+            levels += 1  # guards float rounding in log2
+        return cls(input_size, [hidden] * levels, kernel_size, **kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 3 or x.size(2) != self.input_size:
+            raise ValueError(
+                f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}"
+            )
+        h = x.transpose(1, 2)  # (B, C_in, T)
+        for block in self.blocks:
+            h = block(h)
+        return h.transpose(1, 2)  # (B, T, C_out)
+
+    def stream(self, batch_size: int) -> TCNStream:
+        """One-step-at-a-time runner equal to ``forward`` (see :class:`TCNStream`)."""
+        return TCNStream(self, batch_size)
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_size={self.input_size}, channels={self.channels}, "
+            f"kernel_size={self.kernel_size}, receptive_field={self.receptive_field}, "
+            f"causal={self.causal}"
+        )
+
+
+def _stream_check(module: nn.Module, dropout: float, causal: bool = True) -> None:
+    name = type(module).__name__
+    if not causal:
+        raise ValueError(f"a {name} with causal=False sees the future and cannot stream")
+    if module.training and dropout > 0:
+        raise RuntimeError(
+            f"{name}.stream needs eval mode when dropout > 0 (dropout={dropout}): "
+            "call .eval() first"
+        )
+
+
+class TCNStream:
+    """Runs a causal :class:`TCN` one step at a time: ``step(x_t: (B, C_in)) -> (B, C_out)``.
+
+    ``step`` returns what ``tcn(x)[:, t]`` gives for the same inputs (float32 to 1e-5);
+    each convolution keeps its last ``(k-1)*d`` inputs in a ring buffer
+    (:class:`~seqlab.nn.streaming.DilatedTaps`), so a step costs O(levels). The weights
+    (weight norm applied) are copied when the stream is made; make a new stream after
+    changing them. No gradients flow through ``step``. ``reset()`` starts a new sequence.
+
+    >>> tcn = TCN(2, [8, 8], kernel_size=3).eval()
+    >>> x = torch.randn(4, 30, 2)
+    >>> stream = tcn.stream(batch_size=4)
+    >>> y = torch.stack([stream.step(x[:, t]) for t in range(30)], dim=1)  # (B, T, 8)
+    >>> torch.allclose(y, tcn(x), atol=1e-5)
+    True
+    """
+
+    def __init__(self, tcn: TCN, batch_size: int):
+        _stream_check(tcn, tcn.dropout, tcn.causal)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.input_size = tcn.input_size
+        convs, self._blocks = [], []
+        with torch.no_grad():
+            for i, block in enumerate(tcn.blocks):
+                for conv in (block.conv1, block.conv2):
+                    convs.append((conv.weight.detach().clone(), conv.bias, conv.dilation[0]))
+                ds = block.downsample
+                down = None if ds is None else (ds.bias.detach(), ds.weight.detach()[:, :, 0].t())
+                # relu(relu(h2) + res) == relu(h2) + res when res >= 0, i.e. when res is the
+                # (ReLU'd) output of the previous block: skip that ReLU.
+                self._blocks.append((2 * i, down, i > 0 and down is None))
+        self._taps = DilatedTaps(convs, batch_size)
+        self._shape = (batch_size, tcn.input_size)
+
+    def reset(self) -> None:
+        """Forget the past: the next step is step 0 of a new sequence."""
+        self._taps.reset()
+
+    def step(self, x: Tensor) -> Tensor:
+        """One time step: ``x`` (B, input_size) -> (B, output_size)."""
+        if x.shape != self._shape:
+            raise ValueError(f"x must have shape {self._shape}, got {tuple(x.shape)}")
+        taps = self._taps
+        with torch.no_grad():
+            partial = taps.begin()
+            inputs = []
+            h = x
+            for l, down, res_nonneg in self._blocks:
+                inputs.append(h)
+                a = taps.finish(l, h, partial).relu_()
+                inputs.append(a)
+                out = taps.finish(l + 1, a, partial).relu_()
+                if down is not None:
+                    out = torch.addmm(down[0], h, down[1]).add_(out).relu_()
+                elif res_nonneg:
+                    out.add_(h)
+                else:
+                    out.add_(h).relu_()
+                h = out
+            taps.commit(inputs)
+        return h

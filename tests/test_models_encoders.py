@@ -1,0 +1,74 @@
+"""EncoderConfig / build_encoder and the model registry."""
+
+import pytest
+import torch
+
+from models_common import ENCODERS, encoder, encoder_names
+from seqlab.config import ConfigError, to_dict
+from seqlab.models import MODELS, EncoderConfig, build_encoder, build_model
+
+
+@pytest.mark.parametrize("name", encoder_names())
+def test_shapes_and_zero_padding(name):
+    torch.manual_seed(0)
+    enc = build_encoder(encoder(name), 3)
+    x = torch.randn(3, 6, 3)
+    out, _ = enc(x, lengths=torch.tensor([6, 2, 4]))
+    assert out.shape == (3, 6, enc.output_size)
+    assert out[1, 2:].abs().sum() == 0 and out[2, 4:].abs().sum() == 0
+    assert enc.causal == (not ENCODERS[name].get("bidirectional", False))
+
+
+@pytest.mark.parametrize("name", encoder_names(causal=True))
+def test_stream_equals_forward(name):
+    torch.manual_seed(0)
+    enc = build_encoder(encoder(name), 3).eval()
+    x = torch.randn(2, 7, 3)
+    with torch.no_grad():
+        full, _ = enc(x)
+        stream = enc.stream(2)
+        steps = torch.stack([stream.step(x[:, t]) for t in range(7)], 1)
+        stream.reset()
+        again = stream.step(x[:, 0])
+    torch.testing.assert_close(steps, full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(again, full[:, 0], atol=1e-5, rtol=1e-5)
+
+
+def test_bad_configs_are_rejected():
+    with pytest.raises(ValueError, match="bidirectional needs a recurrent kind"):
+        EncoderConfig(kind="tcn", bidirectional=True)
+    with pytest.raises(ValueError, match="hidden_size must be a positive int, got 0"):
+        EncoderConfig(hidden_size=0)
+    with pytest.raises(ValueError, match="use it in a Forecaster"):
+        build_encoder(EncoderConfig(kind="mlp"), 3)
+    with pytest.raises(ValueError, match="cannot run step by step"):
+        build_encoder(EncoderConfig(kind="gru", bidirectional=True), 3).stream(2)
+
+
+@pytest.mark.parametrize("name", ["tcn", "wavenet"])
+def test_convolutional_encoders_carry_no_state(name):
+    enc = build_encoder(encoder(name), 3)
+    with pytest.raises(ValueError, match="carries no state"):
+        enc(torch.randn(1, 4, 3), state=torch.zeros(1))
+
+
+def test_registry_rebuilds_every_model_from_its_json_config():
+    configs = {
+        "classifier": {"inputs": {"vocab_size": 10}},
+        "tagger": {"inputs": {"input_size": 3}, "num_tags": 4},
+        "language_model": {"vocab_size": 10, "encoder": {"kind": "gru", "hidden_size": 8}},
+        "seq2seq": {"src_vocab_size": 10, "tgt_vocab_size": 9},
+        "forecaster": {"input_size": 2, "horizon": 3, "quantiles": [0.1, 0.9]},
+    }
+    assert set(configs) == set(MODELS)
+    for kind, cfg in configs.items():
+        model = build_model(kind, cfg)
+        assert model.kind == kind
+        again = build_model(kind, to_dict(model.config))
+        assert to_dict(again.config) == to_dict(model.config)
+    with pytest.raises(ConfigError, match=r"encoder\.hiden: unknown key"):
+        build_model("forecaster", {"input_size": 1, "horizon": 2, "encoder": {"hiden": 3}})
+    with pytest.raises(ConfigError, match="num_tags: required key is missing"):
+        build_model("tagger", {"inputs": {"input_size": 3}})
+    with pytest.raises(ValueError, match="unknown model kind 'lm'"):
+        build_model("lm", {})
