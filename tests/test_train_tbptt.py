@@ -3,6 +3,8 @@ reset-every-chunk baseline cannot."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -162,3 +164,46 @@ def test_carried_state_learns_memory_across_chunks_that_reset_cannot():
 def test_k2_longer_than_k1_also_learns_the_latch():
     torch.manual_seed(3)
     assert _train_latch(StreamTagger(), backprop_chunks=2) >= 0.97
+
+
+class StreamingConv(nn.Module):
+    """A causal dilated convolution (TCN-style) trained statefully through its streaming
+    cache: the state is the last (kernel - 1) * dilation inputs, (B, C, 4) here."""
+
+    def __init__(self, channels=3, kernel=3, dilation=2):
+        super().__init__()
+        self.context = (kernel - 1) * dilation
+        self.conv = nn.Conv1d(channels, 2, kernel, dilation=dilation)
+
+    def forward(self, batch: Batch, state=None) -> Output:
+        x = batch.inputs.transpose(1, 2)  # (B, C, T)
+        if state is None:
+            state = x.new_zeros(x.size(0), x.size(1), self.context)  # causal zero padding
+        x = torch.cat([state, x], 2)  # (B, C, context + T)
+        logits = self.conv(x).transpose(1, 2)  # (B, T, 2)
+        loss = F.cross_entropy(logits.flatten(0, 1), batch.targets.flatten())
+        return Output(logits, loss, x[:, :, -self.context :])
+
+
+def test_convolution_streams_through_its_cache_and_trains_statefully():
+    torch.manual_seed(4)
+    model = StreamingConv()
+    x, y = latch_streams(2, 30, 0.3, seed=3)
+    whole = model(Batch(x, y)).prediction
+    tbptt = TruncatedBPTT()
+    parts = [tbptt.forward(model, c).prediction for c in chunks(x, y, 7)]
+    torch.testing.assert_close(torch.cat(parts, 1), whole)  # the cache = an unbroken stream
+    cfg = TrainerConfig(epochs=2, lr=1e-2, stateful=True, progress=False)
+    history = Trainer(model, cfg).fit(chunks(*latch_streams(4, 200, 0.3, seed=4), 20))
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_language_model_metrics_come_from_the_loss():
+    torch.manual_seed(5)
+    x, y = latch_streams(4, 60, 0.2, seed=5)
+    cfg = TrainerConfig(epochs=1, stateful=True, progress=False,
+                        metrics=["perplexity", "bits_per_char"])  # fmt: skip
+    trainer = Trainer(StreamTagger(), cfg)
+    logs = trainer.evaluate(chunks(x, y, 20), prefix="val_")
+    assert logs["val_perplexity"] == pytest.approx(math.exp(logs["val_loss"]))
+    assert logs["val_bits_per_char"] == pytest.approx(logs["val_loss"] / math.log(2))

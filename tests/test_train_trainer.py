@@ -26,6 +26,7 @@ from seqlab.train import (
     load_checkpoint,
     train_step,
 )
+from seqlab.train.callbacks import TensorBoardLogger, tensorboard_available
 from seqlab.train.metrics import Accuracy, MacroF1
 
 
@@ -289,3 +290,23 @@ def test_accuracy_metric_on_all_ranks_equals_plain_function():
     from seqlab.train.metrics import accuracy
 
     assert acc.value() == pytest.approx(accuracy(logits, targets))
+
+
+def test_progress_prints_each_epoch_and_quiet_mode_prints_nothing(capsys):
+    torch.manual_seed(9)
+    Trainer(SeqClassifier(), TrainerConfig(epochs=2)).fit(loader(sign_task()))
+    out = capsys.readouterr().out
+    assert "epoch 1/2  train_loss" in out and "epoch 2/2" in out
+    Trainer(SeqClassifier(), quiet(epochs=1)).fit(loader(sign_task()))
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_tensorboard_logger_needs_the_package(tmp_path):
+    if tensorboard_available():
+        cfg = quiet(epochs=1, log_dir=str(tmp_path))
+        Trainer(SeqClassifier(), cfg).fit(loader(sign_task()))
+        assert list((tmp_path / "tensorboard").iterdir())
+    else:
+        with pytest.raises(ImportError, match="pip install tensorboard"):
+            TensorBoardLogger(tmp_path)

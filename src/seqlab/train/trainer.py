@@ -264,6 +264,11 @@ class Trainer:
         self.module = model.to(self.device)
         self.model: nn.Module = self.module  # what the steps call: DDP-wrapped on N ranks
         if world_size() > 1:
+            if c.backprop_chunks > 1:  # DDP reduces gradients once per forward pass
+                raise ValueError(
+                    f"backprop_chunks={c.backprop_chunks} runs several forward passes per "
+                    "update, which DistributedDataParallel does not support; use 1 with torchrun"
+                )
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
         self.optimizer = build_optimizer(self.module.parameters(), c)
