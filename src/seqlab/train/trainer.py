@@ -241,6 +241,24 @@ class Trainer:
         model_config: JSON data that rebuilds the model; saved in ``config.json``, and a
             resumed checkpoint must have the same.
         extras: JSON data saved next to the weights, one file each (``{"vocab": ...}``).
+
+    >>> import torch.nn.functional as F
+    >>> from seqlab.nn import GRU
+    >>> class Regressor(nn.Module):  # many-to-one: (B, T, 2) -> (B,)
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.rnn, self.head = GRU(2, 8), nn.Linear(8, 1)
+    ...     def forward(self, batch):
+    ...         out, _ = self.rnn(batch.inputs)                 # (B, T, 8)
+    ...         y = self.head(out[:, -1]).squeeze(-1)           # (B,)
+    ...         return Output(y, F.mse_loss(y, batch.targets))
+    >>> x = torch.randn(4, 16, 5, 2)                            # 4 batches of (16, 5, 2)
+    >>> data = [Batch(xb, xb[:, :, 0].sum(1)) for xb in x]
+    >>> config = TrainerConfig(epochs=3, lr=1e-2, clip_norm=1.0, metrics=["mae"],
+    ...                        progress=False)
+    >>> history = Trainer(Regressor(), config).fit(data, val=data)
+    >>> len(history), sorted(history[-1])
+    (3, ['lr', 'train_loss', 'val_loss', 'val_mae'])
     """
 
     def __init__(
