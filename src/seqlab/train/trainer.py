@@ -36,6 +36,7 @@ reset), counts it in ``skipped_steps`` and goes on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import random
@@ -443,15 +444,10 @@ class Trainer:
         totals = torch.zeros(3, dtype=torch.float64)  # loss * weight, weight, steps skipped
         for i, batch in enumerate(train):
             batch = batch.to(self.device)
-            if c.stateful:
-
-                def forward(model, batch=batch):
-                    return self.tbptt.forward(model, batch)
-            else:
-
-                def forward(model, batch=batch):
-                    return self._forward(model, batch)
-
+            if c.stateful:  # the chunk continues the streams of the previous one
+                forward = functools.partial(self.tbptt.forward, chunk=batch)
+            else:  # whole sequences: full BPTT
+                forward = functools.partial(self._forward, batch=batch)
             result = train_step(
                 self.model,
                 self.optimizer,
