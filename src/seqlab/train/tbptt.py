@@ -1,0 +1,137 @@
+"""Truncated backpropagation through time: carry the state, cut the graph.
+
+A stream too long to backpropagate through in one piece is cut into chunks of ``k1``
+steps (the stream batcher's chunks, fed in order). The recurrent state at the end of a
+chunk is the right start for the next one, so it is carried over; but it is *detached*
+first (:func:`repackage_hidden`), so the backward pass of a chunk stops at its start and
+memory does not grow with the length of the stream::
+
+    stream  x_1 ........................................................ x_N
+            |-- chunk 1 --|-- chunk 2 --|-- chunk 3 --|-- ...
+    forward  s_0 ──► s_k ═══► s_k ──► s_2k ═══► s_2k ──► s_3k ═══► ...
+    backward ◄─────────┘      ◄─────────┘      ◄─────────┘
+                           ═══ repackage_hidden: same values, no graph behind them
+
+The *values* flow through the whole stream (the model can use information from far
+back); the *gradient* reaches back at most one chunk. That is BPTT(k) of Williams & Peng
+(1990). Their BPTT(k2; k1) backpropagates ``k2 > k1`` steps every ``k1`` steps: here
+``backprop_chunks = m`` gives ``k2 = m * k1``. Each update re-runs the last ``m`` chunks
+from the detached state at the start of that window, and the loss is the last chunk's
+(the ``k1`` new steps); the gradient flows back through all ``m`` chunks::
+
+    backprop_chunks = 2:     window for update j
+                        |-- chunk j-1 --|-- chunk j --|
+                       s (detached)  ──►  ──►  ──► loss of chunk j
+                        ◄────────────────────────────┘  gradient over k2 = 2 k1 steps
+
+Memory holds ``m`` chunks of graph, whatever the stream length; the price is ``m``
+forward passes per update.
+
+What "state" is depends on the model, and the trainer never looks inside: any tensor,
+or tuple / list / dict of them, returned in ``Output.state`` is carried. For RNN, GRU and
+LSTM it is ``h`` or ``(h, c)``. For a TCN it is its *streaming cache*: the last
+``receptive_field - 1`` inputs of each layer, which make a chunk's first outputs equal to
+what the convolution would compute over the unbroken stream (the same result as
+overlapping the chunks by ``receptive_field - 1`` steps, without recomputing them).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from torch import Tensor, nn
+
+from ..data.batch import Batch
+from ..models.output import Output
+
+__all__ = ["TruncatedBPTT", "repackage_hidden"]
+
+
+def repackage_hidden(state: Any) -> Any:
+    """The same state with no autograd history: tensors are detached, containers rebuilt.
+
+    Called between chunks so that ``backward`` stops at the chunk boundary (the name is
+    pytorch/examples' ``word_language_model``'s). ``None`` stays ``None``.
+
+    >>> import torch
+    >>> h = torch.zeros(1, 2, 3, requires_grad=True) * 2
+    >>> h2, c2 = repackage_hidden((h, h + 1))
+    >>> h.requires_grad, h2.requires_grad, h2.shape
+    (True, False, torch.Size([1, 2, 3]))
+    """
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # a NamedTuple
+        return type(state)(*(repackage_hidden(s) for s in state))
+    if isinstance(state, list | tuple):
+        return type(state)(repackage_hidden(s) for s in state)
+    if isinstance(state, dict):
+        return {k: repackage_hidden(v) for k, v in state.items()}
+    raise TypeError(
+        f"cannot detach a recurrent state of type {type(state).__name__}; "
+        "return tensors, or tuples/lists/dicts of tensors, in Output.state"
+    )
+
+
+class TruncatedBPTT:
+    """Runs chunks of a stream in order, carrying the detached state between them.
+
+    ``forward(model, chunk)`` returns the model's ``Output`` for ``chunk`` with a graph
+    that reaches back ``backprop_chunks`` chunks. ``reset()`` starts a new stream (the
+    trainer calls it at every epoch, and after a skipped non-finite step).
+
+    >>> import torch
+    >>> from seqlab.nn import LSTM
+    >>> class Tiny(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.rnn = LSTM(2, 4)
+    ...     def forward(self, batch, state=None):
+    ...         out, state = self.rnn(batch.inputs, state)
+    ...         return Output(out, out.pow(2).mean(), state)
+    >>> tbptt = TruncatedBPTT()
+    >>> x = torch.randn(3, 10, 2)   # 3 streams of 10 steps, chunks of k1 = 5
+    >>> for chunk in (Batch(x[:, :5]), Batch(x[:, 5:])):
+    ...     out = tbptt.forward(Tiny(), chunk)
+    ...     out.loss.backward()
+    >>> out.prediction.shape, tbptt.state[0].shape, tbptt.state[0].requires_grad
+    (torch.Size([3, 5, 4]), torch.Size([1, 3, 4]), False)
+    """
+
+    def __init__(self, backprop_chunks: int = 1):
+        if isinstance(backprop_chunks, bool) or not isinstance(backprop_chunks, int):
+            raise ValueError(f"backprop_chunks must be an int >= 1, got {backprop_chunks!r}")
+        if backprop_chunks < 1:
+            raise ValueError(f"backprop_chunks must be >= 1, got {backprop_chunks}")
+        self.backprop_chunks = backprop_chunks
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next chunk starts from the model's initial state."""
+        self._window: deque[Batch] = deque(maxlen=self.backprop_chunks)
+        self._start: Any = None  # detached state at the start of window[0]
+        self._next_start: Any = None  # detached state at the start of window[1]
+        self.state: Any = None  # detached state after the latest chunk
+
+    def forward(self, model: nn.Module, chunk: Batch) -> Output:
+        if len(self._window) == self.backprop_chunks:  # window[0] leaves; window[1] starts
+            self._start = self._next_start
+        self._window.append(chunk)
+        state = self._start
+        out: Output | None = None
+        for i, part in enumerate(self._window):
+            out = model(part, state=state)
+            if out.state is None:
+                raise ValueError(
+                    f"{type(model).__name__}.forward returned Output.state=None; truncated "
+                    "BPTT needs the final recurrent state back (stateful=True in the config)"
+                )
+            state = out.state
+            if i == 0:
+                self._next_start = repackage_hidden(state)
+        assert out is not None  # the window holds at least the new chunk
+        self.state = repackage_hidden(out.state)
+        return out
