@@ -13,13 +13,17 @@ Run: ``.venv/bin/python benchmarks/tcn.py`` (prints a table, writes results/tcn.
    Goal >= 30x with the same outputs. And one streaming step vs one ``nn.LSTMCell(64, 64)``
    step (goal: within 3x).
 
-Every time is the median of ``--repeats`` (>= 5) runs; ratios come from the same run.
+Every time is the median of ``--repeats`` (>= 5) runs, interleaved between the
+contenders so that load from other processes hits both alike; ratios come from the same
+run. ``--threads 2 1`` repeats everything with one intra-op thread (on a shared,
+oversubscribed machine two threads mostly measure waiting for the other thread).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -202,23 +206,32 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[2],
+        help="torch intra-op threads; several values run everything once per value",
+    )  # fmt: skip
     parser.add_argument("--only", choices=["layouts", "generation"], default=None)
     args = parser.parse_args(argv)
     if args.repeats < 5:
         parser.error(f"--repeats must be >= 5 (medians), got {args.repeats}")
-    torch.set_num_threads(2)
     results = dict(
-        torch=torch.__version__, machine=platform.machine(), threads=torch.get_num_threads(),
-        repeats=args.repeats,
+        torch=torch.__version__, machine=platform.machine(), cpus=os.cpu_count(),
+        repeats=args.repeats, load_average_before=list(os.getloadavg()), runs=[],
     )  # fmt: skip
-    if args.only in (None, "layouts"):
-        bench_layouts(args, results)
-    if args.only in (None, "generation"):
-        bench_generation(args, results)
-    if args.only is None:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {RESULTS}")
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        print(f"--- torch.set_num_threads({threads}), load average {os.getloadavg()[0]:.1f}")
+        run = dict(threads=threads)
+        if args.only in (None, "layouts"):
+            bench_layouts(args, run)
+        if args.only in (None, "generation"):
+            bench_generation(args, run)
+        results["runs"].append(run)
+        results["load_average_after"] = list(os.getloadavg())
+        if args.only is None:  # after every run, so a long second run loses nothing
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+            print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

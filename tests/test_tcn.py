@@ -9,6 +9,15 @@ from seqlab.nn import TCN, CausalConv1d, TemporalBlock, receptive_field
 from seqlab.nn.streaming import DilatedTaps
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors on a shared 2-core machine: one intra-op thread avoids thread thrash."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def seeded_tcn(*args, seed=0, dtype=torch.float32, **kwargs):
     torch.manual_seed(seed)
     return TCN(*args, **kwargs).to(dtype)
@@ -272,15 +281,6 @@ def test_dilated_taps_with_mixed_shapes_and_no_bias():
 
 
 # --- learning ------------------------------------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """Small convolutions on a shared machine: one intra-op thread avoids thread thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def train_adding(T, channels, kernel_size, steps, lr, seed=0):
     """Adding problem (Bai et al. 2018, Section 4.1): predict the sum of the two marked
     numbers; predicting 1 always gives MSE ~ 0.167. Returns the validation MSE."""
@@ -302,13 +302,14 @@ def train_adding(T, channels, kernel_size, steps, lr, seed=0):
         return F.mse_loss(head(tcn(x)[:, -1]).squeeze(-1), y).item()
 
 
-def test_tcn_learns_a_short_adding_problem(one_thread):
+def test_tcn_learns_a_short_adding_problem():
     # T=20, 4 levels x 16 channels, kernel 3 (field 61), 300 Adam steps: a few seconds
     assert train_adding(T=20, channels=[16] * 4, kernel_size=3, steps=300, lr=3e-3) < 0.02
 
 
 @pytest.mark.slow
-def test_tcn_learns_the_adding_problem_t100(one_thread):
+def test_tcn_learns_the_adding_problem_t100():
     # Bai et al.: T=600 to near zero; here T=100, 6 levels x 24 channels, kernel 4 (field 379),
-    # 1500 Adam steps of batch 64. Baseline (predict 1): MSE ~ 0.167.
+    # 1500 Adam steps of batch 64 (MSE 0.0004; 4.5 min on a loaded 2-core machine).
+    # Baseline (predict 1): MSE ~ 0.167.
     assert train_adding(T=100, channels=[24] * 6, kernel_size=4, steps=1500, lr=2e-3) < 0.01

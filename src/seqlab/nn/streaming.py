@@ -115,6 +115,17 @@ class DilatedTaps:
                 write_select=torch.arange(0, len(index), k - 1, **long),  # the m = k-1 taps
             )
             self._groups.append(group)
+        # preallocated outputs of begin(): the gathered taps and, per layer, a view of the
+        # partial sums (no per-step allocation or unbind)
+        self._partial: list[Tensor] = [None] * self.num_layers  # type: ignore[list-item]
+        for g in self._groups:
+            n = len(g.layers)
+            shape = (batch_size, g.start_index.numel(), g.memory.shape[2])  # (B, n (k-1), C_in)
+            g.taps = torch.empty(shape, dtype=dtype, device=device)
+            g.past = g.taps.view(batch_size, n, g.width).transpose(0, 1)  # (n, B, (k-1) C_in)
+            g.partial = torch.empty(n, batch_size, g.bias.shape[2], dtype=dtype, device=device)
+            for l, view in zip(g.layers, g.partial.unbind(0), strict=True):
+                self._partial[l] = view
         self._single = len(self._groups) == 1
         self.reset()
 
@@ -126,20 +137,15 @@ class DilatedTaps:
             g.rel = g.index - g.base  # slot inside each layer's ring
             g.write_index = g.index[g.write_select]
 
-    def begin(self) -> list[Tensor] | tuple[Tensor, ...]:
-        """Per layer, ``b + sum over past taps``: (B, C_out) each, one gather per group."""
-        B = self.batch_size
-        if self._single:
-            g = self._groups[0]
-            past = g.memory.index_select(1, g.index).view(B, len(g.layers), g.width)
-            return torch.baddbmm(g.bias, past.transpose(0, 1), g.w_past).unbind(0)
-        partial: list[Tensor] = [None] * self.num_layers  # type: ignore[list-item]
+    def begin(self) -> list[Tensor]:
+        """Per layer, ``b + sum over past taps``: (B, C_out) each, one gather per group.
+
+        The returned views live in buffers that the next ``begin`` overwrites.
+        """
         for g in self._groups:
-            past = g.memory.index_select(1, g.index).view(B, len(g.layers), g.width)
-            out = torch.baddbmm(g.bias, past.transpose(0, 1), g.w_past)  # (n, B, C_out)
-            for l, p in zip(g.layers, out.unbind(0), strict=True):
-                partial[l] = p
-        return partial
+            torch.index_select(g.memory, 1, g.index, out=g.taps)  # (B, n (k-1), C_in)
+            torch.baddbmm(g.bias, g.past, g.w_past, out=g.partial)  # (n, B, C_out)
+        return self._partial
 
     def finish(self, layer: int, x: Tensor, partial: Sequence[Tensor]) -> Tensor:
         """Layer ``layer``'s pre-activation output for its current input ``x`` (B, C_in)."""
@@ -171,3 +177,6 @@ class _Group:
     index: Tensor = field(init=False)
     rel: Tensor = field(init=False)
     write_index: Tensor = field(init=False)
+    taps: Tensor = field(init=False)
+    past: Tensor = field(init=False)
+    partial: Tensor = field(init=False)
