@@ -310,6 +310,6 @@ def test_tcn_learns_a_short_adding_problem():
 @pytest.mark.slow
 def test_tcn_learns_the_adding_problem_t100():
     # Bai et al.: T=600 to near zero; here T=100, 6 levels x 24 channels, kernel 4 (field 379),
-    # 1500 Adam steps of batch 64 (MSE 0.0004; 4.5 min on a loaded 2-core machine).
+    # 1500 Adam steps of batch 64 (MSE 0.0004; 1 to 4.5 min on the shared 2-core machine).
     # Baseline (predict 1): MSE ~ 0.167.
     assert train_adding(T=100, channels=[24] * 6, kernel_size=4, steps=1500, lr=2e-3) < 0.01
