@@ -9,7 +9,9 @@ batch is padded to a long maximum and most of its compute is spent on padding.
   every padded step and the output at step ``length - 1`` is taken (the same value the
   packed run gives: the LSTM is causal, padding comes after).
 * ``bucket+pack``: ``BucketSampler`` batches of similar length, and the LSTM is given
-  ``lengths`` so it packs and skips the padding.
+  ``lengths``, so its state stops at each sequence's last real step (on the CPU through
+  seqlab's exact padded fused path, since torch's packed CPU kernels are several times
+  slower; on CUDA through a packed sequence).
 * ``bucket+pad``: bucketing alone (padded batches, unpacked kernel, output gathered at
   ``length - 1``), to separate the two effects. For a unidirectional model it gives the
   same result as packing; a bidirectional one needs the packed (or masked) run.
