@@ -146,3 +146,16 @@ def test_load_word_vectors_errors(tmp_path):
     path.write_text("")
     with pytest.raises(DataError, match="empty"):
         load_word_vectors(path, Vocab(["a"]))
+
+
+def test_json_files_missing_or_malformed_name_the_file(tmp_path):
+    import pytest
+
+    from seqlab.data import DataError, Scaler, Vocab
+
+    with pytest.raises(DataError, match=r"nope\.json: file not found"):
+        Vocab.load(tmp_path / "nope.json")
+    bad = tmp_path / "scaler.json"
+    bad.write_text('{"method": "standard",\n  oops}')
+    with pytest.raises(DataError, match=r"scaler\.json, line 2: not valid JSON"):
+        Scaler.load(bad)

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import json
 from os import PathLike
+from pathlib import Path
 
 
 class DataError(ValueError):
@@ -26,3 +28,24 @@ class DataError(ValueError):
 
 class MissingPackageError(DataError, ImportError):
     """A registered dataset whose package is not installed; the message says what to install."""
+
+
+def write_json(path: str | PathLike, data: object) -> None:
+    """Write ``data`` as UTF-8 JSON atomically: a temporary file, then renamed into place,
+    so a crash never leaves a half-written vocabulary or scaler."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_json(path: str | PathLike) -> object:
+    """Read a JSON file; a malformed one is a :class:`DataError` naming file and line."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError("file not found", path=path) from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"not valid JSON: {e.msg}", path=path, line=e.lineno) from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 ({e.reason})", path=path) from None

@@ -19,13 +19,11 @@ True
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from os import PathLike
-from pathlib import Path
 
-from .errors import DataError
+from .errors import DataError, read_json, write_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -139,17 +137,8 @@ class Vocab:
 
     def save(self, path: str | PathLike) -> None:
         """Write JSON atomically (a temporary file renamed into place)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | PathLike) -> Vocab:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise DataError(f"not valid JSON: {e.msg}", path=path, line=e.lineno) from None
-        except UnicodeDecodeError as e:
-            raise DataError(f"not UTF-8 ({e.reason})", path=path) from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path), source=str(path))

@@ -28,18 +28,16 @@ target columns over the next H steps. :func:`prepare_forecasting` does all three
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .errors import DataError
+from .errors import DataError, read_json, write_json
 from .readers import TimeSeries
 
 SCALINGS = ("standard", "minmax")
@@ -149,18 +147,11 @@ class Scaler:
         return scaler
 
     def save(self, path: str | PathLike) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        tmp.replace(path)
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | PathLike) -> Scaler:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise DataError(f"not valid JSON: {e.msg}", path=path, line=e.lineno) from None
-        return cls.from_dict(data, source=str(path))
+        return cls.from_dict(read_json(path), source=str(path))
 
 
 class SlidingWindows(Dataset):
