@@ -6,15 +6,6 @@ import torch
 from seqlab.nn import GRU, Conv1dDownsample
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids thread thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("padding", ["valid", "causal"])
 @pytest.mark.parametrize("kernel_size, stride", [(4, 2), (3, 3), (5, 1)])
 def test_output_length_matches_the_convolution(padding, kernel_size, stride):

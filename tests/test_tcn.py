@@ -9,15 +9,6 @@ from seqlab.nn import TCN, CausalConv1d, TemporalBlock, receptive_field
 from seqlab.nn.streaming import DilatedTaps
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids thread thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def seeded_tcn(*args, seed=0, dtype=torch.float32, **kwargs):
     torch.manual_seed(seed)
     return TCN(*args, **kwargs).to(dtype)

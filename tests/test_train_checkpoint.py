@@ -25,15 +25,6 @@ from seqlab.train import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small ops on a shared 2-core machine run ~10x faster on one thread than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class Regressor(nn.Module):
     """Many-to-one regression with dropout (so resume must restore the RNG too)."""
 

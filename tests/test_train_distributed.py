@@ -73,14 +73,6 @@ def run(out: str) -> None:
     cleanup_distributed()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_path):
     run(str(tmp_path / "single"))
     single_model = Regressor()

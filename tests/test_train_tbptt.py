@@ -17,15 +17,6 @@ from seqlab.train import Trainer, TrainerConfig, TruncatedBPTT, repackage_hidden
 from seqlab.train.metrics import Accuracy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small ops on a shared 2-core machine run ~10x faster on one thread than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class StreamTagger(nn.Module):
     """A stateful many-to-many model: one class per step, state in and out."""
 

@@ -30,15 +30,6 @@ from seqlab.train.callbacks import TensorBoardLogger, tensorboard_available
 from seqlab.train.metrics import Accuracy, MacroF1
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small ops on a shared 2-core machine run ~10x faster on one thread than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class SeqClassifier(nn.Module):
     """Many-to-one: an LSTM reads (B, T, C) and classifies the sequence from its last h."""
 

@@ -6,15 +6,6 @@ import torch
 from seqlab.nn import WaveNet, receptive_field
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids thread thrash."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def seeded_wavenet(*args, seed=0, dtype=torch.float32, **kwargs):
     torch.manual_seed(seed)
     return WaveNet(*args, **kwargs).to(dtype)
