@@ -45,11 +45,48 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["DilatedTaps"]
+__all__ = ["ConvStream", "DilatedTaps", "check_streamable", "pointwise_operands"]
 
 ConvSpec = tuple[Tensor, Tensor | None, int]  # weight (C_out, C_in, k), bias (C_out,), dilation
+
+
+def check_streamable(module: nn.Module, dropout: float, causal: bool = True) -> None:
+    """A stream runs a fixed, causal network: no future inputs, no dropout noise."""
+    name = type(module).__name__
+    if not causal:
+        raise ValueError(f"a {name} with causal=False sees the future and cannot stream")
+    if module.training and dropout > 0:
+        raise RuntimeError(
+            f"{name}.stream needs eval mode when dropout > 0 (dropout={dropout}): "
+            "call .eval() first"
+        )
+
+
+def pointwise_operands(conv: nn.Conv1d) -> tuple[Tensor, Tensor]:
+    """A 1x1 convolution as ``addmm`` operands: bias (C_out,), weight^T (C_in, C_out)."""
+    return conv.bias.detach(), conv.weight.detach()[:, :, 0].t()
+
+
+class ConvStream:
+    """What the TCN and WaveNet streams share: the ring buffers, reset, the input check.
+
+    Subclasses build ``convs`` from their network and define ``step``.
+    """
+
+    def __init__(self, convs: Sequence[ConvSpec], batch_size: int, input_size: int):
+        self.batch_size = batch_size
+        self._taps = DilatedTaps(convs, batch_size)
+        self._shape = (batch_size, input_size)
+
+    def reset(self) -> None:
+        """Forget the past: the next step is step 0 of a new sequence."""
+        self._taps.reset()
+
+    def _check_step_input(self, x: Tensor) -> None:
+        if x.shape != self._shape:
+            raise ValueError(f"x must have shape {self._shape}, got {tuple(x.shape)}")
 
 
 class DilatedTaps:

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
 from .cells import check_positive_int
-from .streaming import DilatedTaps
+from .streaming import ConvStream, check_streamable, pointwise_operands
 
 __all__ = ["TCN", "CausalConv1d", "TCNStream", "TemporalBlock", "receptive_field"]
 
@@ -266,18 +266,7 @@ class TCN(nn.Module):
         )
 
 
-def _stream_check(module: nn.Module, dropout: float, causal: bool = True) -> None:
-    name = type(module).__name__
-    if not causal:
-        raise ValueError(f"a {name} with causal=False sees the future and cannot stream")
-    if module.training and dropout > 0:
-        raise RuntimeError(
-            f"{name}.stream needs eval mode when dropout > 0 (dropout={dropout}): "
-            "call .eval() first"
-        )
-
-
-class TCNStream:
+class TCNStream(ConvStream):
     """Runs a causal :class:`TCN` one step at a time: ``step(x_t: (B, C_in)) -> (B, C_out)``.
 
     ``step`` returns what ``tcn(x)[:, t]`` gives for the same inputs (float32 to 1e-5);
@@ -295,8 +284,8 @@ class TCNStream:
     """
 
     def __init__(self, tcn: TCN, batch_size: int):
-        _stream_check(tcn, tcn.dropout, tcn.causal)
-        self.batch_size = check_positive_int("batch_size", batch_size)
+        check_streamable(tcn, tcn.dropout, tcn.causal)
+        check_positive_int("batch_size", batch_size)
         self.input_size = tcn.input_size
         convs, self._blocks = [], []
         with torch.no_grad():
@@ -304,21 +293,15 @@ class TCNStream:
                 for conv in (block.conv1, block.conv2):
                     convs.append((conv.weight.detach().clone(), conv.bias, conv.dilation[0]))
                 ds = block.downsample
-                down = None if ds is None else (ds.bias.detach(), ds.weight.detach()[:, :, 0].t())
+                down = None if ds is None else pointwise_operands(ds)
                 # relu(relu(h2) + res) == relu(h2) + res when res >= 0, i.e. when res is the
                 # (ReLU'd) output of the previous block: skip that ReLU.
                 self._blocks.append((2 * i, down, i > 0 and down is None))
-        self._taps = DilatedTaps(convs, batch_size)
-        self._shape = (batch_size, tcn.input_size)
-
-    def reset(self) -> None:
-        """Forget the past: the next step is step 0 of a new sequence."""
-        self._taps.reset()
+        super().__init__(convs, batch_size, tcn.input_size)
 
     def step(self, x: Tensor) -> Tensor:
         """One time step: ``x`` (B, input_size) -> (B, output_size)."""
-        if x.shape != self._shape:
-            raise ValueError(f"x must have shape {self._shape}, got {tuple(x.shape)}")
+        self._check_step_input(x)
         taps = self._taps
         with torch.no_grad():
             partial = taps.begin()

@@ -32,8 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from .cells import check_positive_int
-from .streaming import DilatedTaps
-from .tcn import CausalConv1d, _check_dropout, _check_kernel_size, _stream_check, receptive_field
+from .streaming import ConvStream, check_streamable, pointwise_operands
+from .tcn import CausalConv1d, _check_dropout, _check_kernel_size, receptive_field
 
 __all__ = ["WaveNet", "WaveNetStream"]
 
@@ -117,12 +117,7 @@ class WaveNet(nn.Module):
         )
 
 
-def _pointwise(conv: nn.Conv1d) -> tuple[Tensor, Tensor]:
-    """A 1x1 convolution as ``addmm`` operands: bias (C_out,), weight^T (C_in, C_out)."""
-    return conv.bias.detach(), conv.weight.detach()[:, :, 0].t()
-
-
-class WaveNetStream:
+class WaveNetStream(ConvStream):
     """Runs a :class:`WaveNet` one step at a time: ``step(x_t: (B, C_in)) -> (B, skip_channels)``.
 
     Equal to the matching step of ``net(x)`` (float32 to 1e-5); each gated convolution
@@ -138,28 +133,22 @@ class WaveNetStream:
     """
 
     def __init__(self, net: WaveNet, batch_size: int):
-        _stream_check(net, net.dropout)
-        self.batch_size = check_positive_int("batch_size", batch_size)
+        check_streamable(net, net.dropout)
+        check_positive_int("batch_size", batch_size)
         self.residual_channels = net.residual_channels
         with torch.no_grad():
             convs = [(c.weight.detach().clone(), c.bias, c.dilation[0]) for c in net.gated]
-            self._input = _pointwise(net.input_conv)
-            self._residual = [_pointwise(c) for c in net.residual]
-            self._skip = [_pointwise(c)[1] for c in net.skip]
+            self._input = pointwise_operands(net.input_conv)
+            self._residual = [pointwise_operands(c) for c in net.residual]
+            self._skip = [pointwise_operands(c)[1] for c in net.skip]
             # every skip bias is added once per step: start the skip sum from their total
             self._skip_bias = sum(c.bias.detach() for c in net.skip).expand(batch_size, -1)
-            self._output = _pointwise(net.output_conv)
-        self._taps = DilatedTaps(convs, batch_size)
-        self._shape = (batch_size, net.input_size)
-
-    def reset(self) -> None:
-        """Forget the past: the next step is step 0 of a new sequence."""
-        self._taps.reset()
+            self._output = pointwise_operands(net.output_conv)
+        super().__init__(convs, batch_size, net.input_size)
 
     def step(self, x: Tensor) -> Tensor:
         """One time step: ``x`` (B, input_size) -> (B, skip_channels)."""
-        if x.shape != self._shape:
-            raise ValueError(f"x must have shape {self._shape}, got {tuple(x.shape)}")
+        self._check_step_input(x)
         taps = self._taps
         with torch.no_grad():
             partial = taps.begin()
