@@ -29,6 +29,7 @@ torch.Size([3, 40, 16])
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cells import check_positive_int
@@ -36,6 +37,11 @@ from .streaming import ConvStream, check_streamable, pointwise_operands
 from .tcn import CausalConv1d, _check_dropout, _check_kernel_size, receptive_field
 
 __all__ = ["WaveNet", "WaveNetStream"]
+
+
+def _linear(conv: nn.Conv1d, x: Tensor) -> Tensor:
+    """A 1x1 convolution over batch-first ``x`` (B, T, C_in) -> (B, T, C_out)."""
+    return F.linear(x, conv.weight[:, :, 0], conv.bias)
 
 
 class WaveNet(nn.Module):
@@ -93,17 +99,18 @@ class WaveNet(nn.Module):
             raise ValueError(
                 f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}"
             )
-        h = self.input_conv(x.transpose(1, 2))  # (B, R, T)
+        # batch-first (B, T, C) throughout: each 1x1 convolution is a linear map over the
+        # last axis, and the dilated convolution takes and returns time-major memory
+        h = _linear(self.input_conv, x)  # (B, T, R)
         skips = None
         for i, conv in enumerate(self.gated):
-            f, g = conv(h).chunk(2, dim=1)  # (B, R, T) each: filter, gate
-            z = self.drop(torch.tanh(f) * torch.sigmoid(g))  # Eq. 2
-            s = self.skip[i](z)  # (B, S, T)
+            f, g = conv(h.transpose(1, 2)).transpose(1, 2).chunk(2, dim=2)  # (B, T, R) each
+            z = self.drop(torch.tanh(f) * torch.sigmoid(g))  # Eq. 2: filter, gate
+            s = _linear(self.skip[i], z)  # (B, T, S)
             skips = s if skips is None else skips + s
             if i < len(self.residual):
-                h = h + self.residual[i](z)
-        out = torch.relu(self.output_conv(torch.relu(skips)))  # (B, S, T)
-        return out.transpose(1, 2)  # (B, T, S)
+                h = h + _linear(self.residual[i], z)
+        return torch.relu(_linear(self.output_conv, torch.relu(skips)))  # (B, T, S)
 
     def stream(self, batch_size: int) -> WaveNetStream:
         """One-step-at-a-time runner equal to ``forward`` (see :class:`WaveNetStream`)."""
