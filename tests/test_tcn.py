@@ -230,6 +230,7 @@ def test_stream_without_no_grad_and_inputs_that_require_grad():
     x = torch.randn(2, 9, 2, requires_grad=True)
     got = run_stream(tcn.stream(2), x)
     assert not got.requires_grad
+    assert not got.is_inference()  # usable with autograd afterwards, e.g. under a trained head
     torch.testing.assert_close(got, tcn(x).detach(), rtol=1e-5, atol=1e-5)
 
 
@@ -250,7 +251,7 @@ def test_stream_rejects_training_mode_with_dropout_and_non_causal():
 def test_ring_buffers_hold_only_the_last_k_minus_1_times_d_inputs():
     tcn = seeded_tcn(3, [4, 4, 4], kernel_size=3).eval()
     stream = tcn.stream(2)
-    slots = sum(g.memory.shape[1] for g in stream._taps._groups)
+    slots = sum(memory.shape[0] for memory in stream._taps._memories)
     assert slots == sum(2 * (3 - 1) * d for d in tcn.dilations)  # two convs per block
 
 
@@ -262,13 +263,39 @@ def test_dilated_taps_with_mixed_shapes_and_no_bias():
     h1 = F.conv1d(F.pad(x, (2, 0)), specs[0][0])
     h2 = F.conv1d(F.pad(h1, (5, 0)), specs[1][0], specs[1][1], dilation=5)
     for t in range(20):
-        partial = taps.begin()
-        a = taps.finish(0, x[:, :, t], partial)
-        b = taps.finish(1, a, partial)
-        taps.commit([x[:, :, t], a])
+        phase = taps.begin()
+        a = taps.finish(0, taps.slot(0, phase).copy_(x[:, :, t]), phase)
+        b = taps.finish(1, taps.slot(1, phase).copy_(a), phase)
+        taps.commit()
         torch.testing.assert_close(b, h2[:, :, t], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="at least one convolution"):
         DilatedTaps([], 1)
+    # ring sizes 6, 7, 11 (k=2): the slots repeat only every 462 steps, a per-phase plan
+    # larger than 4x the 24 ring slots: refused with the reason
+    w = torch.randn(2, 2, 2)
+    with pytest.raises(ValueError, match=r"\[6, 7, 11\] repeat only every 462 steps"):
+        DilatedTaps([(w, None, 6), (w, None, 7), (w, None, 11)], 1)
+
+
+def test_dilated_taps_past_taps_are_refreshed_every_d_steps_for_d_steps():
+    # a period of 8 steps (d = 1, 2, 4 with k = 3): after 3 periods every refresh phase
+    # has run several times; batch 2 takes the copying (non-view) path
+    torch.manual_seed(4)
+    specs = [(torch.randn(3, 3, 3, dtype=torch.float64), torch.randn(3, dtype=torch.float64), d)
+             for d in (1, 2, 4)]  # fmt: skip
+    taps = DilatedTaps(specs, batch_size=2)
+    assert taps.period == 8 and taps.ring_sizes == [2, 4, 8]
+    x = torch.randn(2, 3, 30, dtype=torch.float64)
+    want, h = [], x
+    for w, b, d in specs:
+        h = F.conv1d(F.pad(h, (2 * d, 0)), w, b, dilation=d)
+        want.append(h)
+    for t in range(30):
+        phase, h = taps.begin(), x[:, :, t]
+        for l in range(3):
+            h = taps.finish(l, taps.slot(l, phase).copy_(h), phase)
+            torch.testing.assert_close(h, want[l][:, :, t], rtol=1e-12, atol=1e-12)
+        taps.commit()
 
 
 # --- learning ------------------------------------------------------------------------------

@@ -8,19 +8,29 @@ so at step ``t`` a layer needs its current input and the ``k-1`` inputs ``d, 2d,
 (k-1)d`` steps back: it keeps only its last ``R = (k-1)d`` inputs in a ring buffer
 (slot ``t mod R``), and a step costs O(layers), not O(receptive field). This is the
 caching of fast WaveNet generation (Paine et al. 2016, "Fast Wavenet Generation
-Algorithm"), with one twist for speed: the past taps do not depend on the current step,
-so all layers' past taps are read with **one** gather and multiplied with **one**
-batched matmul per group of same-shaped layers at the start of a step (:meth:`begin`);
-each layer then adds only its current input's tap (:meth:`finish`, one ``addmm``), and
-all layers' inputs are written back with one ``index_copy_`` (:meth:`commit`).
+Algorithm"), with two twists for speed:
+
+1. **Past taps ahead of time.** The past taps ``b + sum_{j<k-1} w_j x_{t-(k-1-j)d}`` of
+   the next ``d`` steps ``t, ..., t+d-1`` read inputs ``<= t-1`` only, all known at step
+   ``t``. So every ``d`` steps a layer computes them for ``d`` steps at once, one
+   ``(d, (k-1) C_in) x ((k-1) C_in, C_out)`` product, and reads its past-tap weights
+   once per ``d`` steps instead of every step. A stack with dilations ``1, 2, ..., 2^L``
+   then reads about 2 layers' worth of past-tap weights per step, not ``L+1`` (the
+   weights, not the arithmetic, bound a batch-1 step). Layers of one shape and dilation
+   share one gather and one batched matmul.
+2. **No copies.** Each layer's input is written straight into its ring slot, usually as
+   the ``out=`` of the previous layer's matmul; which slot and which partial-sum row a
+   step uses repeats every ``period = lcm(R_l)`` steps (``max R_l`` for doubling
+   dilations), so the streams look their operands up once per phase, not per step.
+
+The current input's tap is the only work left on the step's sequential path: one
+``addmm`` per layer (:meth:`DilatedTaps.finish`).
 
 ::
 
-    layer l ring (R_l = (k-1) d_l slots of C_in values), slot of step t = t mod R_l
+    layer l ring (R_l = (k-1) d_l slots of C_in values), slot of step s = s mod R_l
         x_{t-R} ... x_{t-2d} ... x_{t-d} ...    <- the k-1 past taps of step t
-    the rings of all layers of one shape live side by side in one tensor
-    (B, sum_l R_l, C_in), so memory[:, gather_index] holds every past tap of every
-    one of those layers for the current step.
+    the rings of all layers with the same C_in live in one tensor (sum_l R_l, B, C_in)
 
 Weights are copied (detached) when the buffers are made: a stream runs the network as it
 was then. Used by :meth:`seqlab.nn.TCN.stream` and :meth:`seqlab.nn.WaveNet.stream`.
@@ -31,9 +41,9 @@ was then. Used by :meth:`seqlab.nn.TCN.stream` and :meth:`seqlab.nn.WaveNet.stre
 >>> x = torch.randn(5, 3)
 >>> ys = []
 >>> for t in range(5):
-...     partial = taps.begin()
-...     ys.append(taps.finish(0, x[t : t + 1], partial))
-...     taps.commit([x[t : t + 1]])
+...     phase = taps.begin()
+...     ys.append(taps.finish(0, taps.slot(0, phase).copy_(x[t : t + 1]), phase))
+...     taps.commit()
 >>> full = torch.nn.functional.conv1d(torch.nn.functional.pad(x.T[None], (2, 0)), w, dilation=2)
 >>> torch.allclose(torch.cat(ys), full[0].T, atol=1e-6)
 True
@@ -41,6 +51,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -66,7 +77,7 @@ def check_streamable(module: nn.Module, dropout: float, causal: bool = True) -> 
 
 def pointwise_operands(conv: nn.Conv1d) -> tuple[Tensor, Tensor]:
     """A 1x1 convolution as ``addmm`` operands: bias (C_out,), weight^T (C_in, C_out)."""
-    return conv.bias.detach(), conv.weight.detach()[:, :, 0].t()
+    return conv.bias.detach(), conv.weight.detach()[:, :, 0].t().contiguous()
 
 
 class ConvStream:
@@ -98,9 +109,11 @@ class DilatedTaps:
             current input), ``bias`` is ``(C_out,)`` or None.
         batch_size: rows per step.
 
-    A step is ``partial = begin()``; for each layer ``y_l = finish(l, x_l, partial)``
-    (the pre-activation output); then ``commit([x_0, x_1, ...])`` with every layer's
-    input of this step, which advances time by one.
+    A step is ``phase = begin()``; then, for each layer, its input ``x_l`` goes into
+    ``slot(l, phase)`` (B, C_in) and ``y_l = finish(l, slot, phase)`` is its
+    pre-activation output; then ``commit()`` advances time by one. Which buffers a step
+    uses repeats every ``period`` steps, so a caller can look up ``partial`` and ``slot``
+    views once per phase and reuse them.
     """
 
     def __init__(self, convs: Sequence[ConvSpec], batch_size: int):
@@ -109,111 +122,138 @@ class DilatedTaps:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         dtype, device = convs[0][0].dtype, convs[0][0].device
-        self.batch_size = batch_size
+        kw = dict(dtype=dtype, device=device)
+        self.batch_size = B = batch_size
         self.num_layers = len(convs)
         self.current_taps: list[Tensor] = []  # (C_in, C_out): w_{k-1}^T, the current input's tap
-        by_shape: dict[tuple[int, int, int], list[int]] = {}
+        self.ring_sizes: list[int] = []  # R_l = (k-1) d_l
         for l, (w, _, d) in enumerate(convs):
-            c_out, c_in, k = w.shape
+            k = w.shape[2]
             if k < 2 or d < 1:
                 raise ValueError(
                     f"layer {l}: need kernel_size >= 2 and dilation >= 1, got {k}, {d}"
                 )
             self.current_taps.append(w[:, :, k - 1].detach().t().contiguous())
-            by_shape.setdefault((c_in, c_out, k), []).append(l)
-
-        # Layers of one shape share one memory (B, sum of their R_l slots, C_in): layer l's
-        # ring is its own slice of slots. Gather order: layer by layer, oldest tap first;
-        # the past taps' weights are laid out the same way, (k-1)*C_in per row.
-        long = dict(dtype=torch.long, device=device)
-        self._groups = []
-        for (c_in, c_out, k), layers in by_shape.items():
-            index, base, period, w_past, bias, offset = [], [], [], [], [], 0
-            for l in layers:
-                w, b, d = convs[l]
-                R = (k - 1) * d  # ring slots; step t lives in slot t mod R
-                for m in range(k - 1, 0, -1):  # taps t - m d; m = k-1 is slot t mod R
-                    index.append(offset + (-m * d) % R)  # its slot at t = 0
-                    base.append(offset)
-                    period.append(R)
-                offset += R
-                # (C_out, C_in, k-1) -> ((k-1) C_in, C_out), tap-major as the gather
-                w_past.append(w[:, :, : k - 1].detach().permute(2, 1, 0).reshape(-1, c_out))
-                bias.append(torch.zeros(c_out, dtype=dtype, device=device) if b is None else b)
-            group = _Group(
-                layers=layers,
-                width=(k - 1) * c_in,
-                memory=torch.zeros(batch_size, offset, c_in, dtype=dtype, device=device),
-                w_past=torch.stack(w_past),  # (n, (k-1) C_in, C_out)
-                bias=torch.stack(bias).detach().unsqueeze(1),  # (n, 1, C_out)
-                start_index=torch.tensor(index, **long),
-                base=torch.tensor(base, **long),
-                period=torch.tensor(period, **long),
-                write_select=torch.arange(0, len(index), k - 1, **long),  # the m = k-1 taps
+            self.ring_sizes.append((k - 1) * d)
+        # Step t uses ring slot t mod R_l and partial row t mod d_l (d_l divides R_l): the
+        # plan repeats every lcm(R_l) steps, max(R_l) for dilations that double.
+        self.period = math.lcm(*self.ring_sizes)
+        if self.period > 4 * sum(self.ring_sizes):
+            raise ValueError(
+                f"ring sizes (k-1)*d = {self.ring_sizes} repeat only every {self.period} "
+                "steps: use dilations that divide one another (powers of two)"
             )
-            self._groups.append(group)
-        # preallocated outputs of begin(): the gathered taps and, per layer, a view of the
-        # partial sums (no per-step allocation or unbind)
-        self._partial: list[Tensor] = [None] * self.num_layers  # type: ignore[list-item]
-        for g in self._groups:
-            n = len(g.layers)
-            shape = (batch_size, g.start_index.numel(), g.memory.shape[2])  # (B, n (k-1), C_in)
-            g.taps = torch.empty(shape, dtype=dtype, device=device)
-            g.past = g.taps.view(batch_size, n, g.width).transpose(0, 1)  # (n, B, (k-1) C_in)
-            g.partial = torch.empty(n, batch_size, g.bias.shape[2], dtype=dtype, device=device)
-            for l, view in zip(g.layers, g.partial.unbind(0), strict=True):
-                self._partial[l] = view
-        self._single = len(self._groups) == 1
+
+        # Rings: the layers with one input width share one memory (sum of R_l, B, C_in);
+        # layer l's input of step t is written straight into row base_l + t mod R_l.
+        by_width: dict[int, list[int]] = {}
+        for l, (w, _, _) in enumerate(convs):
+            by_width.setdefault(w.shape[1], []).append(l)
+        self._memories: list[Tensor] = []
+        memory_of, base = [0] * self.num_layers, [0] * self.num_layers
+        self._slots: list[list[Tensor]] = [[]] * self.num_layers  # [l][t mod R_l]
+        for c_in, layers in by_width.items():
+            offset = 0
+            for l in layers:
+                memory_of[l], base[l] = len(self._memories), offset
+                offset += self.ring_sizes[l]
+            memory = torch.zeros(offset, B, c_in, **kw)
+            rows = memory.unbind(0)
+            for l in layers:
+                self._slots[l] = list(rows[base[l] : base[l] + self.ring_sizes[l]])
+            self._memories.append(memory)
+
+        # Past taps: layers of one (C_out, C_in, k, d) share one gather and one batched
+        # matmul, every d steps, for the next d steps (the module docstring).
+        by_shape: dict[tuple[int, int, int, int], list[int]] = {}
+        for l, (w, _, d) in enumerate(convs):
+            by_shape.setdefault((*w.shape, d), []).append(l)
+        self._partials: list[list[Tensor]] = [[]] * self.num_layers  # [l][t mod d_l]
+        self._refresh_plan: list[list[tuple[_Group, Tensor]]] = [[] for _ in range(self.period)]
+        for (c_out, c_in, k, d), layers in by_shape.items():
+            n, R = len(layers), (k - 1) * d
+            # (C_out, C_in, k-1) -> ((k-1) C_in, C_out) per layer, tap-major as the gather
+            w_past = [convs[l][0][:, :, : k - 1].detach().permute(2, 1, 0) for l in layers]
+            bias = [convs[l][1] for l in layers]
+            group = _Group(
+                memory=self._memories[memory_of[layers[0]]],
+                w_past=torch.stack([w.reshape(-1, c_out) for w in w_past]),
+                bias=torch.stack(
+                    [torch.zeros(c_out, **kw) if b is None else b.detach() for b in bias]
+                ).unsqueeze(1),  # (n, 1, C_out)
+                taps=torch.empty(n * d * (k - 1), B, c_in, **kw),
+                partial=torch.empty(n, d * B, c_out, **kw),  # rows j*B:(j+1)*B: step t+j
+                shape=(n, d, k - 1, B, c_in),
+            )
+            for i, l in enumerate(layers):
+                self._partials[l] = list(group.partial[i].split(B))  # d views (B, C_out)
+            # refresh at every t = 0 mod d, reading the ring slots of x_{t+j-m d}, j < d,
+            # m = k-1 .. 1, which depend on t mod R only
+            for t in range(0, R, d):
+                rows = torch.tensor(
+                    [base[l] + (t + j - m * d) % R
+                     for l in layers for j in range(d) for m in range(k - 1, 0, -1)],
+                    dtype=torch.long, device=device,
+                )  # fmt: skip
+                for phase in range(t, self.period, R):
+                    self._refresh_plan[phase].append((group, rows))
         self.reset()
 
     def reset(self) -> None:
         """Forget every past input (as at the start of a sequence: zeros, the causal padding)."""
-        for g in self._groups:
-            g.memory.zero_()
-            g.index = g.start_index.clone()
-            g.rel = g.index - g.base  # slot inside each layer's ring
-            g.write_index = g.index[g.write_select]
+        for memory in self._memories:
+            memory.zero_()
+        self._t = 0
 
-    def begin(self) -> list[Tensor]:
-        """Per layer, ``b + sum over past taps``: (B, C_out) each, one gather per group.
+    def partial(self, layer: int, phase: int) -> Tensor:
+        """``b + sum over past taps`` of ``layer`` at steps ``t = phase mod period``: (B, C_out).
 
-        The returned views live in buffers that the next ``begin`` overwrites.
+        A view into a buffer that :meth:`begin` fills when a step of that phase starts.
         """
-        for g in self._groups:
-            torch.index_select(g.memory, 1, g.index, out=g.taps)  # (B, n (k-1), C_in)
-            torch.baddbmm(g.bias, g.past, g.w_past, out=g.partial)  # (n, B, C_out)
-        return self._partial
+        views = self._partials[layer]
+        return views[phase % len(views)]
 
-    def finish(self, layer: int, x: Tensor, partial: Sequence[Tensor]) -> Tensor:
+    def slot(self, layer: int, phase: int) -> Tensor:
+        """Where ``layer``'s input goes at steps ``t = phase mod period``: a (B, C_in) view."""
+        views = self._slots[layer]
+        return views[phase % len(views)]
+
+    def begin(self) -> int:
+        """Start a step: fill the past taps that are due; returns the phase ``t mod period``."""
+        phase = self._t % self.period
+        for g, rows in self._refresh_plan[phase]:
+            torch.index_select(g.memory, 0, rows, out=g.taps)
+            past = g.past if g.past is not None else g.taps_as_rows()
+            torch.baddbmm(g.bias, past, g.w_past, out=g.partial)
+        return phase
+
+    def finish(self, layer: int, x: Tensor, phase: int) -> Tensor:
         """Layer ``layer``'s pre-activation output for its current input ``x`` (B, C_in)."""
-        return torch.addmm(partial[layer], x, self.current_taps[layer])
+        return torch.addmm(self.partial(layer, phase), x, self.current_taps[layer])
 
-    def commit(self, inputs: Sequence[Tensor]) -> None:
-        """Store this step's input of every layer (in layer order) and advance one step."""
-        for g in self._groups:
-            src = inputs if self._single else [inputs[l] for l in g.layers]
-            g.memory.index_copy_(1, g.write_index, torch.stack(src, 1))  # (B, n, C_in)
-            g.rel.add_(1).remainder_(g.period)
-            torch.add(g.rel, g.base, out=g.index)
-            torch.index_select(g.index, 0, g.write_select, out=g.write_index)
+    def commit(self) -> None:
+        """End a step: every layer's input is in its slot; advance time by one."""
+        self._t += 1
 
 
 @dataclass(eq=False)
 class _Group:
-    """Layers of one shape (C_in, C_out, k): their rings, gather indices and past-tap weights."""
+    """Layers of one shape and dilation: their past-tap weights, the gathered past inputs
+    and the partial sums of their next ``d`` steps."""
 
-    layers: list[int]
-    width: int
-    memory: Tensor
-    w_past: Tensor
-    bias: Tensor
-    start_index: Tensor
-    base: Tensor
-    period: Tensor
-    write_select: Tensor
-    index: Tensor = field(init=False)
-    rel: Tensor = field(init=False)
-    write_index: Tensor = field(init=False)
-    taps: Tensor = field(init=False)
-    past: Tensor = field(init=False)
-    partial: Tensor = field(init=False)
+    memory: Tensor  # (sum of R_l, B, C_in): the rings the gather reads
+    w_past: Tensor  # (n, (k-1) C_in, C_out)
+    bias: Tensor  # (n, 1, C_out)
+    taps: Tensor  # (n d (k-1), B, C_in): gathered past inputs, order layer, step, tap
+    partial: Tensor  # (n, d B, C_out): b + past taps of steps t .. t+d-1
+    shape: tuple[int, int, int, int, int]  # n, d, k-1, B, C_in
+    past: Tensor | None = field(init=False)
+
+    def __post_init__(self):
+        # a fixed view of the gather buffer when B == 1, a copy per refresh otherwise
+        self.past = self.taps_as_rows() if self.shape[3] == 1 else None
+
+    def taps_as_rows(self) -> Tensor:
+        """The gathered taps as (n, d B, (k-1) C_in): rows (step, batch), columns (tap, channel)."""
+        n, d, m, B, c = self.shape
+        return self.taps.view(n, d, m, B, c).transpose(2, 3).reshape(n, d * B, m * c)

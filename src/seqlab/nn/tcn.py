@@ -316,26 +316,36 @@ class TCNStream(ConvStream):
                 # (ReLU'd) output of the previous block: skip that ReLU.
                 self._blocks.append((2 * i, down, i > 0 and down is None))
         super().__init__(convs, batch_size, tcn.input_size)
+        # per phase of the ring buffers: layer 0's slot, and per block its operands
+        taps, w, n = self._taps, self._taps.current_taps, len(convs)
+        self._plans = []
+        for p in range(taps.period):
+            blocks = []
+            for l, down, res_nonneg in self._blocks:
+                out = taps.slot(l + 2, p) if l + 2 < n else None  # next block's input slot
+                conv1 = (taps.partial(l, p), w[l], taps.slot(l + 1, p))
+                conv2 = (taps.partial(l + 1, p), w[l + 1], out)
+                blocks.append((conv1, conv2, down, res_nonneg))
+            self._plans.append((taps.slot(0, p), blocks))
 
     def step(self, x: Tensor) -> Tensor:
         """One time step: ``x`` (B, input_size) -> (B, output_size)."""
         self._check_step_input(x)
         taps = self._taps
-        with torch.no_grad():
-            partial = taps.begin()
-            inputs = []
-            h = x
-            for l, down, res_nonneg in self._blocks:
-                inputs.append(h)
-                a = taps.finish(l, h, partial).relu_()
-                inputs.append(a)
-                out = taps.finish(l + 1, a, partial).relu_()
-                if down is not None:
-                    out = torch.addmm(down[0], h, down[1]).add_(out).relu_()
-                elif res_nonneg:
-                    out.add_(h)
-                else:
-                    out.add_(h).relu_()
-                h = out
-            taps.commit(inputs)
-        return h
+        # inference mode: no autograd bookkeeping on ~50 small ops per step
+        with torch.inference_mode():
+            slot0, blocks = self._plans[taps.begin()]
+            h = slot0.copy_(x)
+            # each layer's output goes straight into the next layer's ring slot (out=);
+            # the last block's has none and is a new tensor, the step's result
+            for (p1, w1, slot1), (p2, w2, out), down, res_nonneg in blocks:
+                a = torch.addmm(p1, h, w1, out=slot1).relu_()
+                if res_nonneg:  # relu(relu(conv2) + h) == relu(conv2) + h for h >= 0
+                    h = torch.addmm(p2, a, w2, out=out).relu_().add_(h)
+                elif down is None:
+                    h = torch.addmm(p2, a, w2, out=out).relu_().add_(h).relu_()
+                else:  # relu(relu(conv2) + 1x1(h))
+                    y = torch.addmm(p2, a, w2).relu_()
+                    h = torch.addmm(down[0], h, down[1], out=out).add_(y).relu_()
+            taps.commit()
+        return h.clone()  # a normal tensor, not an inference tensor

@@ -152,25 +152,31 @@ class WaveNetStream(ConvStream):
             self._skip_bias = sum(c.bias.detach() for c in net.skip).expand(batch_size, -1)
             self._output = pointwise_operands(net.output_conv)
         super().__init__(convs, batch_size, net.input_size)
+        taps, n = self._taps, len(convs)
+        self._plans = [  # per phase: per layer its partial sums and the next layer's slot
+            [(taps.partial(i, p), taps.slot(i + 1, p) if i + 1 < n else None) for i in range(n)]
+            for p in range(taps.period)
+        ]
+        self._first_slots = [taps.slot(0, p) for p in range(taps.period)]
 
     def step(self, x: Tensor) -> Tensor:
         """One time step: ``x`` (B, input_size) -> (B, skip_channels)."""
         self._check_step_input(x)
         taps = self._taps
-        with torch.no_grad():
-            partial = taps.begin()
+        with torch.inference_mode():  # no autograd bookkeeping on the many small ops
+            phase = taps.begin()
             b, w = self._input
-            h = torch.addmm(b, x, w)  # (B, R)
+            h = torch.addmm(b, x, w, out=self._first_slots[phase])  # (B, R), layer 0's input
             skips = self._skip_bias
-            inputs = []
-            for i, w_skip in enumerate(self._skip):
-                inputs.append(h)
-                f, g = taps.finish(i, h, partial).chunk(2, dim=1)  # (B, R) each
+            layers = zip(self._plans[phase], taps.current_taps, self._skip, strict=True)
+            for i, ((partial, next_slot), w_tap, w_skip) in enumerate(layers):
+                f, g = torch.addmm(partial, h, w_tap).chunk(2, dim=1)  # (B, R) each
                 z = f.tanh_().mul_(g.sigmoid_())
                 skips = torch.addmm(skips, z, w_skip)
-                if i < len(self._residual):
+                if next_slot is not None:  # h + res(z), straight into the next layer's slot
                     b, w = self._residual[i]
-                    h = torch.addmm(h, z, w).add_(b)
-            taps.commit(inputs)
+                    h = torch.addmm(h, z, w, out=next_slot).add_(b)
+            taps.commit()
             b, w = self._output
-            return torch.addmm(b, skips.relu(), w).relu_()
+            y = torch.addmm(b, skips.relu(), w).relu_()
+        return y.clone()  # a normal tensor, not an inference tensor
