@@ -75,14 +75,14 @@ def receptive_field(kernel_size: int, dilations: Sequence[int], convs_per_block:
     return 1 + convs_per_block * (kernel_size - 1) * sum(dilations)
 
 
-def pointwise_conv(conv: nn.Conv1d, x: Tensor) -> Tensor:
-    """A 1x1 ``conv`` applied to ``x`` (B, C_in, T) as a linear map over channels.
+def pointwise(conv: nn.Conv1d, x: Tensor) -> Tensor:
+    """A 1x1 ``conv`` over batch-first ``x`` (B, T, C_in) -> (B, T, C_out), as one GEMM.
 
-    Same result as ``conv(x)``, but on time-major memory (what :class:`CausalConv1d`
-    returns) it is one GEMM over ``B*T`` rows with no layout conversion, and the output
-    is time-major too.
+    Same result as ``conv(x.transpose(1, 2)).transpose(1, 2)``, with no layout
+    conversion: the transpose of :class:`CausalConv1d`'s time-major output is a
+    contiguous batch-first tensor.
     """
-    return F.linear(x.transpose(1, 2), conv.weight[:, :, 0], conv.bias).transpose(1, 2)
+    return F.linear(x, conv.weight[:, :, 0], conv.bias)
 
 
 class CausalConv1d(nn.Conv1d):
@@ -185,7 +185,10 @@ class TemporalBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.dropout(torch.relu_(self.conv1(x)))
         out = self.dropout(torch.relu_(self.conv2(out)))
-        res = x if self.downsample is None else pointwise_conv(self.downsample, x)
+        if self.downsample is None:
+            res = x
+        else:  # (B, C_in, T) time-major -> (B, C_out, T) time-major
+            res = pointwise(self.downsample, x.transpose(1, 2)).transpose(1, 2)
         return torch.relu_(out + res)
 
 
@@ -305,7 +308,7 @@ class TCNStream(ConvStream):
         check_streamable(tcn, tcn.dropout, tcn.causal)
         check_positive_int("batch_size", batch_size)
         self.input_size = tcn.input_size
-        convs, self._blocks = [], []
+        convs, blocks = [], []
         with torch.no_grad():
             for i, block in enumerate(tcn.blocks):
                 for conv in (block.conv1, block.conv2):
@@ -314,19 +317,19 @@ class TCNStream(ConvStream):
                 down = None if ds is None else pointwise_operands(ds)
                 # relu(relu(h2) + res) == relu(h2) + res when res >= 0, i.e. when res is the
                 # (ReLU'd) output of the previous block: skip that ReLU.
-                self._blocks.append((2 * i, down, i > 0 and down is None))
+                blocks.append((2 * i, down, i > 0 and down is None))
         super().__init__(convs, batch_size, tcn.input_size)
         # per phase of the ring buffers: layer 0's slot, and per block its operands
         taps, w, n = self._taps, self._taps.current_taps, len(convs)
         self._plans = []
         for p in range(taps.period):
-            blocks = []
-            for l, down, res_nonneg in self._blocks:
+            plan = []
+            for l, down, res_nonneg in blocks:
                 out = taps.slot(l + 2, p) if l + 2 < n else None  # next block's input slot
                 conv1 = (taps.partial(l, p), w[l], taps.slot(l + 1, p))
                 conv2 = (taps.partial(l + 1, p), w[l + 1], out)
-                blocks.append((conv1, conv2, down, res_nonneg))
-            self._plans.append((taps.slot(0, p), blocks))
+                plan.append((conv1, conv2, down, res_nonneg))
+            self._plans.append((taps.slot(0, p), plan))
 
     def step(self, x: Tensor) -> Tensor:
         """One time step: ``x`` (B, input_size) -> (B, output_size)."""

@@ -29,19 +29,13 @@ torch.Size([3, 40, 16])
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cells import check_positive_int
 from .streaming import ConvStream, check_streamable, pointwise_operands
-from .tcn import CausalConv1d, _check_dropout, _check_kernel_size, receptive_field
+from .tcn import CausalConv1d, _check_dropout, _check_kernel_size, pointwise, receptive_field
 
 __all__ = ["WaveNet", "WaveNetStream"]
-
-
-def _linear(conv: nn.Conv1d, x: Tensor) -> Tensor:
-    """A 1x1 convolution over batch-first ``x`` (B, T, C_in) -> (B, T, C_out)."""
-    return F.linear(x, conv.weight[:, :, 0], conv.bias)
 
 
 class WaveNet(nn.Module):
@@ -101,16 +95,16 @@ class WaveNet(nn.Module):
             )
         # batch-first (B, T, C) throughout: each 1x1 convolution is a linear map over the
         # last axis, and the dilated convolution takes and returns time-major memory
-        h = _linear(self.input_conv, x)  # (B, T, R)
+        h = pointwise(self.input_conv, x)  # (B, T, R)
         skips = None
         for i, conv in enumerate(self.gated):
             f, g = conv(h.transpose(1, 2)).transpose(1, 2).chunk(2, dim=2)  # (B, T, R) each
             z = self.drop(torch.tanh(f) * torch.sigmoid(g))  # Eq. 2: filter, gate
-            s = _linear(self.skip[i], z)  # (B, T, S)
+            s = pointwise(self.skip[i], z)  # (B, T, S)
             skips = s if skips is None else skips + s
             if i < len(self.residual):
-                h = h + _linear(self.residual[i], z)
-        return torch.relu(_linear(self.output_conv, torch.relu(skips)))  # (B, T, S)
+                h = h + pointwise(self.residual[i], z)
+        return torch.relu(pointwise(self.output_conv, torch.relu(skips)))  # (B, T, S)
 
     def stream(self, batch_size: int) -> WaveNetStream:
         """One-step-at-a-time runner equal to ``forward`` (see :class:`WaveNetStream`)."""
@@ -153,22 +147,29 @@ class WaveNetStream(ConvStream):
             self._output = pointwise_operands(net.output_conv)
         super().__init__(convs, batch_size, net.input_size)
         taps, n = self._taps, len(convs)
-        self._plans = [  # per phase: per layer its partial sums and the next layer's slot
-            [(taps.partial(i, p), taps.slot(i + 1, p) if i + 1 < n else None) for i in range(n)]
+        # per phase of the ring buffers: layer 0's slot, and per layer its partial sums
+        # and the next layer's slot
+        self._plans = [
+            (
+                taps.slot(0, p),
+                [
+                    (taps.partial(i, p), taps.slot(i + 1, p) if i + 1 < n else None)
+                    for i in range(n)
+                ],
+            )
             for p in range(taps.period)
         ]
-        self._first_slots = [taps.slot(0, p) for p in range(taps.period)]
 
     def step(self, x: Tensor) -> Tensor:
         """One time step: ``x`` (B, input_size) -> (B, skip_channels)."""
         self._check_step_input(x)
         taps = self._taps
         with torch.inference_mode():  # no autograd bookkeeping on the many small ops
-            phase = taps.begin()
+            slot0, plan = self._plans[taps.begin()]
             b, w = self._input
-            h = torch.addmm(b, x, w, out=self._first_slots[phase])  # (B, R), layer 0's input
+            h = torch.addmm(b, x, w, out=slot0)  # (B, R), layer 0's input
             skips = self._skip_bias
-            layers = zip(self._plans[phase], taps.current_taps, self._skip, strict=True)
+            layers = zip(plan, taps.current_taps, self._skip, strict=True)
             for i, ((partial, next_slot), w_tap, w_skip) in enumerate(layers):
                 f, g = torch.addmm(partial, h, w_tap).chunk(2, dim=1)  # (B, R) each
                 z = f.tanh_().mul_(g.sigmoid_())
