@@ -11,7 +11,8 @@ Run: ``.venv/bin/python benchmarks/tcn.py`` (prints a table, writes results/tcn.
    ``tcn.stream(1).step`` vs recomputing the TCN over the whole history at every step (the
    history stays shorter than the receptive field, 3061, so this is the full window).
    Goal >= 30x with the same outputs. And one streaming step vs one ``nn.LSTMCell(64, 64)``
-   step (goal: within 3x).
+   step (goal: within 3x): the stream's compiled C loop (the default on the CPU) and its
+   PyTorch-ops path (``native=False``), both timed.
 
 Every time is the median of ``--repeats`` (>= 5) runs, interleaved between the
 contenders so that load from other processes hits both alike; ratios come from the same
@@ -174,8 +175,9 @@ def bench_generation(args, results):
     diff = (generate_stream() - generate_recompute()).abs().max().item()
     t_recompute, t_stream = median_times([generate_recompute, generate_stream], args.repeats)
 
-    # one step alone: the stream vs an LSTMCell of the same width (state carried)
-    stream = tcn.stream(1)
+    # one step alone: the stream (its C loop, and its PyTorch ops) vs an LSTMCell of the
+    # same width (state carried)
+    native_stream, torch_stream = tcn.stream(1, native=True), tcn.stream(1, native=False)
     cell = nn.LSTMCell(64, 64).eval()
     x = torch.randn(1, 64)
     state = [(torch.zeros(1, 64), torch.zeros(1, 64))]
@@ -184,12 +186,17 @@ def bench_generation(args, results):
         state[0] = cell(x, state[0])
 
     with torch.no_grad():
-        s_stream, s_lstm = median_times([lambda: stream.step(x), lstm_step], args.repeats, steps)
+        s_native, s_torch, s_lstm = median_times(
+            [lambda: native_stream.step(x), lambda: torch_stream.step(x), lstm_step],
+            args.repeats, steps,
+        )  # fmt: skip
     results["generation"] = dict(
         steps=steps, receptive_field=tcn.receptive_field, max_abs_diff=diff,
+        stream_native=tcn.stream(1).native,
         stream_s=t_stream, recompute_s=t_recompute, speedup=t_recompute / t_stream,
-        stream_step_us=s_stream * 1e6, lstm_cell_step_us=s_lstm * 1e6,
-        step_ratio_vs_lstm_cell=s_stream / s_lstm,
+        stream_step_us=s_native * 1e6, torch_ops_step_us=s_torch * 1e6,
+        lstm_cell_step_us=s_lstm * 1e6, step_ratio_vs_lstm_cell=s_native / s_lstm,
+        torch_ops_step_ratio_vs_lstm_cell=s_torch / s_lstm,
     )  # fmt: skip
     print(
         f"generation, {steps} steps, batch 1 (receptive field {tcn.receptive_field}): "
@@ -197,8 +204,9 @@ def bench_generation(args, results):
         f"({t_recompute / t_stream:.1f}x), max |diff| {diff:.1e}"
     )
     print(
-        f"one step: stream {s_stream * 1e6:.1f} us, nn.LSTMCell(64, 64) {s_lstm * 1e6:.1f} us "
-        f"(ratio {s_stream / s_lstm:.2f})"
+        f"one step: stream {s_native * 1e6:.1f} us (C loop), {s_torch * 1e6:.1f} us "
+        f"(PyTorch ops); nn.LSTMCell(64, 64) {s_lstm * 1e6:.1f} us "
+        f"(ratios {s_native / s_lstm:.2f}, {s_torch / s_lstm:.2f})"
     )
 
 

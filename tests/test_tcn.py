@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from seqlab.demo import adding_problem
 from seqlab.nn import TCN, CausalConv1d, TemporalBlock, receptive_field
 from seqlab.nn.streaming import DilatedTaps
+from stream_paths import STREAM_PATHS
 
 
 def seeded_tcn(*args, seed=0, dtype=torch.float32, **kwargs):
@@ -195,17 +196,19 @@ def run_stream(stream, x):
     return torch.stack([stream.step(x[:, t]) for t in range(x.size(1))], dim=1)  # (B, T, C)
 
 
+@pytest.mark.parametrize("native", STREAM_PATHS)
 @pytest.mark.parametrize(
     "input_size, channels, kernel_size",
     [(3, [8, 8], 2), (1, [6, 6, 6, 6], 3), (4, [4, 7, 5], 4), (5, [5, 5, 5], 7)],
 )
-def test_stream_equals_full_sequence_float32(input_size, channels, kernel_size):
+def test_stream_equals_full_sequence_float32(input_size, channels, kernel_size, native):
     tcn = seeded_tcn(input_size, channels, kernel_size=kernel_size).eval()
     T = tcn.receptive_field + 5
     x = torch.randn(3, T, input_size)
     with torch.no_grad():
         want = tcn(x)
-    stream = tcn.stream(batch_size=3)
+    stream = tcn.stream(batch_size=3, native=native)
+    assert stream.native == native
     torch.testing.assert_close(run_stream(stream, x), want, rtol=1e-5, atol=1e-5)
     # reset starts a new sequence: the same again
     stream.reset()
@@ -214,21 +217,23 @@ def test_stream_equals_full_sequence_float32(input_size, channels, kernel_size):
         torch.testing.assert_close(run_stream(stream, x2), tcn(x2), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("native", STREAM_PATHS)
 @pytest.mark.parametrize("kernel_size, channels", [(2, [4, 4, 4]), (3, [3, 6]), (5, [4, 4])])
-def test_stream_equals_full_sequence_float64(kernel_size, channels):
+def test_stream_equals_full_sequence_float64(kernel_size, channels, native):
     tcn = seeded_tcn(2, channels, kernel_size=kernel_size, dtype=torch.float64).eval()
     x = torch.randn(2, tcn.receptive_field * 2, 2, dtype=torch.float64)
     with torch.no_grad():
         want = tcn(x)
-    got = run_stream(tcn.stream(2), x)
+    got = run_stream(tcn.stream(2, native=native), x)
     assert got.dtype == torch.float64
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
-def test_stream_without_no_grad_and_inputs_that_require_grad():
+@pytest.mark.parametrize("native", STREAM_PATHS)
+def test_stream_without_no_grad_and_inputs_that_require_grad(native):
     tcn = seeded_tcn(2, [4, 4], kernel_size=2, dropout=0.3).eval()
     x = torch.randn(2, 9, 2, requires_grad=True)
-    got = run_stream(tcn.stream(2), x)
+    got = run_stream(tcn.stream(2, native=native), x)
     assert not got.requires_grad
     assert not got.is_inference()  # usable with autograd afterwards, e.g. under a trained head
     torch.testing.assert_close(got, tcn(x).detach(), rtol=1e-5, atol=1e-5)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from seqlab.nn import WaveNet, receptive_field
+from stream_paths import STREAM_PATHS
 
 
 def seeded_wavenet(*args, seed=0, dtype=torch.float32, **kwargs):
@@ -61,16 +62,18 @@ def run_stream(stream, x):
     return torch.stack([stream.step(x[:, t]) for t in range(x.size(1))], dim=1)
 
 
+@pytest.mark.parametrize("native", STREAM_PATHS)
 @pytest.mark.parametrize(
     "input_size, R, S, kernel_size, cycles, layers",
     [(1, 8, 8, 2, 1, 5), (3, 6, 10, 3, 2, 3), (2, 4, 4, 4, 1, 2)],
 )
-def test_stream_equals_full_sequence(input_size, R, S, kernel_size, cycles, layers):
+def test_stream_equals_full_sequence(input_size, R, S, kernel_size, cycles, layers, native):
     net = seeded_wavenet(input_size, R, S, kernel_size, cycles, layers).eval()
     x = torch.randn(3, net.receptive_field + 6, input_size)
     with torch.no_grad():
         want = net(x)
-    stream = net.stream(3)
+    stream = net.stream(3, native=native)
+    assert stream.native == native
     torch.testing.assert_close(run_stream(stream, x), want, rtol=1e-5, atol=1e-5)
     stream.reset()
     x2 = torch.randn(3, 7, input_size)
@@ -78,12 +81,15 @@ def test_stream_equals_full_sequence(input_size, R, S, kernel_size, cycles, laye
         torch.testing.assert_close(run_stream(stream, x2), net(x2), rtol=1e-5, atol=1e-5)
 
 
-def test_stream_equals_full_sequence_float64():
+@pytest.mark.parametrize("native", STREAM_PATHS)
+def test_stream_equals_full_sequence_float64(native):
     net = seeded_wavenet(2, 5, 7, 3, 2, 3, dtype=torch.float64).eval()
     x = torch.randn(2, 40, 2, dtype=torch.float64)
     with torch.no_grad():
         want = net(x)
-    torch.testing.assert_close(run_stream(net.stream(2), x), want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        run_stream(net.stream(2, native=native), x), want, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_gradients_reach_every_parameter_and_state_dict_round_trip():

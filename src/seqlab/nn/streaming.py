@@ -76,28 +76,54 @@ def check_streamable(module: nn.Module, dropout: float, causal: bool = True) -> 
 
 
 def pointwise_operands(conv: nn.Conv1d) -> tuple[Tensor, Tensor]:
-    """A 1x1 convolution as ``addmm`` operands: bias (C_out,), weight^T (C_in, C_out)."""
-    return conv.bias.detach(), conv.weight.detach()[:, :, 0].t().contiguous()
+    """A 1x1 convolution as ``addmm`` operands (copies): bias (C_out,), weight^T (C_in, C_out)."""
+    return conv.bias.detach().clone(), conv.weight.detach()[:, :, 0].t().contiguous()
 
 
 class ConvStream:
     """What the TCN and WaveNet streams share: the ring buffers, reset, the input check.
 
-    Subclasses build ``convs`` from their network and define ``step``.
+    Subclasses build ``convs`` from their network, define ``_torch_step`` and may set
+    ``_native`` to a compiled step (:mod:`seqlab.nn.fused`) that ``step`` then runs.
     """
 
     def __init__(self, convs: Sequence[ConvSpec], batch_size: int, input_size: int):
         self.batch_size = batch_size
         self._taps = DilatedTaps(convs, batch_size)
         self._shape = (batch_size, input_size)
+        self._dtype = convs[0][0].dtype
+        self._native = None  # set by a subclass: its step in C (seqlab.nn.fused)
+
+    @property
+    def native(self) -> bool:
+        """Whether :meth:`step` runs the compiled C loop (:mod:`seqlab.nn.fused`) rather
+        than one PyTorch op at a time; both give the same outputs."""
+        return self._native is not None
 
     def reset(self) -> None:
         """Forget the past: the next step is step 0 of a new sequence."""
         self._taps.reset()
 
-    def _check_step_input(self, x: Tensor) -> None:
+    def step(self, x: Tensor) -> Tensor:
+        """One time step: ``x`` (B, input_size) -> (B, output_size)."""
         if x.shape != self._shape:
             raise ValueError(f"x must have shape {self._shape}, got {tuple(x.shape)}")
+        # inference mode: no autograd bookkeeping on the many small ops
+        with torch.inference_mode():
+            phase = self._taps.begin()  # the batched past taps, in PyTorch on both paths
+            y = self._torch_step(x, phase) if self._native is None else None
+        if y is None:
+            if x.dtype != self._dtype or x.device.type != "cpu" or not x.is_contiguous():
+                x = x.to("cpu", self._dtype).contiguous()
+            y = self._native(x, phase)
+        else:
+            y = y.clone()  # a normal tensor, not an inference tensor
+        self._taps.commit()
+        return y
+
+    def _torch_step(self, x: Tensor, phase: int) -> Tensor:
+        """The step's layers at ``phase`` (see :meth:`DilatedTaps.begin`), as PyTorch ops."""
+        raise NotImplementedError
 
 
 class DilatedTaps:
@@ -151,6 +177,7 @@ class DilatedTaps:
             by_width.setdefault(w.shape[1], []).append(l)
         self._memories: list[Tensor] = []
         memory_of, base = [0] * self.num_layers, [0] * self.num_layers
+        self._rings: list[Tensor] = [torch.empty(0)] * self.num_layers  # (R_l, B, C_in)
         self._slots: list[list[Tensor]] = [[]] * self.num_layers  # [l][t mod R_l]
         for c_in, layers in by_width.items():
             offset = 0
@@ -158,9 +185,9 @@ class DilatedTaps:
                 memory_of[l], base[l] = len(self._memories), offset
                 offset += self.ring_sizes[l]
             memory = torch.zeros(offset, B, c_in, **kw)
-            rows = memory.unbind(0)
             for l in layers:
-                self._slots[l] = list(rows[base[l] : base[l] + self.ring_sizes[l]])
+                self._rings[l] = memory[base[l] : base[l] + self.ring_sizes[l]]
+                self._slots[l] = list(self._rings[l].unbind(0))
             self._memories.append(memory)
 
         # Past taps: layers of one (C_out, C_in, k, d) share one gather and one batched
@@ -168,6 +195,7 @@ class DilatedTaps:
         by_shape: dict[tuple[int, int, int, int], list[int]] = {}
         for l, (w, _, d) in enumerate(convs):
             by_shape.setdefault((*w.shape, d), []).append(l)
+        self._partial_rows: list[Tensor] = [torch.empty(0)] * self.num_layers  # (d_l B, C_out)
         self._partials: list[list[Tensor]] = [[]] * self.num_layers  # [l][t mod d_l]
         self._refresh_plan: list[list[tuple[_Group, Tensor]]] = [[] for _ in range(self.period)]
         for (c_out, c_in, k, d), layers in by_shape.items():
@@ -186,6 +214,7 @@ class DilatedTaps:
                 shape=(n, d, k - 1, B, c_in),
             )
             for i, l in enumerate(layers):
+                self._partial_rows[l] = group.partial[i]
                 self._partials[l] = list(group.partial[i].split(B))  # d views (B, C_out)
             # refresh at every t = 0 mod d, reading the ring slots of x_{t+j-m d}, j < d,
             # m = k-1 .. 1, which depend on t mod R only
@@ -217,6 +246,15 @@ class DilatedTaps:
         """Where ``layer``'s input goes at steps ``t = phase mod period``: a (B, C_in) view."""
         views = self._slots[layer]
         return views[phase % len(views)]
+
+    def ring(self, layer: int) -> Tensor:
+        """``layer``'s ring buffer, (R_l, B, C_in): step ``t``'s input is row ``t mod R_l``."""
+        return self._rings[layer]
+
+    def partial_rows(self, layer: int) -> Tensor:
+        """All of ``layer``'s partial sums, (d_l B, C_out); step ``t`` reads rows from
+        ``(t mod d_l) B``."""
+        return self._partial_rows[layer]
 
     def begin(self) -> int:
         """Start a step: fill the past taps that are due; returns the phase ``t mod period``."""

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
 from .cells import check_positive_int
+from .fused import NativeTCNStep, native_library
 from .streaming import ConvStream, check_streamable, pointwise_operands
 
 __all__ = ["TCN", "CausalConv1d", "TCNStream", "TemporalBlock", "receptive_field"]
@@ -275,9 +276,9 @@ class TCN(nn.Module):
             h = block(h)
         return h.transpose(1, 2)  # (B, T, C_out)
 
-    def stream(self, batch_size: int) -> TCNStream:
+    def stream(self, batch_size: int, native: bool | None = None) -> TCNStream:
         """One-step-at-a-time runner equal to ``forward`` (see :class:`TCNStream`)."""
-        return TCNStream(self, batch_size)
+        return TCNStream(self, batch_size, native)
 
     def extra_repr(self) -> str:
         return (
@@ -296,6 +297,14 @@ class TCNStream(ConvStream):
     (weight norm applied) are copied when the stream is made; make a new stream after
     changing them. No gradients flow through ``step``. ``reset()`` starts a new sequence.
 
+    On the CPU (float32 or float64) the chain of layers runs as one compiled C loop
+    (:class:`~seqlab.nn.fused.NativeTCNStep`, built on first use with the machine's C
+    compiler), which takes a batch-1 step from about 80 to about 30 microseconds for 8
+    levels of 64 channels; elsewhere, or without a compiler, as PyTorch ops. ``native``
+    chooses: None (default) the C loop where it can run, up to batch 32 (past that
+    PyTorch's BLAS is as fast), False never, True always (a ``RuntimeError`` says why it
+    cannot). ``stream.native`` tells which runs.
+
     >>> tcn = TCN(2, [8, 8], kernel_size=3).eval()
     >>> x = torch.randn(4, 30, 2)
     >>> stream = tcn.stream(batch_size=4)
@@ -304,7 +313,7 @@ class TCNStream(ConvStream):
     True
     """
 
-    def __init__(self, tcn: TCN, batch_size: int):
+    def __init__(self, tcn: TCN, batch_size: int, native: bool | None = None):
         check_streamable(tcn, tcn.dropout, tcn.causal)
         check_positive_int("batch_size", batch_size)
         self.input_size = tcn.input_size
@@ -319,8 +328,12 @@ class TCNStream(ConvStream):
                 # (ReLU'd) output of the previous block: skip that ReLU.
                 blocks.append((2 * i, down, i > 0 and down is None))
         super().__init__(convs, batch_size, tcn.input_size)
-        # per phase of the ring buffers: layer 0's slot, and per block its operands
         taps, w, n = self._taps, self._taps.current_taps, len(convs)
+        lib = native_library(self._dtype, w[0].device, batch_size, native)
+        if lib is not None:
+            self._native = NativeTCNStep(lib, taps, [(down, nonneg) for _, down, nonneg in blocks])
+            return
+        # per phase of the ring buffers: layer 0's slot, and per block its operands
         self._plans = []
         for p in range(taps.period):
             plan = []
@@ -331,24 +344,18 @@ class TCNStream(ConvStream):
                 plan.append((conv1, conv2, down, res_nonneg))
             self._plans.append((taps.slot(0, p), plan))
 
-    def step(self, x: Tensor) -> Tensor:
-        """One time step: ``x`` (B, input_size) -> (B, output_size)."""
-        self._check_step_input(x)
-        taps = self._taps
-        # inference mode: no autograd bookkeeping on ~50 small ops per step
-        with torch.inference_mode():
-            slot0, blocks = self._plans[taps.begin()]
-            h = slot0.copy_(x)
-            # each layer's output goes straight into the next layer's ring slot (out=);
-            # the last block's has none and is a new tensor, the step's result
-            for (p1, w1, slot1), (p2, w2, out), down, res_nonneg in blocks:
-                a = torch.addmm(p1, h, w1, out=slot1).relu_()
-                if res_nonneg:  # relu(relu(conv2) + h) == relu(conv2) + h for h >= 0
-                    h = torch.addmm(p2, a, w2, out=out).relu_().add_(h)
-                elif down is None:
-                    h = torch.addmm(p2, a, w2, out=out).relu_().add_(h).relu_()
-                else:  # relu(relu(conv2) + 1x1(h))
-                    y = torch.addmm(p2, a, w2).relu_()
-                    h = torch.addmm(down[0], h, down[1], out=out).add_(y).relu_()
-            taps.commit()
-        return h.clone()  # a normal tensor, not an inference tensor
+    def _torch_step(self, x: Tensor, phase: int) -> Tensor:
+        slot0, blocks = self._plans[phase]
+        h = slot0.copy_(x)
+        # each layer's output goes straight into the next layer's ring slot (out=);
+        # the last block's has none and is a new tensor, the step's result
+        for (p1, w1, slot1), (p2, w2, out), down, res_nonneg in blocks:
+            a = torch.addmm(p1, h, w1, out=slot1).relu_()
+            if res_nonneg:  # relu(relu(conv2) + h) == relu(conv2) + h for h >= 0
+                h = torch.addmm(p2, a, w2, out=out).relu_().add_(h)
+            elif down is None:
+                h = torch.addmm(p2, a, w2, out=out).relu_().add_(h).relu_()
+            else:  # relu(relu(conv2) + 1x1(h))
+                y = torch.addmm(p2, a, w2).relu_()
+                h = torch.addmm(down[0], h, down[1], out=out).add_(y).relu_()
+        return h

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from .cells import check_positive_int
+from .fused import NativeWaveNetStep, native_library
 from .streaming import ConvStream, check_streamable, pointwise_operands
 from .tcn import CausalConv1d, _check_dropout, _check_kernel_size, pointwise, receptive_field
 
@@ -106,9 +107,9 @@ class WaveNet(nn.Module):
                 h = h + pointwise(self.residual[i], z)
         return torch.relu(pointwise(self.output_conv, torch.relu(skips)))  # (B, T, S)
 
-    def stream(self, batch_size: int) -> WaveNetStream:
+    def stream(self, batch_size: int, native: bool | None = None) -> WaveNetStream:
         """One-step-at-a-time runner equal to ``forward`` (see :class:`WaveNetStream`)."""
-        return WaveNetStream(self, batch_size)
+        return WaveNetStream(self, batch_size, native)
 
     def extra_repr(self) -> str:
         return (
@@ -124,6 +125,8 @@ class WaveNetStream(ConvStream):
     Equal to the matching step of ``net(x)`` (float32 to 1e-5); each gated convolution
     keeps its last ``(k-1)*d`` inputs in a ring buffer (fast WaveNet, Paine et al. 2016).
     Weights are copied when the stream is made; ``reset()`` starts a new sequence.
+    ``native`` as for :class:`~seqlab.nn.TCNStream`: on the CPU the layers run as one
+    compiled C loop (:class:`~seqlab.nn.fused.NativeWaveNetStep`), elsewhere as PyTorch ops.
 
     >>> net = WaveNet(2, 4, 6, kernel_size=3, layers_per_cycle=3).eval()
     >>> x = torch.randn(2, 25, 2)
@@ -133,7 +136,7 @@ class WaveNetStream(ConvStream):
     True
     """
 
-    def __init__(self, net: WaveNet, batch_size: int):
+    def __init__(self, net: WaveNet, batch_size: int, native: bool | None = None):
         check_streamable(net, net.dropout)
         check_positive_int("batch_size", batch_size)
         self.residual_channels = net.residual_channels
@@ -143,10 +146,17 @@ class WaveNetStream(ConvStream):
             self._residual = [pointwise_operands(c) for c in net.residual]
             self._skip = [pointwise_operands(c)[1] for c in net.skip]
             # every skip bias is added once per step: start the skip sum from their total
-            self._skip_bias = sum(c.bias.detach() for c in net.skip).expand(batch_size, -1)
+            skip_bias = sum(c.bias.detach() for c in net.skip)
             self._output = pointwise_operands(net.output_conv)
         super().__init__(convs, batch_size, net.input_size)
         taps, n = self._taps, len(convs)
+        lib = native_library(self._dtype, skip_bias.device, batch_size, native)
+        if lib is not None:
+            self._native = NativeWaveNetStep(
+                lib, taps, self._input, self._residual, self._skip, skip_bias, self._output
+            )
+            return
+        self._skip_bias = skip_bias.expand(batch_size, -1)
         # per phase of the ring buffers: layer 0's slot, and per layer its partial sums
         # and the next layer's slot
         self._plans = [
@@ -160,24 +170,18 @@ class WaveNetStream(ConvStream):
             for p in range(taps.period)
         ]
 
-    def step(self, x: Tensor) -> Tensor:
-        """One time step: ``x`` (B, input_size) -> (B, skip_channels)."""
-        self._check_step_input(x)
-        taps = self._taps
-        with torch.inference_mode():  # no autograd bookkeeping on the many small ops
-            slot0, plan = self._plans[taps.begin()]
-            b, w = self._input
-            h = torch.addmm(b, x, w, out=slot0)  # (B, R), layer 0's input
-            skips = self._skip_bias
-            layers = zip(plan, taps.current_taps, self._skip, strict=True)
-            for i, ((partial, next_slot), w_tap, w_skip) in enumerate(layers):
-                f, g = torch.addmm(partial, h, w_tap).chunk(2, dim=1)  # (B, R) each
-                z = f.tanh_().mul_(g.sigmoid_())
-                skips = torch.addmm(skips, z, w_skip)
-                if next_slot is not None:  # h + res(z), straight into the next layer's slot
-                    b, w = self._residual[i]
-                    h = torch.addmm(h, z, w, out=next_slot).add_(b)
-            taps.commit()
-            b, w = self._output
-            y = torch.addmm(b, skips.relu(), w).relu_()
-        return y.clone()  # a normal tensor, not an inference tensor
+    def _torch_step(self, x: Tensor, phase: int) -> Tensor:
+        slot0, plan = self._plans[phase]
+        b, w = self._input
+        h = torch.addmm(b, x, w, out=slot0)  # (B, R), layer 0's input
+        skips = self._skip_bias
+        layers = zip(plan, self._taps.current_taps, self._skip, strict=True)
+        for i, ((partial, next_slot), w_tap, w_skip) in enumerate(layers):
+            f, g = torch.addmm(partial, h, w_tap).chunk(2, dim=1)  # (B, R) each
+            z = f.tanh_().mul_(g.sigmoid_())
+            skips = torch.addmm(skips, z, w_skip)
+            if next_slot is not None:  # h + res(z), straight into the next layer's slot
+                b, w = self._residual[i]
+                h = torch.addmm(h, z, w, out=next_slot).add_(b)
+        b, w = self._output
+        return torch.addmm(b, skips.relu(), w).relu_()
