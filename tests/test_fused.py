@@ -21,6 +21,19 @@ def both_paths(net, batch_size):
     return native, plain
 
 
+def assert_paths_agree(net, batch, dtype, tol):
+    """Both paths, past two periods of the ring buffers (every refresh phase runs), equal
+    each other and the full forward; then the native path again after ``reset``."""
+    native, plain = both_paths(net, batch)
+    x = torch.randn(batch, 2 * native._taps.period + 5, net.input_size, dtype=dtype)
+    got, want = run(native, x), run(plain, x)
+    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    with torch.no_grad():
+        torch.testing.assert_close(got, net(x), rtol=tol, atol=tol)
+    native.reset()  # a new sequence from zeros again
+    torch.testing.assert_close(run(native, x[:, :7]), want[:, :7], rtol=tol, atol=tol)
+
+
 def seeded(cls, *args, dtype, **kwargs):
     torch.manual_seed(0)
     return cls(*args, **kwargs).to(dtype).eval()
@@ -41,15 +54,7 @@ def seeded(cls, *args, dtype, **kwargs):
 @needs_c_compiler
 def test_tcn_native_step_equals_pytorch_step(input_size, channels, kernel_size, batch, dtype, tol):
     tcn = seeded(TCN, input_size, channels, kernel_size=kernel_size, dtype=dtype)
-    native, plain = both_paths(tcn, batch)
-    # past two periods of the ring buffers, so every refresh phase runs on both paths
-    x = torch.randn(batch, 2 * native._taps.period + 5, input_size, dtype=dtype)
-    got, want = run(native, x), run(plain, x)
-    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
-    with torch.no_grad():
-        torch.testing.assert_close(got, tcn(x), rtol=tol, atol=tol)
-    native.reset()  # a new sequence from zeros again
-    torch.testing.assert_close(run(native, x[:, :7]), want[:, :7], rtol=tol, atol=tol)
+    assert_paths_agree(tcn, batch, dtype, tol)
 
 
 @pytest.mark.parametrize(
@@ -64,12 +69,7 @@ def test_wavenet_native_step_equals_pytorch_step(
     input_size, R, S, kernel_size, cycles, layers, batch, dtype, tol
 ):
     net = seeded(WaveNet, input_size, R, S, kernel_size, cycles, layers, dtype=dtype)
-    native, plain = both_paths(net, batch)
-    x = torch.randn(batch, 2 * native._taps.period + 5, input_size, dtype=dtype)
-    got, want = run(native, x), run(plain, x)
-    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
-    with torch.no_grad():
-        torch.testing.assert_close(got, net(x), rtol=tol, atol=tol)
+    assert_paths_agree(net, batch, dtype, tol)
 
 
 @needs_c_compiler
