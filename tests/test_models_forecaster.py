@@ -67,6 +67,27 @@ def test_quantile_outputs_learn_an_interval():
     assert abs(coverage[2] - 0.9) < 0.04
 
 
+@pytest.mark.parametrize("levels", [(0.1, 0.5, 0.9), (0.9, 0.1, 0.5)])
+def test_quantile_outputs_never_cross(levels):
+    model = _model("mlp", horizon=2, quantiles=levels)
+    with torch.no_grad():  # a head whose raw outputs cross: level order reversed, and noisy
+        model.head.weight.mul_(50)
+        model.head.bias.copy_(torch.tensor([-3.0 * q for q in levels] * 2))
+    x, y = torch.randn(64, 6, 2), torch.randn(64, 2, 1)
+    out = model(Batch(x, targets=y))
+    order = sorted(range(len(levels)), key=lambda k: levels[k])
+    by_level = out.prediction[..., order]  # (64, 2, 1, Q) from lowest to highest level
+    assert bool((by_level[..., 1:] >= by_level[..., :-1]).all())
+    # the rearranged outputs are the raw ones, each row sorted; the loss is taken on them
+    with torch.no_grad():
+        raw = model.head(model.encoder(x)).view(64, 2, 1, len(levels))
+    assert not bool((raw[..., order][..., 1:] >= raw[..., order][..., :-1]).all())  # they crossed
+    torch.testing.assert_close(by_level, raw.sort(dim=-1).values)
+    torch.testing.assert_close(out.loss, pinball_loss(out.prediction, y, model.quantiles))
+    out.loss.backward()  # gradients pass through the sort
+    assert model.head.weight.grad.abs().sum() > 0
+
+
 def test_seasonal_naive_repeats_the_last_season():
     x = torch.tensor([1.0, 2, 3, 4, 5, 6]).view(1, 6, 1)
     assert seasonal_naive(x, horizon=5, period=3).flatten().tolist() == [4, 5, 6, 4, 5]

@@ -13,8 +13,12 @@ the "why not an MLP?" baseline, one config key away. An MLP needs the fixed
 
 ``quantiles=[0.1, 0.5, 0.9]``: ``prediction`` (B, horizon, output_size, Q), one output per
 quantile level, trained with the pinball loss ``max(q e, (q - 1) e)``, ``e = y - y_hat``
-(Koenker & Bassett 1978); the outer levels give a prediction interval. Otherwise
-``prediction`` (B, horizon, output_size) trained with MSE.
+(Koenker & Bassett 1978); the outer levels give a prediction interval. The Q outputs are
+rearranged (sorted) to rise with the level before the loss and the prediction, so a
+higher level's forecast never falls below a lower one's and an interval never comes out
+inverted; sorting an estimated quantile curve brings it no farther from the true one
+(Chernozhukov, Fernández-Val & Galichon 2010, "Quantile and probability curves without
+crossing"). Otherwise ``prediction`` (B, horizon, output_size) trained with MSE.
 
 The trivial baseline to beat on seasonal data is :func:`seasonal_naive` (repeat the last
 season).
@@ -124,6 +128,9 @@ class Forecaster(TaskModel):
         # from the config, so not saved with the weights
         q = torch.tensor(c.quantiles, dtype=torch.float32)
         self.register_buffer("quantiles", q, persistent=False)
+        # output k of the sorted outputs belongs to the k-th lowest level (levels may be
+        # listed in any order)
+        self.register_buffer("_level_order", torch.argsort(q), persistent=False)
 
     def _check_inputs(self, batch: Batch) -> Tensor | None:
         c = self.config
@@ -154,9 +161,17 @@ class Forecaster(TaskModel):
             (self.num_outputs,) if c.quantiles else ()
         )
         pred = pred.view(shape)  # (B, horizon, O[, Q])
+        if c.quantiles:
+            pred = self.rearrange(pred)
         if batch.targets is None:
             return Output(pred)
         return Output(pred, self.loss(pred, batch.targets))
+
+    def rearrange(self, pred: Tensor) -> Tensor:
+        """Quantile outputs (..., Q) sorted to rise with their levels (no crossing)."""
+        ordered = torch.empty_like(pred)
+        ordered[..., self._level_order] = pred.sort(dim=-1).values
+        return ordered
 
     def loss(self, pred: Tensor, targets: Tensor) -> Tensor:
         c = self.config
