@@ -207,6 +207,124 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert (tmp_path / "b" / "best" / "weights.safetensors").exists()
 
 
+class KillAtStep(Callback):
+    """Kill the run after optimizer step ``step`` (1-based), before any save of that step."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, trainer, logs):
+        if logs["step"] == self.step:
+            raise Interrupt
+
+
+def read_csv(path):
+    return path.read_text().splitlines()
+
+
+def test_mid_epoch_resume_equals_uninterrupted(tmp_path):
+    """6 batches an epoch, last/ every 4 steps: killed at step 11 (epoch 2, batch 5), the
+    run resumes from step 8 (epoch 2, batch 2) and ends as the unbroken run does."""
+    train, val = loaders()
+    torch.manual_seed(3)
+    straight = Regressor()
+    history = Trainer(straight, config(tmp_path / "a", checkpoint_every=4)).fit(train, val)
+
+    torch.manual_seed(3)
+    with pytest.raises(Interrupt):
+        Trainer(Regressor(), config(tmp_path / "b", checkpoint_every=4),
+                callbacks=[KillAtStep(11)]).fit(train, val)  # fmt: skip
+    ckpt = load_checkpoint(tmp_path / "b" / "last", Regressor())
+    assert ckpt.state["trainer"]["global_step"] == 8
+    assert ckpt.state["trainer"]["epoch"] == 1 and ckpt.state["epoch_progress"]["batches_done"] == 2
+
+    torch.manual_seed(99)  # a new process: other initial weights, other RNG state
+    resumed = Regressor()
+    trainer = Trainer(resumed, config(tmp_path / "b", checkpoint_every=4),
+                      callbacks=[KillAtStep(-1)])  # fmt: skip
+    history_b = trainer.fit(train, val, resume_from=tmp_path / "b" / "last")
+
+    assert trainer.global_step == 4 * len(train)
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    # the epoch's running loss came through the checkpoint too
+    assert history_b == history
+    # the logs hold every step and epoch once, as the unbroken run's do
+    for name in ("steps.csv", "epochs.csv"):
+        assert read_csv(tmp_path / "b" / name) == read_csv(tmp_path / "a" / name), name
+
+
+class StreamRegressor(nn.Module):
+    """Stateful many-to-many regression with dropout, for truncated BPTT."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.drop, self.head = LSTM(2, 8), nn.Dropout(0.2), nn.Linear(8, 1)
+
+    def forward(self, batch: Batch, state=None) -> Output:
+        out, state = self.rnn(batch.inputs, state)
+        y = self.head(self.drop(out)).squeeze(-1)  # (B, T)
+        return Output(y, F.mse_loss(y, batch.targets), state)
+
+
+def stream_chunks():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 60, 2, generator=g)
+    y = 0.3 * x[:, :, 0].cumsum(1)
+    return [Batch(x[:, t : t + 6], y[:, t : t + 6]) for t in range(0, 60, 6)]  # 10 chunks
+
+
+def test_mid_epoch_resume_carries_the_truncated_bptt_state(tmp_path):
+    chunks = stream_chunks()
+    kw = dict(epochs=3, stateful=True, backprop_chunks=2, checkpoint_every=3, patience=None)
+    torch.manual_seed(4)
+    straight = StreamRegressor()
+    Trainer(straight, config(tmp_path / "a", **kw)).fit(chunks)
+
+    torch.manual_seed(4)
+    with pytest.raises(Interrupt):  # last/ at step 12: epoch 2, chunk 2 of 10
+        Trainer(StreamRegressor(), config(tmp_path / "b", **kw),
+                callbacks=[KillAtStep(14)]).fit(chunks)  # fmt: skip
+    saved = load_checkpoint(tmp_path / "b" / "last", StreamRegressor()).state["epoch_progress"]
+    assert saved["batches_done"] == 2 and saved["tbptt"]["window"] == 2
+    h, _ = saved["tbptt"]["state"]  # the carried LSTM state after chunk 2
+    assert h.shape == (1, 4, 8) and h.abs().sum() > 0
+
+    torch.manual_seed(99)
+    resumed = StreamRegressor()
+    trainer = Trainer(resumed, config(tmp_path / "b", **kw), callbacks=[KillAtStep(-1)])
+    trainer.fit(chunks, resume_from=tmp_path / "b" / "last")
+    assert trainer.global_step == 30
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+    # resuming with less data than the checkpoint had trained on is refused, with the reason
+    again = Trainer(StreamRegressor(), config(tmp_path / "c", **kw), callbacks=[KillAtStep(14)])
+    with pytest.raises(Interrupt):
+        again.fit(chunks)
+    short = Trainer(StreamRegressor(), config(tmp_path / "c", **kw), callbacks=[KillAtStep(-1)])
+    with pytest.raises(
+        ValueError, match="after batch 2 of epoch 2, but the training data yields 1 batches"
+    ):
+        short.fit(chunks[:1], resume_from=tmp_path / "c" / "last")
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(checkpoint_every=0), "checkpoint_every must be >= 1 or None, got 0"),
+        (
+            dict(checkpoint_every=5, checkpoint_dir=None),
+            "needs checkpoint_dir set and keep_last=True",
+        ),
+        (dict(checkpoint_every=5, keep_last=False), "needs checkpoint_dir set and keep_last=True"),
+    ],
+)
+def test_checkpoint_every_is_checked(tmp_path, kw, match):
+    with pytest.raises(ValueError, match=match):
+        config(tmp_path, **kw)
+
+
 def test_mismatched_optimizer_state_is_a_clear_error(tmp_path):
     torch.manual_seed(4)
     train, val = loaders()

@@ -159,7 +159,9 @@ class CSVLogger(Callback):
     """Writes every metric: ``epochs.csv`` (one row per epoch) and ``steps.csv`` (one row
     per optimizer step: loss, pre-clip gradient norm, learning rate) in ``directory``.
 
-    A fresh run starts the files anew; a resumed run appends to them."""
+    A fresh run starts the files anew; a resumed run appends to them, after dropping the
+    rows of steps and epochs its checkpoint does not hold (run after it was written and
+    before the run stopped), so each step and epoch appears once."""
 
     STEP_FIELDS = ("epoch", "step", "loss", "grad_norm", "lr", "finite")
 
@@ -172,7 +174,11 @@ class CSVLogger(Callback):
         os.makedirs(self.directory, exist_ok=True)
         self.epochs_path = os.path.join(self.directory, "epochs.csv")
         self.steps_path = os.path.join(self.directory, "steps.csv")
-        mode = "a" if trainer.start_epoch > 0 and os.path.exists(self.steps_path) else "w"
+        mode = "a" if trainer.global_step > 0 and os.path.exists(self.steps_path) else "w"
+        if mode == "a":
+            _keep_rows(self.steps_path, lambda row: int(row["step"]) <= trainer.global_step)
+            if os.path.exists(self.epochs_path):
+                _keep_rows(self.epochs_path, lambda row: int(row["epoch"]) <= trainer.epoch)
         self._steps_file = open(self.steps_path, mode, newline="", encoding="utf-8")  # noqa: SIM115
         self._steps = csv.DictWriter(self._steps_file, self.STEP_FIELDS, extrasaction="ignore")
         if mode == "w":
@@ -183,6 +189,7 @@ class CSVLogger(Callback):
     def on_step_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         if trainer.is_main:
             self._steps.writerow(logs)
+            self._steps_file.flush()  # a mid-epoch checkpoint may follow: rows up to it stay
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if not trainer.is_main:
@@ -247,3 +254,17 @@ class TensorBoardLogger(Callback):
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def _keep_rows(path: str, keep) -> None:
+    """Rewrite the CSV file ``path`` with only the rows for which ``keep(row)`` is true
+    (to a temporary file, then renamed over it)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], [row for row in reader if keep(row)]
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)

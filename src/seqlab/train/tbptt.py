@@ -116,6 +116,28 @@ class TruncatedBPTT:
         self._next_start: Any = None  # detached state at the start of window[1]
         self.state: Any = None  # detached state after the latest chunk
 
+    def state_dict(self) -> dict[str, Any]:
+        """The carried (detached) states, for a mid-epoch checkpoint; the chunks of the
+        window are not saved: :meth:`replay` puts them back."""
+        return {
+            "start": self._start,
+            "next_start": self._next_start,
+            "state": self.state,
+            "window": len(self._window),  # fewer than backprop_chunks after a reset
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (after :meth:`replay` of the chunks trained on)."""
+        self._start, self._next_start = state["start"], state["next_start"]
+        self.state = state["state"]
+        while len(self._window) > state["window"]:
+            self._window.popleft()
+
+    def replay(self, chunk: Batch) -> None:
+        """Remember ``chunk`` as trained on, without running it (resuming mid-stream):
+        the window keeps the last ``backprop_chunks`` of them."""
+        self._window.append(chunk)
+
     def forward(self, model: nn.Module, chunk: Batch) -> Output:
         if len(self._window) == self.backprop_chunks:  # window[0] leaves; window[1] starts
             self._start = self._next_start

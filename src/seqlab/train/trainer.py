@@ -25,7 +25,11 @@ schedules, validation, callbacks, checkpoints and resume, data parallelism.
 optimizer, schedule, early-stopping and RNG states, so ``fit(..., resume_from=path)``
 ends with the same weights as a run that was never interrupted (on CPU; the data loader
 must draw its order from torch's global generator, as ``shuffle=True`` does, or be
-deterministic).
+deterministic). With ``checkpoint_every=N``, ``last/`` is also written every N optimizer
+steps inside an epoch (one long pass over a big stream need not start over): it adds the
+RNG state of the epoch's start, the epoch's running loss sums and, with truncated BPTT,
+the carried state. Resuming from it draws the same batch order again, skips (loads but
+does not train on) the batches already done, and goes on from the next.
 
 **Non-finite loss or gradient**: ``on_nonfinite="stop"`` raises :class:`NonFiniteError`
 naming the step, before anything is written, so the last checkpoint on disk stays the
@@ -89,8 +93,9 @@ class TrainerConfig:
 
     Stopping and saving: ``monitor`` with ``mode`` drive early stopping (``patience``
     epochs, ``None`` = off, ``min_delta``) and the best checkpoint; ``checkpoint_dir``
-    gets ``last/`` (every epoch, if ``keep_last``) and ``best/`` (if ``keep_best``);
-    ``on_nonfinite`` is ``stop`` or ``skip``.
+    gets ``last/`` (every epoch, if ``keep_last``, and every ``checkpoint_every``
+    optimizer steps when set) and ``best/`` (if ``keep_best``); ``on_nonfinite`` is
+    ``stop`` or ``skip``.
 
     Run: ``seed``; ``deterministic`` (``torch.use_deterministic_algorithms``: slower on
     GPU, and it errors on ops without a deterministic kernel); ``precision`` (``fp32`` or
@@ -124,6 +129,7 @@ class TrainerConfig:
     checkpoint_dir: str | None = None
     keep_best: bool = True
     keep_last: bool = True
+    checkpoint_every: int | None = None
     on_nonfinite: Literal["stop", "skip"] = "stop"
     seed: int = 0
     deterministic: bool = False
@@ -161,6 +167,14 @@ class TrainerConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 or None, got {value}")
+        if (every := self.checkpoint_every) is not None:
+            if every < 1:
+                raise ValueError(f"checkpoint_every must be >= 1 or None, got {every}")
+            if self.checkpoint_dir is None or not self.keep_last:
+                raise ValueError(
+                    "checkpoint_every writes last/ inside checkpoint_dir: it needs "
+                    "checkpoint_dir set and keep_last=True"
+                )
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be >= 1 or None, got {self.patience}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
@@ -288,6 +302,11 @@ class Trainer:
                     f"backprop_chunks={c.backprop_chunks} runs several forward passes per "
                     "update, which DistributedDataParallel does not support; use 1 with torchrun"
                 )
+            if c.stateful and c.checkpoint_every is not None:  # each rank carries its own
+                raise ValueError(
+                    "checkpoint_every with stateful=True would have to save every rank's "
+                    "carried state; under torchrun checkpoint at epoch ends (leave it None)"
+                )
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
         self.optimizer = build_optimizer(self.module.parameters(), c)
@@ -317,6 +336,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best: float | None = None
         self.steps_per_epoch = 0
+        self._resume_epoch: dict[str, Any] | None = None  # a mid-epoch checkpoint's progress
         self.should_stop = False
         self.stop_reason: str | None = None
 
@@ -434,6 +454,14 @@ class Trainer:
 
     def _train_epoch(self, epoch: int, train: Iterable[Batch]) -> dict[str, Any]:
         c = self.config
+        # the batch order is drawn from the RNG below: a mid-epoch resume draws it again
+        resumed, self._resume_epoch = self._resume_epoch, None
+        if resumed is None:
+            self._epoch_rng = _rng_state()
+        else:
+            self._epoch_rng = resumed["rng"]
+            _set_rng_state(self._epoch_rng)
+        skip = 0 if resumed is None else resumed["batches_done"]
         sampler = getattr(train, "sampler", None)
         if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new order every epoch
             sampler.set_epoch(epoch)
@@ -442,7 +470,18 @@ class Trainer:
         self.model.train()
         self.tbptt.reset()  # every epoch starts the streams anew
         totals = torch.zeros(3, dtype=torch.float64)  # loss * weight, weight, steps skipped
+        if resumed is not None and self.is_main:  # the sums were reduced over ranks when saved
+            totals += torch.tensor(resumed["totals"], dtype=torch.float64)
+        seen = 0
         for i, batch in enumerate(train):
+            seen = i + 1
+            if i < skip:  # trained on before the mid-epoch checkpoint
+                if c.stateful:  # its chunk may still be in the k2 window
+                    self.tbptt.replay(batch.to(self.device))
+                if i + 1 == skip:  # where the checkpoint was taken
+                    self.tbptt.load_state_dict(resumed["tbptt"])
+                    _set_rng_state(resumed["rng_now"])
+                continue
             batch = batch.to(self.device)
             if c.stateful:  # the chunk continues the streams of the previous one
                 forward = functools.partial(self.tbptt.forward, chunk=batch)
@@ -475,6 +514,14 @@ class Trainer:
             }
             for cb in self.callbacks:
                 cb.on_step_end(self, logs)
+            last_batch = self.steps_per_epoch and i + 1 == self.steps_per_epoch
+            if c.checkpoint_every and self.global_step % c.checkpoint_every == 0 and not last_batch:
+                self._save_mid_epoch(i + 1, totals)
+        if skip > seen:
+            raise ValueError(
+                f"the checkpoint was taken after batch {skip} of epoch {epoch + 1}, but the "
+                f"training data yields {seen} batches: resume with the same training data"
+            )
         totals = all_reduce_sum(totals)
         if totals[1] == 0 and totals[2] == 0:
             raise ValueError(f"epoch {epoch + 1}: the training data yielded no batch")
@@ -518,8 +565,22 @@ class Trainer:
                 self.save(os.path.join(c.checkpoint_dir, "best"))
         barrier()  # the other ranks wait until the checkpoint is on disk
 
-    def save(self, path: str | os.PathLike) -> str:
-        """Write a checkpoint of the model and the whole training state to ``path``."""
+    def _save_mid_epoch(self, batches_done: int, totals: torch.Tensor) -> None:
+        progress = {
+            "batches_done": batches_done,
+            "totals": all_reduce_sum(totals.clone()).tolist(),  # every rank's, once
+            "rng": self._epoch_rng,
+            "tbptt": self.tbptt.state_dict(),
+        }
+        if self.is_main:
+            self.save(os.path.join(self.config.checkpoint_dir, "last"), epoch_progress=progress)
+        barrier()
+
+    def save(
+        self, path: str | os.PathLike, *, epoch_progress: Mapping[str, Any] | None = None
+    ) -> str:
+        """Write a checkpoint of the model and the whole training state to ``path``
+        (``epoch_progress``: how far into the next epoch, for a mid-epoch checkpoint)."""
         state = {
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict() if self.schedule else None,
@@ -531,6 +592,7 @@ class Trainer:
                 "skipped_steps": self.skipped_steps,
                 "best": self.best,
             },
+            "epoch_progress": dict(epoch_progress) if epoch_progress else None,
         }
         metrics = {
             "epoch": self.epoch,
@@ -584,3 +646,6 @@ class Trainer:
         self.best = counters["best"]
         self.history = list(ckpt.metrics.get("history", []))
         _set_rng_state(state["rng"])
+        progress = state.get("epoch_progress")  # absent in checkpoints of older versions
+        if progress:  # taken inside epoch `epoch`: fit replays its start (see _train_epoch)
+            self._resume_epoch = {**progress, "rng_now": state["rng"]}
