@@ -112,6 +112,12 @@ def test_other_dtypes_run_the_pytorch_path_and_native_true_says_why(dtype):
     assert not net.stream(1).native
 
 
+def test_native_must_be_none_or_a_bool():
+    tcn = seeded(TCN, 2, [4], kernel_size=2, dtype=torch.float32)
+    with pytest.raises(ValueError, match="native must be None, True or False, got 'yes'"):
+        tcn.stream(1, native="yes")
+
+
 def test_native_library_refuses_other_devices():
     with pytest.raises(RuntimeError, match="native steps run on the CPU, this stream is on meta"):
         conv_steps.native_library(torch.float32, torch.device("meta"), 1, native=True)

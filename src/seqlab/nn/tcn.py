@@ -299,7 +299,7 @@ class TCNStream(ConvStream):
 
     On the CPU (float32 or float64) the chain of layers runs as one compiled C loop
     (:class:`~seqlab.nn.fused.NativeTCNStep`, built on first use with the machine's C
-    compiler), which takes a batch-1 step from about 80 to about 30 microseconds for 8
+    compiler), which takes a batch-1 step from about 85 to about 35 microseconds for 8
     levels of 64 channels; elsewhere, or without a compiler, as PyTorch ops. ``native``
     chooses: None (default) the C loop where it can run, up to batch 32 (past that
     PyTorch's BLAS is as fast), False never, True always (a ``RuntimeError`` says why it

@@ -457,7 +457,8 @@ class Trainer:
         # the batch order is drawn from the RNG below: a mid-epoch resume draws it again
         resumed, self._resume_epoch = self._resume_epoch, None
         if resumed is None:
-            self._epoch_rng = _rng_state()
+            if c.checkpoint_every:  # only mid-epoch checkpoints need it
+                self._epoch_rng = _rng_state()
         else:
             self._epoch_rng = resumed["rng"]
             _set_rng_state(self._epoch_rng)

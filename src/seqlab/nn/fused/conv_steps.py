@@ -77,6 +77,8 @@ def native_library(
     ``True`` insists, at any batch size, and raises ``RuntimeError`` with the reason
     when it cannot.
     """
+    if native is not None and not isinstance(native, bool):
+        raise ValueError(f"native must be None, True or False, got {native!r}")
     if native is False or (native is None and batch_size > AUTO_MAX_BATCH):
         return None
     try:
