@@ -12,7 +12,11 @@ get here), and NaN is in no range.
 >>> check_int("epochs", 2.5, min=1)
 Traceback (most recent call last):
 ...
-ValueError: epochs must be an int >= 1, got 2.5
+ValueError: epochs must be a positive int, got 2.5
+>>> check_int("warmup_steps", -1, min=0)
+Traceback (most recent call last):
+...
+ValueError: warmup_steps must be an int >= 0, got -1
 >>> check_float("dropout", 0.1, min=0.0, max=1.0, max_open=True)
 0.1
 >>> check_float("lr", "1e-3", min=0.0, min_open=True)
@@ -67,7 +71,8 @@ def check_int(
     if ok and max is not None and value > max:
         ok = False
     if not ok:
-        what = f"an int{_range_text(min, max)}" + (" or None" if none else "")
+        what = "a positive int" if (min, max) == (1, None) else f"an int{_range_text(min, max)}"
+        what += " or None" if none else ""
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return int(value)
 
