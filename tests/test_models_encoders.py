@@ -72,3 +72,65 @@ def test_registry_rebuilds_every_model_from_its_json_config():
         build_model("tagger", {"inputs": {"input_size": 3}})
     with pytest.raises(ValueError, match="unknown model kind 'lm'"):
         build_model("lm", {})
+
+
+def test_a_key_of_another_encoder_kind_is_an_error_that_names_it():
+    # Before the kind-tagged configs these were accepted and silently ignored.
+    bad = {"kind": "tcn", "peephole": True, "recurrent_dropout": 0.5}
+    with pytest.raises(ConfigError, match=r"encoder\.peephole: needs kind 'lstm', got kind='tcn'"):
+        build_model("classifier", {"inputs": {"vocab_size": 10}, "encoder": bad})
+    with pytest.raises(ConfigError, match=r"encoder\.recurrent_dropout: needs a recurrent kind"):
+        build_model(
+            "classifier",
+            {
+                "inputs": {"vocab_size": 10},
+                "encoder": {"kind": "wavenet", "recurrent_dropout": 0.1},
+            },
+        )
+    with pytest.raises(ConfigError, match=r"encoder\.kernel_size: needs kind 'tcn' or 'wavenet'"):
+        build_model(
+            "classifier",
+            {"inputs": {"vocab_size": 10}, "encoder": {"kind": "gru", "kernel_size": 3}},
+        )
+    with pytest.raises(ConfigError, match=r"encoder\.kind: encoder kind must be one of"):
+        build_model(
+            "classifier", {"inputs": {"vocab_size": 10}, "encoder": {"kind": "transformer"}}
+        )
+    # within the recurrent kinds: setting an option of another kind fails, in YAML and Python
+    with pytest.raises(ConfigError, match="peephole needs kind 'lstm', got kind='gru'"):
+        build_model(
+            "classifier",
+            {"inputs": {"vocab_size": 10}, "encoder": {"kind": "gru", "peephole": True}},
+        )
+    with pytest.raises(ValueError, match="layer_norm needs kind 'lstm' or 'gru', got kind='rnn'"):
+        EncoderConfig(kind="rnn", layer_norm=True)
+    with pytest.raises(ValueError, match="nonlinearity needs kind 'rnn'"):
+        EncoderConfig(kind="lstm", nonlinearity="relu")
+    with pytest.raises(ValueError, match="dilation_cycles needs kind 'wavenet', got kind='tcn'"):
+        EncoderConfig(kind="tcn", dilation_cycles=2)
+    with pytest.raises(ValueError, match="dropout must be a number in"):
+        EncoderConfig(kind="gru", dropout=-0.1)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "tcn", "wavenet", "mlp"])
+def test_each_kind_has_its_own_config_class_that_round_trips(kind):
+    from seqlab.config import from_dict
+    from seqlab.models import (
+        MLPEncoderConfig,
+        RecurrentEncoderConfig,
+        TCNEncoderConfig,
+        WaveNetEncoderConfig,
+    )
+
+    cfg = EncoderConfig(kind=kind, hidden_size=7)
+    expected = {"tcn": TCNEncoderConfig, "wavenet": WaveNetEncoderConfig, "mlp": MLPEncoderConfig}
+    assert type(cfg) is expected.get(kind, RecurrentEncoderConfig)
+    assert isinstance(cfg, EncoderConfig) and cfg.kind == kind
+    assert from_dict(type(cfg), to_dict(cfg)) == cfg
+    assert cfg.recurrent == (kind in ("rnn", "lstm", "gru"))
+    assert EncoderConfig().kind == "lstm"  # the default kind
+
+
+def test_relu_rnn_encoder():
+    enc = build_encoder(EncoderConfig(kind="rnn", nonlinearity="relu", hidden_size=4), 3)
+    assert enc.net.cell.nonlinearity == "relu"

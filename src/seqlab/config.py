@@ -32,7 +32,14 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "from_dict", "load_yaml", "to_dict"]
+__all__ = [
+    "ConfigError",
+    "apply_overrides",
+    "field_type",
+    "from_dict",
+    "load_yaml",
+    "to_dict",
+]
 
 T = TypeVar("T")
 
@@ -54,9 +61,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return None
         if isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args:
             return None
-        for arg in args:
-            if arg is type(None):
-                continue
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:  # Optional[X]: X's own message says what is wrong
+            return _coerce(value, options[0], key)
+        for arg in options:
             try:
                 return _coerce(value, arg, key)
             except ConfigError:
@@ -66,6 +74,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if value in args:
             return value
         raise ConfigError(f"{key}: expected one of {list(args)}, got {value!r}")
+    if isinstance(tp, type) and hasattr(tp, "variant") and not dataclasses.is_dataclass(tp):
+        return _coerce_tagged(value, tp, key)
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -125,6 +135,24 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
 
 
+def _coerce_tagged(value: Any, base: Any, key: str) -> Any:
+    """A config whose class the ``kind`` key picks (``base.variant(kind)``, e.g. the
+    encoder configs); a key of another kind is an error naming it."""
+    if isinstance(value, base):
+        return value
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a mapping for {base.__name__}, got {value!r}")
+    kind = value.get("kind", getattr(base, "default_kind", None))
+    try:
+        cls = base.variant(kind)
+    except ValueError as e:
+        raise ConfigError(f"{key}.kind: {e}") from None
+    bad = cls.bad_key(kind, value)
+    if bad is not None:
+        raise ConfigError(f"{key}.{bad[0]}: {bad[1]}")
+    return from_dict(cls, value, prefix=f"{key}.")
+
+
 def _parse_scalar(text: str) -> Any:
     try:
         return json.loads(text)
@@ -168,20 +196,71 @@ def to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` overrides (values parsed as YAML scalars) to nested ``data``."""
+def field_type(schema: Any, path: Sequence[str], data: Mapping[str, Any] | None = None) -> Any:
+    """The type of the field at ``path`` (``["train", "lr"]``) in dataclass ``schema``, or
+    ``None`` where the schema does not say (an unknown key, a free-form mapping). ``data``
+    picks the class of a kind-tagged section from its ``kind`` key."""
+    tp = schema
+    node = data
+    for part in path:
+        tp = _unwrap_optional(tp)
+        if isinstance(tp, type) and hasattr(tp, "variant") and not dataclasses.is_dataclass(tp):
+            kind = (node or {}).get("kind", getattr(tp, "default_kind", None))
+            try:
+                tp = tp.variant(kind)
+            except ValueError:
+                return None
+        if not dataclasses.is_dataclass(tp):
+            return None
+        hints = typing.get_type_hints(tp)
+        if part not in hints:
+            return None
+        tp = hints[part]
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return tp
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: Sequence[str], schema: Any = None
+) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides to nested ``data``.
+
+    With ``schema`` (the dataclass ``data`` is for) each value is coerced against the
+    type of the field it sets, so ``name=2024`` stays the string ``"2024"`` for a string
+    field and becomes ``2024`` for an int; without one (or where the schema does not say)
+    the value is parsed as a YAML scalar.
+    """
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. model.hidden=64")
         dotted, raw = item.split("=", 1)
+        dotted = dotted.strip()
         node = data
-        parts = dotted.strip().split(".")
+        parts = dotted.split(".")
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 raise ConfigError(f"override {dotted}: {part} is not a section")
             node = child
-        node[parts[-1]] = _parse_scalar(raw)
+        tp = field_type(schema, parts, data) if schema is not None else None
+        if tp is None or tp is Any:
+            value = _parse_scalar(raw)
+        elif tp is str:
+            value = raw
+        else:
+            try:
+                value = _coerce(raw, tp, dotted)
+            except ConfigError:  # a section or a mapping written inline: parse it first
+                value = _coerce(_parse_scalar(raw), tp, dotted)
+        node[parts[-1]] = value
     return data
 
 

@@ -3,7 +3,14 @@
 from .base import TaskModel
 from .classifier import ClassifierConfig, SequenceClassifier
 from .crf import LinearChainCRF
-from .encoders import Encoder, EncoderConfig, build_encoder
+from .encoder_config import (
+    EncoderConfig,
+    MLPEncoderConfig,
+    RecurrentEncoderConfig,
+    TCNEncoderConfig,
+    WaveNetEncoderConfig,
+)
+from .encoders import Encoder, build_encoder
 from .forecaster import Forecaster, ForecasterConfig, pinball_loss, seasonal_naive
 from .inputs import InputConfig, InputLayer
 from .language_model import (
@@ -32,12 +39,16 @@ __all__ += [
     "LanguageModel",
     "LanguageModelConfig",
     "LinearChainCRF",
+    "MLPEncoderConfig",
+    "RecurrentEncoderConfig",
     "Seq2Seq",
     "Seq2SeqConfig",
     "SequenceClassifier",
     "SequenceTagger",
+    "TCNEncoderConfig",
     "TaggerConfig",
     "TaskModel",
+    "WaveNetEncoderConfig",
     "bits_per_character",
     "build_encoder",
     "build_model",

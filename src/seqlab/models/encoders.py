@@ -1,11 +1,12 @@
-"""``EncoderConfig`` + ``build_encoder``: the sequence encoder a task model runs on.
+"""``build_encoder(config, input_size)``: the sequence encoder a task model runs on.
 
-One config picks any of seqlab's encoders, so swapping an LSTM for a TCN is one key:
+One config (:mod:`seqlab.models.encoder_config`, a class per kind) picks any of seqlab's
+encoders, so swapping an LSTM for a TCN is one key:
 
 ========== ============================================== ==========================
 kind       built from                                     notes
 ========== ============================================== ==========================
-rnn        :class:`seqlab.nn.RNN` (tanh)                  bidirectional allowed
+rnn        :class:`seqlab.nn.RNN` (tanh or relu)          bidirectional allowed
 lstm       :class:`seqlab.nn.LSTM`                        peephole, layer_norm
 gru        :class:`seqlab.nn.GRU`                         layer_norm
 tcn        :class:`seqlab.nn.TCN` (causal)                channels or hidden x layers
@@ -30,60 +31,21 @@ a sequence's end never changes its real steps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .. import nn as snn
+from .encoder_config import (
+    EncoderConfig,
+    MLPEncoderConfig,
+    RecurrentEncoderConfig,
+    TCNEncoderConfig,
+    WaveNetEncoderConfig,
+)
 
 __all__ = ["Encoder", "EncoderConfig", "build_encoder"]
-
-RECURRENT = ("rnn", "lstm", "gru")
-CONVOLUTIONAL = ("tcn", "wavenet")
-
-
-@dataclass
-class EncoderConfig:
-    """Which encoder, and its sizes. Keys that do not apply to a kind are ignored by it.
-
-    ``hidden_size``: recurrent hidden size, TCN channels per layer (unless ``channels``),
-    WaveNet residual channels. ``num_layers``: recurrent layers, TCN blocks, WaveNet
-    layers per dilation cycle, MLP hidden layers.
-    """
-
-    kind: Literal["rnn", "lstm", "gru", "tcn", "wavenet", "mlp"] = "lstm"
-    hidden_size: int = 64
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    peephole: bool = False
-    layer_norm: bool = False
-    channels: list[int] = field(default_factory=list)
-    kernel_size: int = 2
-    weight_norm: bool = True
-    skip_channels: int = 0  # 0: same as hidden_size
-    dilation_cycles: int = 1
-
-    def __post_init__(self):
-        for name in ("hidden_size", "num_layers", "kernel_size", "dilation_cycles"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.skip_channels < 0:
-            raise ValueError(f"skip_channels must be >= 0, got {self.skip_channels}")
-        if any(c < 1 for c in self.channels):
-            raise ValueError(f"channels must all be positive, got {self.channels}")
-        if self.bidirectional and self.kind not in RECURRENT:
-            raise ValueError(
-                f"bidirectional needs a recurrent kind {RECURRENT}, got kind={self.kind!r}"
-            )
-
-    @property
-    def recurrent(self) -> bool:
-        return self.kind in RECURRENT
 
 
 class _RecurrentStream:
@@ -162,19 +124,12 @@ class Encoder(nn.Module):
         return self.net.stream(batch_size)
 
 
-def _conv_class(name: str):
-    cls = getattr(snn, name, None)
-    if cls is None:
-        raise ValueError(f"encoder kind {name.lower()!r} needs seqlab.nn.{name}, not available")
-    return cls
-
-
 def build_encoder(config: EncoderConfig, input_size: int) -> Encoder:
     """Build the encoder ``config`` describes for inputs of ``input_size`` features."""
     c = config
-    if c.kind == "mlp":
+    if isinstance(c, MLPEncoderConfig):
         raise ValueError("encoder kind 'mlp' works on fixed windows: use it in a Forecaster")
-    if c.recurrent:
+    if isinstance(c, RecurrentEncoderConfig):
         common = dict(
             num_layers=c.num_layers,
             bidirectional=c.bidirectional,
@@ -182,16 +137,16 @@ def build_encoder(config: EncoderConfig, input_size: int) -> Encoder:
             recurrent_dropout=c.recurrent_dropout,
         )
         if c.kind == "rnn":
-            net = snn.RNN(input_size, c.hidden_size, **common)
+            net = snn.RNN(input_size, c.hidden_size, nonlinearity=c.nonlinearity, **common)
         elif c.kind == "lstm":
             net = snn.LSTM(
                 input_size, c.hidden_size, peephole=c.peephole, layer_norm=c.layer_norm, **common
             )
         else:
             net = snn.GRU(input_size, c.hidden_size, layer_norm=c.layer_norm, **common)
-    elif c.kind == "tcn":
+    elif isinstance(c, TCNEncoderConfig):
         channels = list(c.channels) or [c.hidden_size] * c.num_layers
-        net = _conv_class("TCN")(
+        net = snn.TCN(
             input_size,
             channels,
             kernel_size=c.kernel_size,
@@ -199,8 +154,8 @@ def build_encoder(config: EncoderConfig, input_size: int) -> Encoder:
             causal=True,
             weight_norm=c.weight_norm,
         )
-    else:
-        net = _conv_class("WaveNet")(
+    elif isinstance(c, WaveNetEncoderConfig):
+        net = snn.WaveNet(
             input_size,
             c.hidden_size,
             c.skip_channels or c.hidden_size,
@@ -209,4 +164,6 @@ def build_encoder(config: EncoderConfig, input_size: int) -> Encoder:
             layers_per_cycle=c.num_layers,
             dropout=c.dropout,
         )
+    else:
+        raise ValueError(f"config must be an EncoderConfig, got {type(c).__name__}")
     return Encoder(c, net, input_size)

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from ..data.batch import Batch
 from .base import TaskModel
 from .classifier import pool
+from .encoder_config import MLPEncoderConfig
 from .encoders import EncoderConfig, build_encoder
 from .output import Output
 
@@ -65,7 +66,7 @@ class ForecasterConfig:
         for name in ("input_size", "horizon", "output_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.window < 0 or (self.encoder.kind == "mlp" and self.window == 0):
+        if self.window < 0 or (self.mlp and self.window == 0):
             raise ValueError(f"window must be >= 1 for encoder kind 'mlp', got {self.window}")
         if any(not 0.0 < q < 1.0 for q in self.quantiles):
             raise ValueError(f"quantiles must be in (0, 1), got {self.quantiles}")
@@ -73,6 +74,11 @@ class ForecasterConfig:
             raise ValueError(f"quantiles must be distinct, got {self.quantiles}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def mlp(self) -> bool:
+        """Whether the encoder is the flattened-window MLP baseline."""
+        return isinstance(self.encoder, MLPEncoderConfig)
 
 
 def pinball_loss(pred: Tensor, target: Tensor, quantiles: Tensor) -> Tensor:
@@ -95,7 +101,7 @@ def seasonal_naive(window: Tensor, horizon: int, period: int) -> Tensor:
 class _MLP(nn.Module):
     """The flattened-window baseline: (B, W, C) -> (B, hidden)."""
 
-    def __init__(self, window: int, input_size: int, config: EncoderConfig):
+    def __init__(self, window: int, input_size: int, config: MLPEncoderConfig):
         super().__init__()
         layers, size = [], window * input_size
         for _ in range(config.num_layers):
@@ -116,7 +122,7 @@ class Forecaster(TaskModel):
         super().__init__()
         self.config = config
         c = config
-        if c.encoder.kind == "mlp":
+        if c.mlp:
             self.encoder = _MLP(c.window, c.input_size, c.encoder)
         else:
             self.encoder = build_encoder(c.encoder, c.input_size)
@@ -143,7 +149,7 @@ class Forecaster(TaskModel):
         if c.window and x.size(1) != c.window:
             raise ValueError(f"inputs must hold window={c.window} steps, got {x.size(1)}")
         lengths = self._lengths(batch)
-        if lengths is not None and c.encoder.kind == "mlp" and bool((lengths != x.size(1)).any()):
+        if lengths is not None and c.mlp and bool((lengths != x.size(1)).any()):
             raise ValueError("the mlp encoder needs full windows; got lengths < W")
         return lengths
 
@@ -151,7 +157,7 @@ class Forecaster(TaskModel):
         batch = self._check_batch(batch)
         lengths = self._check_inputs(batch)
         c = self.config
-        if c.encoder.kind == "mlp":
+        if c.mlp:
             summary = self.encoder(batch.inputs)  # (B, hidden)
         else:
             out, _ = self.encoder(batch.inputs, lengths)  # (B, W, E)

@@ -147,8 +147,7 @@ class LanguageModel(TaskModel):
         extra = c.feature_size if c.condition == "concat" else 0
         self.encoder = build_encoder(c.encoder, self.input.output_size + extra)
         if c.condition == "init":
-            n_state = 2 if c.encoder.kind == "lstm" else 1
-            size = n_state * c.encoder.num_layers * c.encoder.hidden_size
+            size = c.encoder.num_states * c.encoder.num_layers * c.encoder.hidden_size
             self.init_proj = nn.Linear(c.feature_size, size)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(self.encoder.output_size, c.vocab_size)
