@@ -130,8 +130,8 @@ def child(mode: str, length: int) -> dict:
         ]
     else:  # full BPTT: the whole stream is one sequence
         data = [Batch(x.clone(), y.clone())]
-    cfg = TrainerConfig(epochs=1, lr=1e-3, stateful=mode == "tbptt", progress=False,
-                        tensorboard=False, device="cpu")  # fmt: skip
+    cfg = TrainerConfig(epochs=1, optimizer={"lr": 1e-3}, tbptt={"stateful": mode == "tbptt"},
+                        progress=False, tensorboard=False, device="cpu")  # fmt: skip
     trainer = Trainer(model, cfg)
     counter = SavedBytes()
     before = _rss_bytes()

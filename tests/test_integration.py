@@ -31,7 +31,7 @@ def test_char_language_model_with_truncated_bptt_and_checkpoint(tmp_path):
     }
     model = build_model("language_model", model_config)
     config = TrainerConfig(
-        epochs=8, lr=1e-2, stateful=True, clip_norm=1.0, checkpoint_dir=str(tmp_path),
+        epochs=8, optimizer={"lr": 1e-2}, tbptt={"stateful": True}, clip={"norm": 1.0}, checkpoints={"dir": str(tmp_path)},
         progress=False, seed=0, metrics=["bits_per_char"],
     )  # fmt: skip
     trainer = Trainer(
@@ -76,7 +76,10 @@ def test_classifier_with_buckets_and_padding():
          "pooling": "max"},
     )  # fmt: skip
     trainer = Trainer(
-        model, TrainerConfig(epochs=12, lr=1e-2, progress=False, seed=0, metrics=["accuracy"])
+        model,
+        TrainerConfig(
+            epochs=12, optimizer={"lr": 1e-2}, progress=False, seed=0, metrics=["accuracy"]
+        ),
     )
     trainer.fit(loader)
     assert trainer.evaluate(loader)["accuracy"] >= 0.95

@@ -11,10 +11,10 @@ from seqlab.models import (
     EncoderConfig,
     LanguageModel,
     LanguageModelConfig,
-    bits_per_character,
-    perplexity,
     sample_next,
 )
+from seqlab.train.metrics import bits_per_char as bits_per_character
+from seqlab.train.metrics import perplexity
 
 V = 11
 

@@ -58,10 +58,12 @@ def loaders():
 
 
 def config(tmp_path, **kw):
-    base = dict(epochs=4, optimizer="adamw", lr=5e-3, weight_decay=1e-2, schedule="cosine",
-                warmup_steps=3, clip_norm=1.0, patience=3, progress=False,
-                checkpoint_dir=str(tmp_path), tensorboard=False)  # fmt: skip
-    base.update(kw)
+    base = dict(epochs=4, optimizer={"name": "adamw", "lr": 5e-3, "weight_decay": 1e-2},
+                schedule={"name": "cosine", "warmup_steps": 3}, clip={"norm": 1.0},
+                early_stopping={"patience": 3}, progress=False,
+                checkpoints={"dir": str(tmp_path)}, tensorboard=False)  # fmt: skip
+    for key, value in kw.items():  # a section given merges into the base's
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
     return TrainerConfig(**base)
 
 
@@ -228,11 +230,17 @@ def test_mid_epoch_resume_equals_uninterrupted(tmp_path):
     train, val = loaders()
     torch.manual_seed(3)
     straight = Regressor()
-    history = Trainer(straight, config(tmp_path / "a", checkpoint_every=4)).fit(train, val)
+    history = Trainer(
+        straight,
+        config(
+            tmp_path / "a",
+            checkpoints={"every": 4},
+        ),
+    ).fit(train, val)
 
     torch.manual_seed(3)
     with pytest.raises(Interrupt):
-        Trainer(Regressor(), config(tmp_path / "b", checkpoint_every=4),
+        Trainer(Regressor(), config(tmp_path / "b", checkpoints={"every": 4}),
                 callbacks=[KillAtStep(11)]).fit(train, val)  # fmt: skip
     ckpt = load_checkpoint(tmp_path / "b" / "last", Regressor())
     assert ckpt.state["trainer"]["global_step"] == 8
@@ -240,7 +248,7 @@ def test_mid_epoch_resume_equals_uninterrupted(tmp_path):
 
     torch.manual_seed(99)  # a new process: other initial weights, other RNG state
     resumed = Regressor()
-    trainer = Trainer(resumed, config(tmp_path / "b", checkpoint_every=4),
+    trainer = Trainer(resumed, config(tmp_path / "b", checkpoints={"every": 4}),
                       callbacks=[KillAtStep(-1)])  # fmt: skip
     history_b = trainer.fit(train, val, resume_from=tmp_path / "b" / "last")
 
@@ -276,7 +284,12 @@ def stream_chunks():
 
 def test_mid_epoch_resume_carries_the_truncated_bptt_state(tmp_path):
     chunks = stream_chunks()
-    kw = dict(epochs=3, stateful=True, backprop_chunks=2, checkpoint_every=3, patience=None)
+    kw = dict(
+        epochs=3,
+        tbptt={"stateful": True, "backprop_chunks": 2},
+        checkpoints={"every": 3},
+        early_stopping={"patience": None},
+    )
     torch.manual_seed(4)
     straight = StreamRegressor()
     Trainer(straight, config(tmp_path / "a", **kw)).fit(chunks)
@@ -312,12 +325,24 @@ def test_mid_epoch_resume_carries_the_truncated_bptt_state(tmp_path):
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(checkpoint_every=0), "checkpoint_every must be >= 1 or None, got 0"),
         (
-            dict(checkpoint_every=5, checkpoint_dir=None),
-            "needs checkpoint_dir set and keep_last=True",
+            dict(
+                checkpoints={"every": 0},
+            ),
+            "checkpoints: every must be a positive int or None, got 0",
         ),
-        (dict(checkpoint_every=5, keep_last=False), "needs checkpoint_dir set and keep_last=True"),
+        (
+            dict(
+                checkpoints={"every": 5, "dir": None},
+            ),
+            "every writes last/ inside dir: it needs dir set and keep_last=True",
+        ),
+        (
+            dict(
+                checkpoints={"every": 5, "keep_last": False},
+            ),
+            "it needs dir set and keep_last=True",
+        ),
     ],
 )
 def test_checkpoint_every_is_checked(tmp_path, kw, match):

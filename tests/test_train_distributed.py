@@ -66,10 +66,10 @@ def run(out: str) -> None:
     for ds in (dataset(96, seed=0), dataset(48, seed=1)):
         sampler = distributed_sampler(ds, shuffle=False)  # rank r: samples r, r + N, ...
         loaders.append(DataLoader(ds, batch_size=per_rank, sampler=sampler, collate_fn=collate))
-    cfg = TrainerConfig(epochs=3, optimizer="sgd", lr=0.05, momentum=0.9, clip_norm=5.0,
+    cfg = TrainerConfig(epochs=3, optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9}, clip={"norm": 5.0}, checkpoints={"dir": f"{out}/rank{info.rank}", "every": 4},
                         progress=False, metrics=["mae"], tensorboard=False,
-                        checkpoint_dir=f"{out}/rank{info.rank}",
-                        checkpoint_every=4)  # fmt: skip  # mid-epoch saves reduce over ranks
+
+                        )  # fmt: skip  # mid-epoch saves reduce over ranks
     Trainer(model, cfg).fit(*loaders)
     cleanup_distributed()
 

@@ -133,8 +133,8 @@ def _train_latch(model: nn.Module, backprop_chunks: int = 1) -> float:
     k = 10
     train = chunks(*latch_streams(16, 1000, 0.05, seed=1), k)
     val = chunks(*latch_streams(16, 500, 0.05, seed=2), k)
-    cfg = TrainerConfig(epochs=4, lr=2e-2, stateful=True, backprop_chunks=backprop_chunks,
-                        clip_norm=1.0, progress=False, seed=0)  # fmt: skip
+    cfg = TrainerConfig(epochs=4, optimizer={"lr": 2e-2}, tbptt={"stateful": True, "backprop_chunks": backprop_chunks}, clip={"norm": 1.0},
+                        progress=False, seed=0)  # fmt: skip
     history = Trainer(model, cfg, metrics=[Accuracy()]).fit(train, val)
     return history[-1]["val_accuracy"]
 
@@ -184,7 +184,7 @@ def test_convolution_streams_through_its_cache_and_trains_statefully():
     tbptt = TruncatedBPTT()
     parts = [tbptt.forward(model, c).prediction for c in chunks(x, y, 7)]
     torch.testing.assert_close(torch.cat(parts, 1), whole)  # the cache = an unbroken stream
-    cfg = TrainerConfig(epochs=2, lr=1e-2, stateful=True, progress=False)
+    cfg = TrainerConfig(epochs=2, optimizer={"lr": 1e-2}, tbptt={"stateful": True}, progress=False)
     history = Trainer(model, cfg).fit(chunks(*latch_streams(4, 200, 0.3, seed=4), 20))
     assert history[-1]["train_loss"] < history[0]["train_loss"]
 
@@ -192,9 +192,18 @@ def test_convolution_streams_through_its_cache_and_trains_statefully():
 def test_language_model_metrics_come_from_the_loss():
     torch.manual_seed(5)
     x, y = latch_streams(4, 60, 0.2, seed=5)
-    cfg = TrainerConfig(epochs=1, stateful=True, progress=False,
+    cfg = TrainerConfig(epochs=1, tbptt={"stateful": True}, progress=False,
                         metrics=["perplexity", "bits_per_char"])  # fmt: skip
     trainer = Trainer(StreamTagger(), cfg)
     logs = trainer.evaluate(chunks(x, y, 20), prefix="val_")
     assert logs["val_perplexity"] == pytest.approx(math.exp(logs["val_loss"]))
     assert logs["val_bits_per_char"] == pytest.approx(logs["val_loss"] / math.log(2))
+
+
+def test_a_convolutional_model_under_truncated_bptt_is_refused_with_the_reason():
+    from seqlab.models import build_model
+
+    model = build_model("language_model", {"vocab_size": 8, "encoder": {"kind": "tcn"}})
+    ids = torch.randint(4, 8, (2, 12))
+    with pytest.raises(ValueError, match="tcn and wavenet ones do not"):
+        TruncatedBPTT().forward(model, Batch(ids[:, :6], ids[:, 1:7]))

@@ -70,7 +70,7 @@ def quiet(**kw) -> TrainerConfig:
 def test_fit_learns_a_sequence_task_and_reports_metrics():
     torch.manual_seed(0)
     model = SeqClassifier()
-    cfg = quiet(epochs=12, lr=1e-2, metrics=["accuracy"])
+    cfg = quiet(epochs=12, optimizer={"lr": 1e-2}, metrics=["accuracy"])
     trainer = Trainer(model, cfg, metrics=[MacroF1(num_classes=2)])
     history = trainer.fit(loader(sign_task(256), shuffle=True), loader(sign_task(128, seed=1)))
     assert len(history) == 12
@@ -141,7 +141,14 @@ def test_nonfinite_loss_stops_naming_the_step_and_keeps_the_checkpoint(tmp_path)
             if epoch == 1:
                 saved["bytes"] = weights.read_bytes()
 
-    trainer = Trainer(model, quiet(epochs=3, checkpoint_dir=str(tmp_path)), callbacks=[Snapshot()])
+    trainer = Trainer(
+        model,
+        quiet(
+            epochs=3,
+            checkpoints={"dir": str(tmp_path)},
+        ),
+        callbacks=[Snapshot()],
+    )
     with pytest.raises(NonFiniteError, match=r"step 11 \(epoch 2, batch 3\)"):
         trainer.fit(loader(sign_task()))
     assert weights.read_bytes() == saved["bytes"]
@@ -166,7 +173,11 @@ def test_nonfinite_loss_can_be_skipped():
 
 def test_early_stopping_stops_when_the_metric_stalls():
     torch.manual_seed(4)
-    cfg = quiet(epochs=50, lr=1e-9, patience=2, min_delta=0.1)  # lr ~0: nothing improves
+    cfg = quiet(
+        epochs=50,
+        optimizer={"lr": 1e-9},
+        early_stopping={"patience": 2, "min_delta": 0.1},
+    )  # lr ~0: nothing improves
     trainer = Trainer(SeqClassifier(), cfg)
     history = trainer.fit(loader(sign_task()), loader(sign_task(seed=1)))
     assert len(history) == 3  # the first epoch sets the best, two more without improvement
@@ -189,8 +200,8 @@ def test_csv_log_has_every_step_and_epoch(tmp_path):
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
 def test_every_optimizer_trains(name):
     torch.manual_seed(6)
-    cfg = quiet(epochs=3, optimizer=name, lr=0.05 if name == "sgd" else 5e-3, momentum=0.9
-                if name in ("sgd", "rmsprop") else 0.0, weight_decay=1e-4)  # fmt: skip
+    cfg = quiet(epochs=3, optimizer={"name": name, "lr": 0.05 if name == "sgd" else 5e-3, "momentum": 0.9
+                if name in ("sgd", "rmsprop") else 0.0, "weight_decay": 1e-4})  # fmt: skip
     history = Trainer(SeqClassifier(), cfg).fit(loader(sign_task()))
     assert history[-1]["train_loss"] < history[0]["train_loss"]
 
@@ -209,34 +220,99 @@ def _lrs(cfg: TrainerConfig, steps_per_epoch: int, metrics=()):
 
 
 def test_schedules():
-    step = _lrs(TrainerConfig(lr=1.0, schedule="step", step_size=2, gamma=0.5, epochs=5), 1)
+    step = _lrs(
+        TrainerConfig(
+            optimizer={"lr": 1.0}, schedule={"name": "step", "step_size": 2, "gamma": 0.5}, epochs=5
+        ),
+        1,
+    )
     assert step == [1.0, 1.0, 0.5, 0.5, 0.25]
-    warm = _lrs(TrainerConfig(lr=1.0, warmup_steps=4, epochs=1), 6)
+    warm = _lrs(TrainerConfig(optimizer={"lr": 1.0}, schedule={"warmup_steps": 4}, epochs=1), 6)
     assert warm == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
-    cos = _lrs(TrainerConfig(lr=1.0, schedule="cosine", min_lr=0.1, epochs=2), 2)
+    cos = _lrs(
+        TrainerConfig(optimizer={"lr": 1.0}, schedule={"name": "cosine", "min_lr": 0.1}, epochs=2),
+        2,
+    )
     expected = [0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / 4)) for s in range(4)]
     assert cos == pytest.approx(expected)
-    cfg = TrainerConfig(lr=1.0, schedule="plateau", plateau_patience=1, gamma=0.5, epochs=6)
+    cfg = TrainerConfig(
+        optimizer={"lr": 1.0}, schedule={"name": "plateau", "patience": 1, "gamma": 0.5}, epochs=6
+    )
     plateau = _lrs(cfg, 1, metrics=[1.0, 0.9, 0.95, 0.95, 0.95, 0.95])
     assert plateau == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5]
 
 
 def test_config_from_dict_and_errors():
-    cfg = from_dict(TrainerConfig, {"lr": "0.01", "clip_norm": "1.0", "optimizer": "sgd"})
-    assert cfg.lr == 0.01 and cfg.clip_norm == 1.0
-    with pytest.raises(ConfigError, match=r"lr must be > 0, got -1\.0"):
-        from_dict(TrainerConfig, {"lr": -1})
-    with pytest.raises(ConfigError, match="optimizer: expected one of"):
-        from_dict(TrainerConfig, {"optimizer": "adagrad"})
-    with pytest.raises(ConfigError, match=r"clip_norm must be > 0 or None, got 0\.0"):
-        from_dict(TrainerConfig, {"clip_norm": 0})
+    cfg = from_dict(
+        TrainerConfig, {"optimizer": {"lr": "0.01", "name": "sgd"}, "clip": {"norm": "1.0"}}
+    )
+    assert cfg.optimizer.lr == 0.01 and cfg.clip.norm == 1.0
+    with pytest.raises(ConfigError, match=r"optimizer: lr must be a number > 0.0, got -1\.0"):
+        from_dict(TrainerConfig, {"optimizer": {"lr": -1}})
+    with pytest.raises(ConfigError, match=r"optimizer\.name: expected one of"):
+        from_dict(TrainerConfig, {"optimizer": {"name": "adagrad"}})
+    with pytest.raises(ConfigError, match=r"clip: norm must be a number > 0.0 or None, got 0\.0"):
+        from_dict(TrainerConfig, {"clip": {"norm": 0}})
     with pytest.raises(ValueError, match="nesterov=True needs"):
-        TrainerConfig(nesterov=True)
+        TrainerConfig(optimizer={"nesterov": True})
+    with pytest.raises(ConfigError, match=r"lr: unknown key; expected one of: epochs"):
+        from_dict(TrainerConfig, {"lr": 0.1})  # the flat names of old are sections now
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(epochs=2.5), "epochs must be a positive int, got 2.5"),
+        (dict(optimizer={"lr": "fast"}), "optimizer.lr: expected a number, got 'fast'"),
+        (dict(precision="fp16"), r"precision must be one of \['fp32', 'bf16'\], got 'fp16'"),
+        (dict(metrics="accuracy"), "metrics must be a list of metric names"),
+        (dict(schedule={"min_lr": 1.0}), r"schedule.min_lr must be in \[0, optimizer.lr"),
+        (dict(optimizer=3), "optimizer must be a OptimizerConfig or a mapping"),
+        (dict(seed=-1), "seed must be an int >= 0, got -1"),
+    ],
+)
+def test_config_built_in_python_is_checked_as_from_yaml(kw, match):
+    with pytest.raises(ValueError, match=match):
+        TrainerConfig(**kw)
+
+
+def test_a_string_is_not_a_number_in_python():
+    from seqlab.train import OptimizerConfig
+
+    with pytest.raises(ValueError, match=r"lr must be a number > 0\.0, got '1e-3'"):
+        OptimizerConfig(lr="1e-3")
+
+
+def test_a_misspelt_monitor_is_refused_when_the_trainer_is_built():
+    # before: with early_stopping.patience None, best/ was silently never written
+    with pytest.raises(ValueError, match=r"monitor 'val_acc' is not a value the trainer logs"):
+        Trainer(SeqClassifier(), quiet(monitor="val_acc", metrics=["accuracy"]))
+    trainer = Trainer(
+        SeqClassifier(), quiet(monitor="val_accuracy", mode="max", metrics=["accuracy"])
+    )
+    assert "val_accuracy" in trainer.logged_names()
+
+
+def test_metric_names_are_checked_against_the_model():
+    from seqlab.models import build_model
+
+    model = build_model("classifier", {"inputs": {"input_size": 1}, "num_classes": 3})
+    with pytest.raises(ValueError, match="metric 'bleu' does not apply to SequenceClassifier"):
+        Trainer(model, quiet(metrics=["bleu"]))
+    with pytest.raises(ValueError, match="unknown metric 'acuracy'"):
+        Trainer(SeqClassifier(), quiet(metrics=["acuracy"]))
+    # the model gives the facts it knows: macro_f1 needs num_classes, named in the config
+    trainer = Trainer(model, quiet(metrics=["macro_f1"]))
+    assert trainer.metrics[0].num_classes == 3
 
 
 def test_bf16_autocast_trains():
     torch.manual_seed(7)
-    cfg = quiet(epochs=2, precision="bf16", lr=1e-2)
+    cfg = quiet(
+        epochs=2,
+        precision="bf16",
+        optimizer={"lr": 1e-2},
+    )
     history = Trainer(SeqClassifier(), cfg).fit(loader(sign_task()), loader(sign_task(seed=1)))
     assert all(math.isfinite(h["val_loss"]) for h in history)
 

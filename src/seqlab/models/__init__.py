@@ -13,13 +13,7 @@ from .encoder_config import (
 from .encoders import Encoder, build_encoder
 from .forecaster import Forecaster, ForecasterConfig, pinball_loss, seasonal_naive
 from .inputs import InputConfig, InputLayer
-from .language_model import (
-    LanguageModel,
-    LanguageModelConfig,
-    bits_per_character,
-    perplexity,
-    sample_next,
-)
+from .language_model import LanguageModel, LanguageModelConfig, sample_next
 from .output import Output
 from .registry import MODELS, build_model
 from .seq2seq import Decoded, Seq2Seq, Seq2SeqConfig
@@ -49,10 +43,8 @@ __all__ += [
     "TaggerConfig",
     "TaskModel",
     "WaveNetEncoderConfig",
-    "bits_per_character",
     "build_encoder",
     "build_model",
-    "perplexity",
     "pinball_loss",
     "sample_next",
     "seasonal_naive",

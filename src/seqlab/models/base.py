@@ -1,23 +1,49 @@
-"""``TaskModel``: what the five task models share, so one trainer and one checkpoint
-format serve them all.
+"""``TaskModel``: what the five task models share, so one trainer, one checkpoint format
+and one command line serve them all.
 
 Each model has a ``kind`` (its name in :func:`seqlab.models.build_model`), a typed
 ``config`` dataclass (``model.config``; ``seqlab.config.to_dict(model.config)`` is the
 JSON a checkpoint stores next to the safetensors weights) and
 ``Model.from_config(config_or_dict)`` to rebuild it.
+
+Three methods carry what the trainer and the command line need to know of a task, so
+that neither asks which model it has:
+
+* ``supported_metrics()`` names the metrics (:func:`seqlab.train.metrics.make_metric`)
+  that apply, and ``metric_options()`` the facts some of them need that the model knows
+  (``num_classes`` for macro-F1);
+* ``evaluate_batch(batch)`` is the :class:`Output` validation uses: the loss as in
+  training, and the prediction the metrics score. For most models that is ``forward``;
+  a generator (``Seq2Seq``) scores its own decoding, never teacher-forced logits;
+* ``predict(batch)`` gives what a user wants back (labels and probabilities, tags,
+  decoded sequences, forecasts), as a dict of tensors, in eval mode without gradients.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 from ..config import from_dict
-from ..data.batch import Batch
+from ..data.batch import IGNORE_INDEX, Batch
+from .output import Output
 
-__all__ = ["TaskModel"]
+__all__ = ["TaskModel", "count_targets", "without_targets"]
+
+
+def without_targets(batch: Batch) -> Batch:
+    """``batch`` with its targets left out (what a model predicts from)."""
+    return dataclasses.replace(batch, targets=None, target_lengths=None)
+
+
+def count_targets(targets: Tensor) -> Tensor:
+    """How many targets a mean loss over ``targets`` averages: those not ``-100``."""
+    return (targets != IGNORE_INDEX).sum()
 
 
 class TaskModel(nn.Module):
@@ -36,6 +62,41 @@ class TaskModel(nn.Module):
             )
         return cls(config, **kwargs)
 
+    # --- what the trainer and the command line ask of every task ------------------------
+    def supported_metrics(self) -> tuple[str, ...]:
+        """Names of the metrics that apply to this model's predictions."""
+        return ()
+
+    def metric_options(self) -> dict[str, dict[str, Any]]:
+        """Options by metric name that the model knows, e.g. ``{"macro_f1":
+        {"num_classes": 3}}``; facts of the data (tag names, a series' scale) come from
+        the task pipeline."""
+        return {}
+
+    def evaluate_batch(self, batch: Batch, state: Any = None) -> Output:
+        """The output validation scores: the training loss, and the prediction the
+        metrics read."""
+        return self(batch, state=state)
+
+    @torch.no_grad()
+    def predict(self, batch: Batch) -> dict[str, Tensor]:
+        """What a user wants back for ``batch`` (see each model), in eval mode."""
+        with self._eval_mode():
+            return self._predict(self._check_batch(batch))
+
+    def _predict(self, batch: Batch) -> dict[str, Tensor]:
+        return {"prediction": self(without_targets(batch)).prediction}
+
+    @contextlib.contextmanager
+    def _eval_mode(self):
+        was_training = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(was_training)
+
+    # --- input checks shared by the models ----------------------------------------------
     @staticmethod
     def _check_batch(batch: Any) -> Batch:
         if not isinstance(batch, Batch):

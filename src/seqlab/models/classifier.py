@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from ..data.batch import Batch
 from ..nn.attention import AdditiveAttention
-from .base import TaskModel
+from .base import TaskModel, without_targets
 from .encoders import EncoderConfig, build_encoder
 from .inputs import InputConfig, InputLayer
 from .output import Output
@@ -124,6 +124,24 @@ class SequenceClassifier(TaskModel):
         if batch.targets is None:
             return Output(pred)
         return Output(pred, self.loss(pred, batch.targets))
+
+    def supported_metrics(self) -> tuple[str, ...]:
+        if self.config.task == "classification":
+            return ("accuracy", "macro_f1")
+        return ("mae", "rmse", "mape")
+
+    def metric_options(self) -> dict[str, dict]:
+        return {"macro_f1": {"num_classes": self.config.num_classes}}
+
+    def _predict(self, batch: Batch) -> dict[str, Tensor]:
+        """Classification: ``label`` (B,) ids, ``probability`` (B,) of that label and
+        ``probabilities`` (B, num_classes); regression: ``value`` (B, num_classes)."""
+        pred = self(without_targets(batch)).prediction
+        if self.config.task == "regression":
+            return {"value": pred}
+        probs = pred.softmax(-1)  # (B, K)
+        top = probs.max(-1)
+        return {"label": top.indices, "probability": top.values, "probabilities": probs}
 
     def loss(self, pred: Tensor, targets: Tensor) -> Tensor:
         B, K = pred.shape

@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.batch import Batch
-from .base import TaskModel
+from .base import TaskModel, without_targets
 from .classifier import pool
 from .encoder_config import MLPEncoderConfig
 from .encoders import EncoderConfig, build_encoder
@@ -172,6 +172,35 @@ class Forecaster(TaskModel):
         if batch.targets is None:
             return Output(pred)
         return Output(pred, self.loss(pred, batch.targets))
+
+    def supported_metrics(self) -> tuple[str, ...]:
+        return ("mae", "rmse", "mape", "mase")
+
+    def evaluate_batch(self, batch: Batch, state=None) -> Output:
+        """The loss as in training; the metrics score the point forecast (the median, or
+        the middle level, of a quantile forecast)."""
+        out = self(batch)
+        point = self.point(out.prediction)  # (B, horizon, O)
+        if batch.targets is not None and batch.targets.dim() == 2:  # (B, horizon) targets
+            point = point.squeeze(-1)
+        return out._replace(prediction=point)
+
+    def point(self, pred: Tensor) -> Tensor:
+        """(B, horizon, O) point forecast: the prediction itself, or with quantiles the
+        output of the level nearest 0.5."""
+        if not self.config.quantiles:
+            return pred
+        middle = int((self.quantiles - 0.5).abs().argmin())
+        return pred[..., middle]
+
+    def _predict(self, batch: Batch) -> dict[str, Tensor]:
+        """``forecast`` (B, horizon, O) point forecasts; with quantiles also
+        ``quantiles`` (B, horizon, O, Q), rising with the levels, and ``levels`` (Q,)."""
+        pred = self(without_targets(batch)).prediction
+        result = {"forecast": self.point(pred)}
+        if self.config.quantiles:
+            result.update(quantiles=pred, levels=self.quantiles)
+        return result
 
     def rearrange(self, pred: Tensor) -> Tensor:
         """Quantile outputs (..., Q) sorted to rise with their levels (no crossing)."""

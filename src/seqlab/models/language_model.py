@@ -2,10 +2,10 @@
 
 Training: ``batch.inputs`` (B, T) ids, ``batch.targets`` (B, T) the next ids (``-100``
 where there is none); ``prediction`` is logits (B, T, vocab_size), the loss the mean
-cross-entropy in nats, so ``perplexity(loss) = exp(loss)`` and
-``bits_per_character(loss) = loss / ln 2`` (for character models). The final recurrent
-state comes back in ``Output.state`` for truncated BPTT: feed it (detached) with the
-next chunk.
+cross-entropy in nats, so perplexity is ``exp(loss)`` and bits per character
+``loss / ln 2`` (:mod:`seqlab.train.metrics`; name them in the trainer's ``metrics``).
+The final recurrent state comes back in ``Output.state`` for truncated BPTT: feed it
+(detached) with the next chunk.
 
 Generation (``generate``) carries the encoder's state from step to step: a recurrent
 encoder reads the prompt in one call and then steps with its ``(h, c)``; a TCN/WaveNet
@@ -31,7 +31,6 @@ torch.Size([7])
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,28 +40,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.batch import IGNORE_INDEX, Batch
-from .base import TaskModel
+from .base import TaskModel, count_targets, without_targets
 from .encoders import EncoderConfig, build_encoder
 from .inputs import InputConfig, InputLayer
 from .output import Output
 
-__all__ = [
-    "LanguageModel",
-    "LanguageModelConfig",
-    "bits_per_character",
-    "perplexity",
-    "sample_next",
-]
-
-
-def perplexity(loss: float | Tensor) -> float:
-    """``exp`` of the mean cross-entropy in nats (a uniform guess over V tokens gives V)."""
-    return math.exp(float(loss))
-
-
-def bits_per_character(loss: float | Tensor) -> float:
-    """Mean cross-entropy in bits (nats / ln 2); a uniform guess over V chars gives log2 V."""
-    return float(loss) / math.log(2)
+__all__ = ["LanguageModel", "LanguageModelConfig", "sample_next"]
 
 
 @dataclass
@@ -204,7 +187,18 @@ class LanguageModel(TaskModel):
         if bool(bad.any()):
             raise ValueError(f"target id {int(targets[bad][0])} is not in [0, vocab_size={V})")
         loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX)
-        return Output(logits, loss, state)
+        return Output(logits, loss, state, weight=count_targets(targets))
+
+    def supported_metrics(self) -> tuple[str, ...]:
+        return ("accuracy", "perplexity", "bits_per_char")
+
+    def _predict(self, batch: Batch) -> dict[str, Tensor]:
+        """``next_token`` (B, V): the distribution of the token after each row's last
+        real step (generation is :meth:`generate`)."""
+        logits = self(without_targets(batch)).prediction  # (B, T, V)
+        last = batch.mask().sum(1) - 1  # (B,)
+        rows = torch.arange(batch.size, device=logits.device)
+        return {"next_token": logits[rows, last.to(logits.device)].softmax(-1)}
 
     # --- generation --------------------------------------------------------------------
     @torch.no_grad()

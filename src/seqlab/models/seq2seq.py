@@ -50,10 +50,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import nn as snn
+from ..checks import check_float, check_int
 from ..data.batch import IGNORE_INDEX, Batch
 from ..nn.attention import AdditiveAttention, MultiplicativeAttention
 from ..nn.embedding import Embedding
-from .base import TaskModel
+from .base import TaskModel, count_targets
 from .classifier import pool
 from .encoders import EncoderConfig, build_encoder
 from .inputs import InputConfig, InputLayer
@@ -80,6 +81,8 @@ class Seq2SeqConfig:
     attention_size: int = 64  # the additive score's hidden size
     teacher_forcing: float = 1.0
     max_length: int = 100
+    beam_size: int = 1  # decoding in validation and predict(): 1 is greedy
+    length_penalty: float = 0.0  # GNMT's alpha for beam search
     dropout: float = 0.0
     pad_id: int = 0
     bos_id: int = 2
@@ -93,6 +96,8 @@ class Seq2SeqConfig:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
         if self.max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {self.max_length}")
+        check_int("beam_size", self.beam_size, min=1)
+        check_float("length_penalty", self.length_penalty, min=0.0)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         for name in ("pad_id", "bos_id", "eos_id"):
@@ -237,7 +242,29 @@ class Seq2Seq(TaskModel):
             return Output(self.decode(batch.inputs, batch.lengths).tokens)
         logits, _, targets = self.teacher_forced(batch)
         loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX)
-        return Output(logits, loss)
+        return Output(logits, loss, weight=count_targets(targets))
+
+    def supported_metrics(self) -> tuple[str, ...]:
+        return ("bleu", "exact_match")  # of the decoded outputs, whose lengths are their own
+
+    def evaluate_batch(self, batch: Batch, state=None) -> Output:
+        """The teacher-forced loss (as in training) for ``val_loss``; for the metrics the
+        model's own decoding (greedy, or beam with ``config.beam_size > 1``): each output
+        a list of ids up to and including ``<eos>``. Scoring argmax of teacher-forced
+        logits instead would credit every step with the gold history, an optimistic
+        BLEU that no user ever sees."""
+        batch = self._check_batch(batch)
+        out = self(batch)
+        if batch.targets is None:
+            return out
+        decoded = self.decode(batch.inputs, batch.lengths)
+        rows, lengths = decoded.tokens.tolist(), decoded.lengths.tolist()
+        return out._replace(prediction=[r[:n] for r, n in zip(rows, lengths, strict=True)])
+
+    def _predict(self, batch: Batch) -> dict[str, Tensor]:
+        """``tokens`` (B, L) ending in ``<eos>`` then ``<pad>``, ``lengths`` (B,),
+        ``scores`` (B,) and ``attention`` (B, L, S), decoded as ``config`` says."""
+        return self.decode(batch.inputs, batch.lengths)._asdict()
 
     # --- decoding --------------------------------------------------------------------------
     @torch.no_grad()
@@ -245,14 +272,18 @@ class Seq2Seq(TaskModel):
         self,
         inputs: Tensor,
         lengths: Tensor | None = None,
-        beam_size: int = 1,
-        length_penalty: float = 0.0,
+        beam_size: int | None = None,
+        length_penalty: float | None = None,
         max_length: int | None = None,
         search: str | None = None,
     ) -> Decoded:
         """Outputs for source ids (B, S) by ``search="greedy"`` (the argmax at each step,
         all sequences at once) or ``"beam"`` (``beam_size`` hypotheses per sequence);
-        by default greedy when ``beam_size == 1``, else beam."""
+        by default greedy when ``beam_size == 1``, else beam. ``beam_size`` and
+        ``length_penalty`` default to the config's."""
+        beam_size = self.config.beam_size if beam_size is None else beam_size
+        if length_penalty is None:
+            length_penalty = self.config.length_penalty
         search = search or ("greedy" if beam_size == 1 else "beam")
         if search not in ("greedy", "beam"):
             raise ValueError(f"search must be 'greedy' or 'beam', got {search!r}")

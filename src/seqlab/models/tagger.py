@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.batch import IGNORE_INDEX, Batch
-from .base import TaskModel
+from .base import TaskModel, count_targets, without_targets
 from .crf import LinearChainCRF
 from .encoders import EncoderConfig, build_encoder
 from .inputs import InputConfig, InputLayer
@@ -85,7 +85,20 @@ class SequenceTagger(TaskModel):
             pred = scores.argmax(-1).masked_fill(~mask, IGNORE_INDEX)  # (B, T)
         if batch.targets is None:
             return Output(pred)
-        return Output(pred, self.loss(scores, batch.targets, mask))
+        loss = self.loss(scores, batch.targets, mask)
+        # softmax: the mean over tagged steps; CRF: the mean over sentences
+        weight = count_targets(batch.targets) if self.crf is None else None
+        return Output(pred, loss, weight=weight)
+
+    def supported_metrics(self) -> tuple[str, ...]:
+        return ("accuracy", "macro_f1", "entity_f1")
+
+    def metric_options(self) -> dict[str, dict]:
+        return {"macro_f1": {"num_classes": self.config.num_tags}}
+
+    def _predict(self, batch: Batch) -> dict[str, Tensor]:
+        """``tags`` (B, T) tag ids (Viterbi with a CRF), ``-100`` past each length."""
+        return {"tags": self(without_targets(batch)).prediction}
 
     def loss(self, scores: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
         K = self.config.num_tags

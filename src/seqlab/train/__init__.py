@@ -3,6 +3,15 @@
 from . import metrics
 from .callbacks import Callback, CSVLogger, EarlyStopping, ProgressBar, TensorBoardLogger
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .config import (
+    CheckpointConfig,
+    ClipConfig,
+    EarlyStoppingConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TBPTTConfig,
+    TrainerConfig,
+)
 from .distributed import (
     DistInfo,
     all_reduce_sum,
@@ -14,22 +23,29 @@ from .distributed import (
 )
 from .metrics import Metric, make_metric
 from .optim import LRSchedule, build_optimizer
+from .runtime import resolve_device, seed_everything
 from .step import NonFiniteError, StepResult, clip_gradients, train_step
 from .tbptt import TruncatedBPTT, repackage_hidden
-from .trainer import Trainer, TrainerConfig, resolve_device, seed_everything
+from .trainer import Trainer
 
 __all__ = [
     "CSVLogger",
     "Callback",
     "Checkpoint",
+    "CheckpointConfig",
     "CheckpointError",
+    "ClipConfig",
     "DistInfo",
     "EarlyStopping",
+    "EarlyStoppingConfig",
     "LRSchedule",
     "Metric",
     "NonFiniteError",
+    "OptimizerConfig",
     "ProgressBar",
+    "ScheduleConfig",
     "StepResult",
+    "TBPTTConfig",
     "TensorBoardLogger",
     "Trainer",
     "TrainerConfig",

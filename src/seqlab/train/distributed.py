@@ -1,7 +1,7 @@
 """Data-parallel training on PyTorch's own engine: torchrun + DistributedDataParallel.
 
-``torchrun --nproc_per_node N train.py`` (or :func:`launch`, what ``seqlab train --nproc
-N`` calls) starts ``N`` processes and sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+``torchrun --nproc_per_node N train.py`` (or :func:`launch`, which runs torchrun from
+Python) starts ``N`` processes and sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
 ``MASTER_ADDR`` and ``MASTER_PORT`` for each. In each of them::
 
     info = init_distributed()                      # gloo on CPU, nccl on GPU
@@ -142,10 +142,8 @@ def launch(
     **kwargs,
 ) -> subprocess.CompletedProcess:
     """Run ``torchrun --standalone --nproc_per_node nproc script *args`` (localhost only)
-    with this Python, and wait for it. ``kwargs`` go to ``subprocess.run``.
-
-    This is what ``seqlab train --nproc N`` calls. ``check`` raises
-    ``subprocess.CalledProcessError`` when any rank fails.
+    with this Python, and wait for it. ``kwargs`` go to ``subprocess.run``; ``check``
+    raises ``subprocess.CalledProcessError`` when any rank fails.
     """
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be an int >= 1, got {nproc!r}")

@@ -14,7 +14,7 @@ The learning rate at optimizer step ``s`` of epoch ``e`` is ::
                 (1 + cos(pi * s / total_steps)) / 2        restarts (Loshchilov & Hutter 2017)
               = gamma ** (number of plateaus so far)     "plateau": times gamma when the
                                                          monitored metric has not improved
-                                                         for plateau_patience epochs
+                                                         for ``schedule.patience`` epochs
 
 and never below ``min_lr``. :class:`LRSchedule` computes it from counters it keeps in
 ``state_dict`` (plain numbers), so a resumed run continues the schedule exactly.
@@ -22,7 +22,8 @@ and never below ``min_lr``. :class:`LRSchedule` computes it from counters it kee
 >>> import torch
 >>> from seqlab.train import TrainerConfig
 >>> w = torch.nn.Parameter(torch.zeros(2))
->>> cfg = TrainerConfig(optimizer="sgd", lr=0.1, schedule="cosine", warmup_steps=2, epochs=1)
+>>> cfg = TrainerConfig(epochs=1, optimizer={"name": "sgd", "lr": 0.1},
+...                     schedule={"name": "cosine", "warmup_steps": 2})
 >>> opt = build_optimizer([w], cfg)
 >>> sched = LRSchedule(opt, cfg, steps_per_epoch=4)
 >>> lrs = []
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 if TYPE_CHECKING:
-    from .trainer import TrainerConfig
+    from .config import TrainerConfig
 
 __all__ = ["LRSchedule", "build_optimizer"]
 
@@ -49,22 +50,21 @@ __all__ = ["LRSchedule", "build_optimizer"]
 def build_optimizer(
     params: Iterable[torch.nn.Parameter], config: TrainerConfig
 ) -> torch.optim.Optimizer:
-    """The optimizer named by ``config.optimizer`` over ``params``."""
-    params = list(params)
-    c = config
-    if c.optimizer == "sgd":
+    """The optimizer ``config.optimizer`` names, over ``params``."""
+    c = config.optimizer
+    if c.name == "sgd":
         return torch.optim.SGD(
             params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
         )
-    if c.optimizer == "adam":
+    if c.name == "adam":
         return torch.optim.Adam(params, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
-    if c.optimizer == "adamw":
+    if c.name == "adamw":
         return torch.optim.AdamW(params, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
-    if c.optimizer == "rmsprop":
+    if c.name == "rmsprop":
         return torch.optim.RMSprop(
             params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
         )
-    raise ValueError(f"optimizer must be one of sgd, adam, adamw, rmsprop, got {c.optimizer!r}")
+    raise ValueError(f"optimizer must be one of sgd, adam, adamw, rmsprop, got {c.name!r}")
 
 
 class LRSchedule:
@@ -91,16 +91,16 @@ class LRSchedule:
         self._apply()
 
     def factor(self) -> float:
-        c = self.config
+        c = self.config.schedule
         warm = min(1.0, (self.step_count + 1) / c.warmup_steps) if c.warmup_steps > 0 else 1.0
-        if c.schedule == "constant":
+        if c.name == "constant":
             main = 1.0
-        elif c.schedule == "step":
+        elif c.name == "step":
             main = c.gamma ** (self.epoch // c.step_size)
-        elif c.schedule == "cosine":
-            total = max(1, c.epochs * self.steps_per_epoch)
+        elif c.name == "cosine":
+            total = max(1, self.config.epochs * self.steps_per_epoch)
             progress = min(1.0, self.step_count / total)
-            floor = c.min_lr / c.lr
+            floor = c.min_lr / self.config.optimizer.lr
             main = floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
         else:  # plateau
             main = c.gamma**self.plateau_cuts
@@ -109,7 +109,7 @@ class LRSchedule:
     def _apply(self) -> None:
         f = self.factor()
         for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
-            group["lr"] = max(base * f, self.config.min_lr)
+            group["lr"] = max(base * f, self.config.schedule.min_lr)
 
     def step(self) -> None:
         self.step_count += 1
@@ -117,18 +117,19 @@ class LRSchedule:
 
     def epoch_end(self, metric: float | None = None) -> None:
         self.epoch += 1
-        c = self.config
-        if c.schedule == "plateau" and metric is not None and math.isfinite(metric):
+        c = self.config.schedule
+        if c.name == "plateau" and metric is not None and math.isfinite(metric):
+            mode, delta = self.config.mode, self.config.early_stopping.min_delta
             better = (
                 self.plateau_best is None
-                or (c.mode == "min" and metric < self.plateau_best - c.min_delta)
-                or (c.mode == "max" and metric > self.plateau_best + c.min_delta)
+                or (mode == "min" and metric < self.plateau_best - delta)
+                or (mode == "max" and metric > self.plateau_best + delta)
             )
             if better:
                 self.plateau_best, self.plateau_bad = metric, 0
             else:
                 self.plateau_bad += 1
-                if self.plateau_bad > c.plateau_patience:
+                if self.plateau_bad > c.patience:
                     self.plateau_cuts += 1
                     self.plateau_bad = 0
         self._apply()

@@ -29,10 +29,11 @@ forward passes per update.
 
 What "state" is depends on the model, and the trainer never looks inside: any tensor,
 or tuple / list / dict of them, returned in ``Output.state`` is carried. For RNN, GRU and
-LSTM it is ``h`` or ``(h, c)``. For a TCN it is its *streaming cache*: the last
-``receptive_field - 1`` inputs of each layer, which make a chunk's first outputs equal to
-what the convolution would compute over the unbroken stream (the same result as
-overlapping the chunks by ``receptive_field - 1`` steps, without recomputing them).
+LSTM it is ``h`` or ``(h, c)``. TCN and WaveNet encoders carry no state across chunks
+(their past is a window of inputs, not a summary): a model built on one returns
+``Output.state=None``, and :meth:`TruncatedBPTT.forward` refuses it with that reason;
+train such models on whole windows (``tbptt.stateful=False``), or generate with their
+streaming path (``LanguageModel.generate``).
 """
 
 from __future__ import annotations
@@ -148,8 +149,10 @@ class TruncatedBPTT:
             out = model(part, state=state)
             if out.state is None:
                 raise ValueError(
-                    f"{type(model).__name__}.forward returned Output.state=None; truncated "
-                    "BPTT needs the final recurrent state back (stateful=True in the config)"
+                    f"{type(model).__name__}.forward returned Output.state=None: truncated "
+                    "BPTT (tbptt.stateful=True) carries a recurrent state from chunk to chunk, "
+                    "which rnn, lstm and gru encoders have and tcn and wavenet ones do not; "
+                    "train those on whole sequences (tbptt.stateful=False)"
                 )
             state = out.state
             if i == 0:
