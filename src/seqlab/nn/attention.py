@@ -49,12 +49,37 @@ class Attention(nn.Module):
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def _dtype(self, keys: object) -> torch.dtype | None:
-        """The dtype inputs must have: the parameters', or the keys' if there are none."""
-        p = next(self.parameters(), None)
-        if p is not None:
-            return p.dtype
-        return keys.dtype if isinstance(keys, Tensor) and keys.is_floating_point() else None
+    def _check_inputs(self, query: object, keys: object, values: object, mask: object) -> None:
+        """``ValueError`` naming the argument unless the shapes and dtypes fit ``forward``."""
+        p = next(self.parameters(), None)  # the dot score has none: inputs match the keys
+        dtype, owner = (None, None) if p is None else (p.dtype, type(self).__name__)
+        check_float_input("keys", keys, "btc", self.key_size, dtype, owner)
+        B, Tk = keys.shape[:2]
+        Q = self.query_size
+        if isinstance(query, Tensor) and query.dim() not in (2, 3):
+            raise ValueError(
+                f"query must have shape (batch, {Q}) or (batch, time, {Q}), "
+                f"got {tuple(query.shape)}"
+            )
+        layout = "bc" if isinstance(query, Tensor) and query.dim() == 2 else "btc"
+        check_float_input("query", query, layout, Q, dtype, owner)
+        if query.size(0) != B:
+            raise ValueError(
+                f"query and keys must have the same batch size, got {query.size(0)} and {B}"
+            )
+        if values is not None:
+            check_float_input("values", values, "btc", None, dtype, owner)
+            if values.shape[:2] != keys.shape[:2]:
+                raise ValueError(
+                    f"values must have shape ({B}, {Tk}, V) like keys, got {tuple(values.shape)}"
+                )
+        for name, t in (("query", query), ("values", values)):
+            if dtype is None and t is not None and t.dtype != keys.dtype:
+                raise ValueError(
+                    f"{name} has dtype {t.dtype} but keys have {keys.dtype}: cast them to one dtype"
+                )
+        if mask is not None:
+            _check_mask(mask, B, Tk)
 
     def forward(
         self, query: Tensor, keys: Tensor, values: Tensor | None = None, mask: Tensor | None = None
@@ -65,30 +90,9 @@ class Attention(nn.Module):
         Returns ``context`` (B, V) / (B, Tq, V) and ``weights`` (B, Tk) / (B, Tq, Tk).
         Every row of ``mask`` needs at least one True: a query with no key to attend to
         has no defined context (the softmax of nothing)."""
-        dtype, owner = self._dtype(keys), type(self).__name__
-        check_float_input("keys", keys, "btc", self.key_size, dtype, owner)
-        if isinstance(query, Tensor) and query.dim() not in (2, 3):
-            raise ValueError(
-                f"query must have shape (batch, {self.query_size}) or "
-                f"(batch, time, {self.query_size}), got {tuple(query.shape)}"
-            )
-        single = isinstance(query, Tensor) and query.dim() == 2
-        check_float_input("query", query, "bc" if single else "btc", self.query_size, dtype, owner)
-        B, Tk = keys.shape[:2]
-        if query.size(0) != B:
-            raise ValueError(
-                f"query and keys must have the same batch size, got {query.size(0)} and {B}"
-            )
-        if values is None:
-            values = keys
-        else:
-            check_float_input("values", values, "btc", None, dtype, owner)
-            if values.shape[:2] != keys.shape[:2]:
-                raise ValueError(
-                    f"values must have shape ({B}, {Tk}, V) like keys, got {tuple(values.shape)}"
-                )
-        if mask is not None:
-            _check_mask(mask, B, Tk)
+        self._check_inputs(query, keys, values, mask)
+        values = keys if values is None else values
+        single = query.dim() == 2
         q = query.unsqueeze(1) if single else query  # (B, Tq, Q)
         scores = self.score(q, keys)  # (B, Tq, Tk)
         if mask is not None:
