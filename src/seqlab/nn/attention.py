@@ -30,7 +30,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .cells import check_positive_int
+from ..checks import check_choice, check_int
+from .tcn import check_float_input
 
 __all__ = ["AdditiveAttention", "Attention", "MultiplicativeAttention"]
 
@@ -42,11 +43,43 @@ class Attention(nn.Module):
 
     def __init__(self, query_size: int, key_size: int):
         super().__init__()
-        self.query_size = check_positive_int("query_size", query_size)
-        self.key_size = check_positive_int("key_size", key_size)
+        self.query_size = check_int("query_size", query_size, min=1)
+        self.key_size = check_int("key_size", key_size, min=1)
 
     def score(self, query: Tensor, keys: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def _check_inputs(self, query: object, keys: object, values: object, mask: object) -> None:
+        """``ValueError`` naming the argument unless the shapes and dtypes fit ``forward``."""
+        p = next(self.parameters(), None)  # the dot score has none: inputs match the keys
+        dtype, owner = (None, None) if p is None else (p.dtype, type(self).__name__)
+        check_float_input("keys", keys, "btc", self.key_size, dtype, owner)
+        B, Tk = keys.shape[:2]
+        Q = self.query_size
+        if isinstance(query, Tensor) and query.dim() not in (2, 3):
+            raise ValueError(
+                f"query must have shape (batch, {Q}) or (batch, time, {Q}), "
+                f"got {tuple(query.shape)}"
+            )
+        layout = "bc" if isinstance(query, Tensor) and query.dim() == 2 else "btc"
+        check_float_input("query", query, layout, Q, dtype, owner)
+        if query.size(0) != B:
+            raise ValueError(
+                f"query and keys must have the same batch size, got {query.size(0)} and {B}"
+            )
+        if values is not None:
+            check_float_input("values", values, "btc", None, dtype, owner)
+            if values.shape[:2] != keys.shape[:2]:
+                raise ValueError(
+                    f"values must have shape ({B}, {Tk}, V) like keys, got {tuple(values.shape)}"
+                )
+        for name, t in (("query", query), ("values", values)):
+            if dtype is None and t is not None and t.dtype != keys.dtype:
+                raise ValueError(
+                    f"{name} has dtype {t.dtype} but keys have {keys.dtype}: cast them to one dtype"
+                )
+        if mask is not None:
+            _check_mask(mask, B, Tk)
 
     def forward(
         self, query: Tensor, keys: Tensor, values: Tensor | None = None, mask: Tensor | None = None
@@ -54,23 +87,15 @@ class Attention(nn.Module):
         """``query`` (B, Q) or (B, Tq, Q), ``keys`` (B, Tk, K), ``values`` (B, Tk, V) or
         ``None`` (the keys), ``mask`` (B, Tk) bool, True at real keys.
 
-        Returns ``context`` (B, V) / (B, Tq, V) and ``weights`` (B, Tk) / (B, Tq, Tk)."""
-        if keys.dim() != 3 or keys.size(-1) != self.key_size:
-            raise ValueError(f"keys must be (B, T, {self.key_size}), got {tuple(keys.shape)}")
-        if query.size(-1) != self.query_size or query.dim() not in (2, 3):
-            raise ValueError(
-                f"query must be (B, {self.query_size}) or (B, T, {self.query_size}), "
-                f"got {tuple(query.shape)}"
-            )
+        Returns ``context`` (B, V) / (B, Tq, V) and ``weights`` (B, Tk) / (B, Tq, Tk).
+        Every row of ``mask`` needs at least one True: a query with no key to attend to
+        has no defined context (the softmax of nothing)."""
+        self._check_inputs(query, keys, values, mask)
         values = keys if values is None else values
         single = query.dim() == 2
         q = query.unsqueeze(1) if single else query  # (B, Tq, Q)
         scores = self.score(q, keys)  # (B, Tq, Tk)
         if mask is not None:
-            if tuple(mask.shape) != tuple(keys.shape[:2]):
-                raise ValueError(
-                    f"mask must have shape {tuple(keys.shape[:2])}, got {tuple(mask.shape)}"
-                )
             scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = torch.softmax(scores, dim=-1)  # (B, Tq, Tk)
         context = weights @ values  # (B, Tq, V)
@@ -79,12 +104,27 @@ class Attention(nn.Module):
         return context, weights
 
 
+def _check_mask(mask: object, batch_size: int, keys: int) -> None:
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
+        got = f"dtype {mask.dtype}" if isinstance(mask, Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a bool tensor, True at real keys, got {got}")
+    if tuple(mask.shape) != (batch_size, keys):
+        raise ValueError(f"mask must have shape {(batch_size, keys)}, got {tuple(mask.shape)}")
+    empty = ~mask.any(dim=1)  # (B,)
+    if empty.any():
+        rows = empty.nonzero().flatten().tolist()
+        raise ValueError(
+            f"mask rows {rows} have no valid key (all False): every sequence needs at least "
+            "one key to attend to"
+        )
+
+
 class AdditiveAttention(Attention):
     """Bahdanau's ``e_j = v^T tanh(W q + U k_j)``; ``hidden_size`` is the size of ``v``."""
 
     def __init__(self, query_size: int, key_size: int, hidden_size: int):
         super().__init__(query_size, key_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.hidden_size = check_int("hidden_size", hidden_size, min=1)
         self.query_proj = nn.Linear(query_size, hidden_size, bias=False)  # W_a
         self.key_proj = nn.Linear(key_size, hidden_size, bias=True)  # U_a (+ bias)
         self.v = nn.Linear(hidden_size, 1, bias=False)  # v_a
@@ -100,8 +140,7 @@ class MultiplicativeAttention(Attention):
 
     def __init__(self, query_size: int, key_size: int, score: str = "general"):
         super().__init__(query_size, key_size)
-        if score not in SCORES:
-            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
+        check_choice("score", score, SCORES)
         if score == "dot" and query_size != key_size:
             raise ValueError(
                 f"the dot score needs query_size == key_size, got {query_size} and {key_size}"

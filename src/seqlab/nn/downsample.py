@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import check_positive_int
+from ..checks import check_choice, check_int
+from .tcn import check_float_input
 
 __all__ = ["Conv1dDownsample"]
 
@@ -54,35 +55,36 @@ class Conv1dDownsample(nn.Module):
         activation: str | None = None,
     ):
         super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        self.output_size = check_positive_int("output_size", output_size)
-        self.kernel_size = check_positive_int("kernel_size", kernel_size)
-        self.stride = check_positive_int("stride", stride)
-        if padding not in PADDINGS:
-            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+        self.input_size = check_int("input_size", input_size, min=1)
+        self.output_size = check_int("output_size", output_size, min=1)
+        self.kernel_size = check_int("kernel_size", kernel_size, min=1)
+        self.stride = check_int("stride", stride, min=1)
+        check_choice("padding", padding, PADDINGS)
+        check_choice("activation", activation, tuple(ACTIVATIONS))
         self.padding = padding
         self.activation = activation
         self.conv = nn.Conv1d(input_size, output_size, kernel_size, stride=stride)
 
     def output_length(self, length: int) -> int:
         """Steps out for ``length`` steps in (0 when a valid window does not fit)."""
+        check_int("length", length, min=0)
         pad = self.kernel_size - 1 if self.padding == "causal" else 0
         return max(0, (length + pad - self.kernel_size) // self.stride + 1)
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
         """Lengths after the convolution: output ``j`` counts if its last input is real."""
+        if not isinstance(lengths, Tensor) or lengths.is_floating_point() or lengths.is_complex():
+            is_tensor = isinstance(lengths, Tensor)
+            got = f"dtype {lengths.dtype}" if is_tensor else type(lengths).__name__
+            raise ValueError(f"lengths must be a tensor of integers, got {got}")
         pad = self.kernel_size - 1 if self.padding == "causal" else 0
         return (
             (lengths + pad - self.kernel_size).div(self.stride, rounding_mode="floor") + 1
         ).clamp(min=0)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 3 or x.size(2) != self.input_size:
-            raise ValueError(
-                f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}"
-            )
+        dtype = self.conv.weight.dtype
+        check_float_input("x", x, "btc", self.input_size, dtype, type(self).__name__)
         if self.output_length(x.size(1)) < 1:
             raise ValueError(
                 f"x has T={x.size(1)} steps, fewer than kernel_size={self.kernel_size} "

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cells import check_positive_int
+from ..checks import check_bool, check_int
 
 __all__ = ["Embedding", "OneHot", "check_token_ids"]
 
@@ -51,7 +51,7 @@ class OneHot(nn.Module):
 
     def __init__(self, num_classes: int):
         super().__init__()
-        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.num_classes = check_int("num_classes", num_classes, min=1)
 
     @property
     def output_size(self) -> int:
@@ -85,10 +85,10 @@ class Embedding(nn.Module):
         padding_idx: int | None = 0,
     ):
         super().__init__()
-        self.num_embeddings = check_positive_int("num_embeddings", num_embeddings)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        if padding_idx is not None and not 0 <= padding_idx < num_embeddings:
-            raise ValueError(f"padding_idx must be in [0, {num_embeddings}), got {padding_idx}")
+        self.num_embeddings = check_int("num_embeddings", num_embeddings, min=1)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1)
+        check_int("padding_idx", padding_idx, min=0, max=num_embeddings - 1, none=True)
+        check_bool("freeze", freeze)
         self.table = nn.Embedding(num_embeddings, embedding_dim, padding_idx=padding_idx)
         if pretrained is not None:
             self.load_pretrained(pretrained)
@@ -113,6 +113,7 @@ class Embedding(nn.Module):
 
     def freeze(self, frozen: bool = True) -> None:
         """Stop (or restart) training the table."""
+        check_bool("frozen", frozen)
         self.table.weight.requires_grad_(not frozen)
 
     @property

@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_int
+
 __all__ = ["ConvStream", "DilatedTaps", "check_streamable", "pointwise_operands"]
 
 ConvSpec = tuple[Tensor, Tensor | None, int]  # weight (C_out, C_in, k), bias (C_out,), dilation
@@ -105,9 +107,9 @@ class ConvStream:
         self._taps.reset()
 
     def step(self, x: Tensor) -> Tensor:
-        """One time step: ``x`` (B, input_size) -> (B, output_size)."""
-        if x.shape != self._shape:
-            raise ValueError(f"x must have shape {self._shape}, got {tuple(x.shape)}")
+        """One time step: ``x`` (B, input_size), any floating dtype -> (B, output_size)."""
+        if not isinstance(x, Tensor) or x.shape != self._shape or not x.is_floating_point():
+            self._reject(x)
         # inference mode: no autograd bookkeeping on the many small ops
         with torch.inference_mode():
             phase = self._taps.begin()  # the batched past taps, in PyTorch on both paths
@@ -120,6 +122,18 @@ class ConvStream:
             y = y.clone()  # a normal tensor, not an inference tensor
         self._taps.commit()
         return y
+
+    def _reject(self, x: object) -> None:
+        """Raise the ``ValueError`` that says what is wrong with a step's input.
+
+        Any floating dtype is taken (and cast to the stream's, as the native path must);
+        integer or bool inputs are refused: token ids need an embedding first.
+        """
+        from .tcn import check_float_input  # tcn imports this module
+
+        if isinstance(x, Tensor) and x.shape != self._shape:
+            raise ValueError(f"x must have shape {self._shape}, got {tuple(x.shape)}")
+        check_float_input("x", x, "bc", self._shape[1], None, type(self).__name__)
 
     def _torch_step(self, x: Tensor, phase: int) -> Tensor:
         """The step's layers at ``phase`` (see :meth:`DilatedTaps.begin`), as PyTorch ops."""
@@ -145,8 +159,7 @@ class DilatedTaps:
     def __init__(self, convs: Sequence[ConvSpec], batch_size: int):
         if not convs:
             raise ValueError("convs must hold at least one convolution, got none")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_int("batch_size", batch_size, min=1)
         dtype, device = convs[0][0].dtype, convs[0][0].device
         kw = dict(dtype=dtype, device=device)
         self.batch_size = B = batch_size

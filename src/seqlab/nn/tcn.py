@@ -30,30 +30,79 @@ torch.Size([2, 50, 8])
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
 
-from .cells import check_positive_int
+from ..checks import check_bool, check_dropout, check_int
 from .fused import NativeTCNStep, native_library
 from .streaming import ConvStream, check_streamable, pointwise_operands
 
-__all__ = ["TCN", "CausalConv1d", "TCNStream", "TemporalBlock", "receptive_field"]
+__all__ = [
+    "TCN",
+    "CausalConv1d",
+    "TCNStream",
+    "TemporalBlock",
+    "check_float_input",
+    "receptive_field",
+]
 
 
 def _check_kernel_size(kernel_size: object) -> int:
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 2:
-        raise ValueError(f"kernel_size must be an int >= 2, got {kernel_size!r}")
-    return kernel_size
+    return check_int("kernel_size", kernel_size, min=2)
 
 
-def _check_dropout(p: object) -> float:
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout must be a float in [0, 1), got {p!r}")
-    return float(p)
+def _check_int_list(name: str, values: object) -> list[int]:
+    """A list (or any iterable but a string) of positive ints: ``channels``, ``dilations``."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a list of ints >= 1, got {values!r}")
+    return [check_int(f"{name}[{i}]", v, min=1) for i, v in enumerate(values)]
+
+
+# the Tensor/Module method that casts to each dtype, for the dtype-mismatch message
+_CAST = {
+    torch.float16: "half",
+    torch.bfloat16: "bfloat16",
+    torch.float32: "float",
+    torch.float64: "double",
+}
+
+
+def check_float_input(
+    name: str, x: object, layout: str, size: int | None, dtype: torch.dtype | None, owner: str
+) -> Tensor:
+    """``x`` as a floating-point tensor of ``layout`` (``"btc"`` batch-first, ``"bct"``
+    channels-first, ``"bc"`` one step) with ``size`` channels, at least one time step,
+    and the dtype ``dtype`` of ``owner``'s parameters; else a ``ValueError`` that says
+    which of these failed and echoes what came (rather than a traceback from a kernel).
+
+    The dtype check is skipped under autocast, which runs layers in a lower precision
+    than their parameters on purpose.
+    """
+    if not isinstance(x, Tensor):
+        hint = " (convert it with torch.from_numpy)" if type(x).__module__ == "numpy" else ""
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}{hint}")
+    c = "C" if size is None else size
+    want = {"btc": f"(batch, time, {c})", "bct": f"(batch, {c}, time)", "bc": f"(batch, {c})"}
+    channel_dim = 1 if layout == "bct" else -1
+    if x.dim() != len(layout) or (size is not None and x.size(channel_dim) != size):
+        raise ValueError(f"{name} must have shape {want[layout]}, got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if "t" in layout and x.size(layout.index("t")) == 0:
+        raise ValueError(f"{name} must have at least one time step, got shape {tuple(x.shape)}")
+    if dtype is not None and x.dtype != dtype and not torch.is_autocast_enabled(x.device.type):
+        to_module, to_input = _CAST.get(x.dtype), _CAST.get(dtype)
+        fix_module = f".{to_module}()" if to_module else f".to({x.dtype})"
+        fix_input = f"{name}.{to_input}()" if to_input else f"{name}.to({dtype})"
+        raise ValueError(
+            f"{name} has dtype {x.dtype} but {owner}'s parameters are {dtype}: call "
+            f"{fix_module} on the module or cast the input ({fix_input})"
+        )
+    return x
 
 
 def receptive_field(kernel_size: int, dilations: Sequence[int], convs_per_block: int = 2) -> int:
@@ -68,11 +117,8 @@ def receptive_field(kernel_size: int, dilations: Sequence[int], convs_per_block:
     16
     """
     _check_kernel_size(kernel_size)
-    check_positive_int("convs_per_block", convs_per_block)
-    dilations = list(dilations)
-    for i, d in enumerate(dilations):
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"dilations[{i}] must be a positive int, got {d!r}")
+    check_int("convs_per_block", convs_per_block, min=1)
+    dilations = _check_int_list("dilations", dilations)
     return 1 + convs_per_block * (kernel_size - 1) * sum(dilations)
 
 
@@ -114,23 +160,25 @@ class CausalConv1d(nn.Conv1d):
         causal: bool = True,
         bias: bool = True,
     ):
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("out_channels", out_channels)
+        check_int("in_channels", in_channels, min=1)
+        check_int("out_channels", out_channels, min=1)
         _check_kernel_size(kernel_size)
-        check_positive_int("dilation", dilation)
+        check_int("dilation", dilation, min=1)
+        check_bool("bias", bias)
         super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
-        self.causal = bool(causal)
+        self.causal = check_bool("causal", causal)
         total = (kernel_size - 1) * dilation
         self.padding_left = total if causal else total // 2
         self.padding_right = total - self.padding_left
 
     def forward(self, x: Tensor) -> Tensor:
+        weight = self.weight  # computed here under weight norm: read it once
+        check_float_input("x", x, "bct", self.in_channels, weight.dtype, type(self).__name__)
         k, d, T = self.kernel_size[0], self.dilation[0], x.size(-1)
         left, right = self.padding_left, self.padding_right
         # tap j reads x[t + j*d - left]: useful only if that offset lies in (-T, T)
         lo = max(0, -((T - 1 - left) // d))
         hi = min(k - 1, (left + T - 1) // d)
-        weight = self.weight
         if lo > hi:  # every tap reads padding only (non-causal, T <= padding): bias alone
             out = x.new_zeros(x.size(0), self.out_channels, T)  # (B, C_out, T)
             return out if self.bias is None else out + self.bias[:, None]
@@ -173,17 +221,25 @@ class TemporalBlock(nn.Module):
         weight_norm: bool = True,
     ):
         super().__init__()
+        check_bool("weight_norm", weight_norm)
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.conv1 = CausalConv1d(in_channels, out_channels, kernel_size, dilation, causal)
         self.conv2 = CausalConv1d(out_channels, out_channels, kernel_size, dilation, causal)
         if weight_norm:  # w = g v / ||v||, one g per output channel (dim 0)
             self.conv1 = _weight_norm(self.conv1)
             self.conv2 = _weight_norm(self.conv2)
-        self.dropout = nn.Dropout(_check_dropout(dropout))
+        self.dropout = nn.Dropout(check_dropout("dropout", dropout))
         self.downsample = (
             nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else None
         )
 
+    @property
+    def output_size(self) -> int:
+        return self.out_channels
+
     def forward(self, x: Tensor) -> Tensor:
+        dtype = self.conv1.bias.dtype
+        check_float_input("x", x, "bct", self.in_channels, dtype, type(self).__name__)
         out = self.dropout(torch.relu_(self.conv1(x)))
         out = self.dropout(torch.relu_(self.conv2(out)))
         if self.downsample is None:
@@ -222,17 +278,14 @@ class TCN(nn.Module):
         weight_norm: bool = True,
     ):
         super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        channels = list(channels)
+        self.input_size = check_int("input_size", input_size, min=1)
+        self.channels = channels = _check_int_list("channels", channels)
         if not channels:
             raise ValueError("channels must list at least one block's width, got []")
-        for i, c in enumerate(channels):
-            check_positive_int(f"channels[{i}]", c)
-        self.channels = channels
         self.kernel_size = _check_kernel_size(kernel_size)
-        self.dropout = _check_dropout(dropout)
-        self.causal = bool(causal)
-        self.weight_norm = bool(weight_norm)
+        self.dropout = check_dropout("dropout", dropout)
+        self.causal = check_bool("causal", causal)
+        self.weight_norm = check_bool("weight_norm", weight_norm)
         self.dilations = [2**i for i in range(len(channels))]
         sizes = [input_size, *channels]
         self.blocks = nn.ModuleList(
@@ -258,7 +311,8 @@ class TCN(nn.Module):
         >>> TCN.for_history(1, history=100, hidden=16, kernel_size=4).receptive_field
         187
         """
-        check_positive_int("history", history)
+        check_int("history", history, min=1)
+        check_int("hidden", hidden, min=1)
         _check_kernel_size(kernel_size)
         # 2^n >= 1 + (history - 1) / (2 (k - 1))
         levels = max(1, math.ceil(math.log2(1 + (history - 1) / (2 * (kernel_size - 1)))))
@@ -267,10 +321,8 @@ class TCN(nn.Module):
         return cls(input_size, [hidden] * levels, kernel_size, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 3 or x.size(2) != self.input_size:
-            raise ValueError(
-                f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}"
-            )
+        dtype = self.blocks[0].conv1.bias.dtype
+        check_float_input("x", x, "btc", self.input_size, dtype, type(self).__name__)
         h = x.transpose(1, 2)  # (B, C_in, T)
         for block in self.blocks:
             h = block(h)
@@ -315,7 +367,7 @@ class TCNStream(ConvStream):
 
     def __init__(self, tcn: TCN, batch_size: int, native: bool | None = None):
         check_streamable(tcn, tcn.dropout, tcn.causal)
-        check_positive_int("batch_size", batch_size)
+        check_int("batch_size", batch_size, min=1)
         self.input_size = tcn.input_size
         convs, blocks = [], []
         with torch.no_grad():

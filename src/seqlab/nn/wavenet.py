@@ -31,10 +31,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .cells import check_positive_int
+from ..checks import check_dropout, check_int
 from .fused import NativeWaveNetStep, native_library
 from .streaming import ConvStream, check_streamable, pointwise_operands
-from .tcn import CausalConv1d, _check_dropout, _check_kernel_size, pointwise, receptive_field
+from .tcn import (
+    CausalConv1d,
+    _check_kernel_size,
+    check_float_input,
+    pointwise,
+    receptive_field,
+)
 
 __all__ = ["WaveNet", "WaveNetStream"]
 
@@ -67,13 +73,13 @@ class WaveNet(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        R = self.residual_channels = check_positive_int("residual_channels", residual_channels)
-        S = self.skip_channels = check_positive_int("skip_channels", skip_channels)
+        self.input_size = check_int("input_size", input_size, min=1)
+        R = self.residual_channels = check_int("residual_channels", residual_channels, min=1)
+        S = self.skip_channels = check_int("skip_channels", skip_channels, min=1)
         self.kernel_size = _check_kernel_size(kernel_size)
-        check_positive_int("dilation_cycles", dilation_cycles)
-        check_positive_int("layers_per_cycle", layers_per_cycle)
-        self.dropout = _check_dropout(dropout)
+        check_int("dilation_cycles", dilation_cycles, min=1)
+        check_int("layers_per_cycle", layers_per_cycle, min=1)
+        self.dropout = check_dropout("dropout", dropout)
         self.dilations = [2**i for i in range(layers_per_cycle)] * dilation_cycles
         n = len(self.dilations)
         self.input_conv = nn.Conv1d(input_size, R, 1)
@@ -90,10 +96,8 @@ class WaveNet(nn.Module):
         return self.skip_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 3 or x.size(2) != self.input_size:
-            raise ValueError(
-                f"x must have shape (batch, time, {self.input_size}), got {tuple(x.shape)}"
-            )
+        dtype = self.input_conv.weight.dtype
+        check_float_input("x", x, "btc", self.input_size, dtype, type(self).__name__)
         # batch-first (B, T, C) throughout: each 1x1 convolution is a linear map over the
         # last axis, and the dilated convolution takes and returns time-major memory
         h = pointwise(self.input_conv, x)  # (B, T, R)
@@ -138,7 +142,7 @@ class WaveNetStream(ConvStream):
 
     def __init__(self, net: WaveNet, batch_size: int, native: bool | None = None):
         check_streamable(net, net.dropout)
-        check_positive_int("batch_size", batch_size)
+        check_int("batch_size", batch_size, min=1)
         self.residual_channels = net.residual_channels
         with torch.no_grad():
             convs = [(c.weight.detach().clone(), c.bias, c.dilation[0]) for c in net.gated]
