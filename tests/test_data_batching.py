@@ -102,7 +102,7 @@ def test_bucket_sampler_drop_last_and_loader():
         data, batch_sampler=BucketSampler(lengths, 4), collate_fn=collate_classification
     )
     assert sum(b.size for b in loader) == 10
-    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         BucketSampler(lengths, 0)
 
 
@@ -121,5 +121,5 @@ def test_batchify_and_stream_chunks():
     assert torch.equal(rows, data[:, :-1])
     with pytest.raises(ValueError, match="too short for batch_size 8"):
         batchify(torch.arange(10), 8)
-    with pytest.raises(ValueError, match="bptt must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="bptt must be a positive int, got 0"):
         StreamChunks(data, 0)

@@ -70,7 +70,7 @@ def test_vocab_load_errors(tmp_path, text, match):
 
 
 def test_vocab_bad_arguments():
-    with pytest.raises(ValueError, match="min_freq must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="min_freq must be a positive int, got 0"):
         Vocab.build([["a"]], min_freq=0)
     with pytest.raises(ValueError, match="max_size"):
         Vocab.build([["a"]], max_size=2)

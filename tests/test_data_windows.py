@@ -32,7 +32,7 @@ def test_window_boundaries():
     assert len(exact) == 1
     with pytest.raises(ValueError, match="shorter than input_length"):
         SlidingWindows(np.arange(4.0), input_length=3, horizon=2)
-    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="stride must be a positive int, got 0"):
         SlidingWindows(np.arange(9.0), 3, 2, stride=0)
 
 

@@ -50,7 +50,7 @@ def test_errors():
         Conv1dDownsample(2, 2, padding="same")
     with pytest.raises(ValueError, match="activation must be one of"):
         Conv1dDownsample(2, 2, activation="gelu")
-    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="stride must be a positive int, got 0"):
         Conv1dDownsample(2, 2, stride=0)
     with pytest.raises(ValueError, match="x has T=3 steps, fewer than kernel_size=4"):
         Conv1dDownsample(2, 2)(torch.randn(1, 3, 2))

@@ -141,7 +141,7 @@ def test_mismatched_inputs_are_rejected():
         model(Batch(ids.masked_fill(ids == 5, SRC), targets, lengths))
     with pytest.raises(ValueError, match=f"target id {TGT} is not in"):
         model(Batch(ids, targets.masked_fill(targets == EOS, TGT), lengths))
-    with pytest.raises(ValueError, match="beam_size must be an int >= 1"):
+    with pytest.raises(ValueError, match="beam_size must be a positive int"):
         model.decode(ids, lengths, beam_size=0)
     with pytest.raises(ValueError, match="score='dot' needs"):
         _model("gru", ("multiplicative", "dot"), decoder_hidden_size=5)

@@ -27,7 +27,7 @@ def test_receptive_field_formula():
     "kwargs, match",
     [
         (dict(kernel_size=1, dilations=[1]), "kernel_size must be an int >= 2, got 1"),
-        (dict(kernel_size=2, dilations=[1, 0]), r"dilations\[1\] must be an int >= 1, got 0"),
+        (dict(kernel_size=2, dilations=[1, 0]), r"dilations\[1\] must be a positive int, got 0"),
         (dict(kernel_size=2, dilations=[1], convs_per_block=0), "convs_per_block"),
     ],
 )
@@ -166,8 +166,8 @@ def test_dropout_is_active_in_training_only():
     [
         (dict(input_size=2, channels=[4], kernel_size=1), "kernel_size must be an int >= 2, got 1"),
         (dict(input_size=2, channels=[]), r"channels must list at least one"),
-        (dict(input_size=2, channels=[4, 0]), r"channels\[1\] must be an int >= 1, got 0"),
-        (dict(input_size=0, channels=[4]), "input_size must be an int >= 1, got 0"),
+        (dict(input_size=2, channels=[4, 0]), r"channels\[1\] must be a positive int, got 0"),
+        (dict(input_size=0, channels=[4]), "input_size must be a positive int, got 0"),
         (
             dict(input_size=2, channels=[4], dropout=1.0),
             r"dropout must be a number in \[0\.0, 1\.0\), got 1\.0",
@@ -183,9 +183,9 @@ def test_bad_inputs_raise_value_error():
     tcn = seeded_tcn(3, [4])
     with pytest.raises(ValueError, match=r"x must have shape \(batch, time, 3\), got \(2, 5, 4\)"):
         tcn(torch.randn(2, 5, 4))
-    with pytest.raises(ValueError, match="history must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="history must be a positive int, got 0"):
         TCN.for_history(3, 0, 4)
-    with pytest.raises(ValueError, match="dilation must be an int >= 1"):
+    with pytest.raises(ValueError, match="dilation must be a positive int"):
         CausalConv1d(2, 2, 3, dilation=0)
 
 
@@ -252,7 +252,7 @@ def test_stream_rejects_training_mode_with_dropout_and_non_causal():
     stream = seeded_tcn(2, [4]).stream(3)
     with pytest.raises(ValueError, match=r"x must have shape \(3, 2\), got \(2, 2\)"):
         stream.step(torch.randn(2, 2))
-    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         seeded_tcn(2, [4]).stream(0)
 
 

@@ -99,7 +99,7 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
 
 
 def test_launch_checks_its_arguments(tmp_path):
-    with pytest.raises(ValueError, match="nproc must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="nproc must be a positive int, got 0"):
         launch(__file__, nproc=0)
     with pytest.raises(ValueError, match="does not exist"):
         launch(tmp_path / "missing.py")

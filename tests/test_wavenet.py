@@ -106,9 +106,9 @@ def test_gradients_reach_every_parameter_and_state_dict_round_trip():
 def test_errors():
     with pytest.raises(ValueError, match="kernel_size must be an int >= 2, got 1"):
         WaveNet(2, 4, 4, kernel_size=1)
-    with pytest.raises(ValueError, match="residual_channels must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="residual_channels must be a positive int, got 0"):
         WaveNet(2, 0, 4)
-    with pytest.raises(ValueError, match="layers_per_cycle must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="layers_per_cycle must be a positive int, got 0"):
         WaveNet(2, 4, 4, layers_per_cycle=0)
     with pytest.raises(ValueError, match=r"dropout must be a number in \[0\.0, 1\.0\), got 1\.5"):
         WaveNet(2, 4, 4, dropout=1.5)

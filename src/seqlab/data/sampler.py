@@ -38,7 +38,7 @@ class BucketSampler(Sampler[list[int]]):
     ):
         for name, value in (("batch_size", batch_size), ("pool_batches", pool_batches)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.lengths = torch.as_tensor(list(lengths), dtype=torch.long)
         if self.lengths.dim() != 1 or len(self.lengths) == 0:
             raise ValueError("lengths must be a non-empty list of ints")

@@ -44,7 +44,7 @@ from .batch import Batch
 def batchify(ids: Tensor, batch_size: int) -> Tensor:
     """Lay a 1-D stream of ids out as ``(batch_size, N // batch_size)`` parallel streams."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     ids = torch.as_tensor(ids)
     if ids.dim() != 1:
         raise ValueError(f"ids must be a 1-D stream, got shape {tuple(ids.shape)}")
@@ -66,7 +66,7 @@ class StreamChunks:
 
     def __init__(self, data: Tensor, bptt: int):
         if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-            raise ValueError(f"bptt must be an int >= 1, got {bptt!r}")
+            raise ValueError(f"bptt must be a positive int, got {bptt!r}")
         if data.dim() != 2 or data.size(1) < 2:
             raise ValueError(f"data must be (B, L) with L >= 2, got shape {tuple(data.shape)}")
         self.data = data

@@ -61,7 +61,7 @@ class Vocab:
             max_size: at most this many tokens in all, the four specials included.
         """
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+            raise ValueError(f"min_freq must be a positive int, got {min_freq!r}")
         if max_size is not None and (
             isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(SPECIALS)
         ):

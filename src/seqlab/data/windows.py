@@ -169,7 +169,7 @@ class SlidingWindows(Dataset):
     ):
         for name, v in (("input_length", input_length), ("horizon", horizon), ("stride", stride)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
         values = torch.as_tensor(np.asarray(values, dtype=np.float32))
         if values.dim() == 1:
             values = values.unsqueeze(1)  # (N, 1)

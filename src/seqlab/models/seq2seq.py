@@ -288,7 +288,7 @@ class Seq2Seq(TaskModel):
         if search not in ("greedy", "beam"):
             raise ValueError(f"search must be 'greedy' or 'beam', got {search!r}")
         if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-            raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
+            raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
         if length_penalty < 0:
             raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
         max_length = self.config.max_length if max_length is None else max_length

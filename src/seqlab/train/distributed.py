@@ -146,7 +146,7 @@ def launch(
     raises ``subprocess.CalledProcessError`` when any rank fails.
     """
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be an int >= 1, got {nproc!r}")
+        raise ValueError(f"nproc must be a positive int, got {nproc!r}")
     if not os.path.exists(script):
         raise ValueError(f"script {os.fspath(script)!r} does not exist")
     cmd = [

@@ -104,7 +104,7 @@ class TruncatedBPTT:
 
     def __init__(self, backprop_chunks: int = 1):
         if isinstance(backprop_chunks, bool) or not isinstance(backprop_chunks, int):
-            raise ValueError(f"backprop_chunks must be an int >= 1, got {backprop_chunks!r}")
+            raise ValueError(f"backprop_chunks must be a positive int, got {backprop_chunks!r}")
         if backprop_chunks < 1:
             raise ValueError(f"backprop_chunks must be >= 1, got {backprop_chunks}")
         self.backprop_chunks = backprop_chunks
