@@ -162,3 +162,20 @@ def test_make_metric_errors_name_the_option():
         make_metric("entity_f1")
     with pytest.raises(ValueError, match="unknown metric 'f2'; expected one of: accuracy"):
         make_metric("f2")
+
+
+def test_the_package_keeps_every_public_name():
+    import seqlab.train
+    import seqlab.train.metrics as metrics
+
+    before_split = [
+        "BLEU", "MAE", "MAPE", "MASE", "RMSE", "Accuracy", "EntityF1", "ExactMatch", "MacroF1",
+        "Metric", "accuracy", "bio_entities", "bits_per_char", "bleu", "entity_prf",
+        "exact_match", "macro_f1", "mae", "make_metric", "mape", "mase", "naive_scale",
+        "perplexity", "rmse",
+    ]  # fmt: skip
+    assert set(before_split) <= set(metrics.__all__)
+    assert all(hasattr(metrics, name) for name in metrics.__all__)
+    assert seqlab.train.Metric is metrics.Metric
+    assert seqlab.train.make_metric is metrics.make_metric
+    assert seqlab.train.metrics is metrics
