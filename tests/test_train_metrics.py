@@ -179,3 +179,88 @@ def test_the_package_keeps_every_public_name():
     assert seqlab.train.Metric is metrics.Metric
     assert seqlab.train.make_metric is metrics.make_metric
     assert seqlab.train.metrics is metrics
+
+
+_WORDS = ["<pad>", "the", "cat", "sat", "on", "mat", "a", "dog", "barks", "at", "it"]
+
+
+def _decode(ids):
+    return " ".join(_WORDS[i] for i in ids if i != 0)  # padding decodes to nothing
+
+
+def _random_corpus(n, seed):
+    """``n`` predicted rows (ids, 0 = pad) and target rows (ids, -100 = pad) of length 9,
+    with an empty hypothesis, an empty reference and a perfect copy among them."""
+    g = torch.Generator().manual_seed(seed)
+    pred = torch.randint(1, len(_WORDS), (n, 9), generator=g)
+    gold = torch.randint(1, len(_WORDS), (n, 9), generator=g)
+    copy = torch.rand(n, 9, generator=g) < 0.6  # most words right, so every order matches
+    pred = torch.where(copy, gold, pred)
+    for row, length in enumerate(torch.randint(1, 10, (n,), generator=g).tolist()):
+        pred[row, length:] = 0
+        gold[row, torch.randint(length - 1, 10, (), generator=g) :] = IGNORE_INDEX
+    pred[0] = 0  # an empty hypothesis
+    gold[1] = IGNORE_INDEX  # an empty reference
+    pred[2], gold[2] = torch.arange(1, 10), torch.arange(1, 10)
+    return pred, gold
+
+
+def _corpus_text(pred, gold):
+    hyps = [_decode(r) for r in pred.tolist()]
+    refs = [_decode([i for i in r if i != IGNORE_INDEX]) for r in gold.tolist()]
+    return hyps, refs
+
+
+def _batches(sizes, *tensors):
+    start = 0
+    for size in sizes:
+        yield tuple(t[start : start + size] for t in tensors)
+        start += size
+    assert start == len(tensors[0])
+
+
+def test_bleu_accumulator_over_batches_of_different_sizes_equals_corpus_bleu():
+    pred, gold = _random_corpus(23, seed=1)
+    hyps, refs = _corpus_text(pred, gold)
+    expected = sacrebleu.corpus_bleu(hyps, [refs]).score
+    assert 0 < expected < 100
+    m = BLEU(_decode)
+    for p, t in _batches([1, 5, 0, 2, 8, 7], pred, gold):  # an empty batch among them
+        m.update(p, Batch(torch.zeros(len(t), 1), t))
+    assert m.value() == pytest.approx(expected, rel=1e-12)
+    # ranks hold parts of the corpus: summed statistics, then compute, is the corpus value
+    ranks = [BLEU(_decode), BLEU(_decode), BLEU(_decode)]
+    for rank, (p, t) in zip(ranks, _batches([11, 3, 9], pred, gold), strict=True):
+        for pb, tb in _batches([len(t) // 2, len(t) - len(t) // 2], p, t):
+            rank.update(pb, Batch(torch.zeros(len(tb), 1), tb))
+    summed = sum(r.stats for r in ranks)
+    assert ranks[0].compute(summed) == pytest.approx(expected, rel=1e-12)
+    assert torch.equal(summed, m.stats)
+
+
+def test_bleu_accumulator_smooths_as_corpus_bleu_when_an_order_has_no_match():
+    # no 4-gram matches anywhere: unsmoothed BLEU would be 0, corpus_bleu smooths (exp)
+    pred = torch.tensor([[1, 2, 3, 7], [4, 5, 6, 0]])
+    gold = torch.tensor([[1, 2, 3, 4], [4, 5, 8, IGNORE_INDEX]])
+    hyps, refs = _corpus_text(pred, gold)
+    expected = sacrebleu.corpus_bleu(hyps, [refs]).score
+    assert expected > 0
+    m = BLEU(_decode)
+    for p, t in _split(2, pred, gold):
+        m.update(p, Batch(torch.zeros(1, 1), t))
+    assert m.value() == pytest.approx(expected, rel=1e-12)
+
+
+def test_bleu_accumulator_edge_cases():
+    m = BLEU(_decode)
+    assert math.isnan(m.value())  # nothing seen
+    m.update(torch.zeros(0, 4, dtype=torch.long), Batch(torch.zeros(0, 1), torch.zeros(0, 4)))
+    assert math.isnan(m.value()) and not m.stats.any()  # an empty batch adds nothing
+    # only empty hypotheses: BLEU 0, as sacrebleu says
+    the = torch.ones(2, 3, dtype=torch.long)
+    m.update(torch.zeros(2, 3, dtype=torch.long), Batch(torch.zeros(2, 1), the))
+    assert m.value() == sacrebleu.corpus_bleu(["", ""], [["the the the"] * 2]).score == 0.0
+    with pytest.raises(ValueError, match="metric 'bleu': 1 predictions but 2 targets"):
+        m.update([[1, 2]], Batch(torch.zeros(2, 1), the))
+    with pytest.raises(ValueError, match="decode must be a function from ids to text, got 3"):
+        BLEU(3)

@@ -39,6 +39,9 @@ def exact_match(hypotheses: Sequence[Any], references: Sequence[Any]) -> float:
     return sum(h == r for h, r in zip(hypotheses, references, strict=True)) / len(references)
 
 
+_ORDER = 4  # BLEU-4: n-grams of order 1..4, sacrebleu's default max_ngram_order
+
+
 def _ids_to_text(ids: Sequence[int]) -> str:
     return " ".join(str(i) for i in ids)
 
@@ -55,37 +58,64 @@ def _sequences(prediction: Any, batch: Batch, name: str) -> tuple[list[list[int]
         if batch.target_lengths is not None:
             row = row[: int(batch.target_lengths[b])]
         golds.append([t for t in row if t != IGNORE_INDEX])
+    if len(preds) != len(golds):
+        raise ValueError(f"metric {name!r}: {len(preds)} predictions but {len(golds)} targets")
     return preds, golds
 
 
 class BLEU(Metric):
     """Corpus BLEU from summed n-gram statistics (sacrebleu): the value equals
-    ``sacrebleu.corpus_bleu`` over the whole corpus, also when ranks hold parts of it.
+    ``sacrebleu.corpus_bleu`` over the whole corpus, also when batches and ranks hold
+    parts of it, because BLEU is a function of corpus-wide sums (Papineni et al. 2002,
+    sec. 2.2.1: clipped n-gram matches and n-gram counts for n = 1..4, hypothesis and
+    reference lengths).
 
     ``decode(ids) -> str`` turns predicted and target ids into text (the target vocab's
-    decode, cutting at end-of-sequence); the default joins the ids with spaces."""
+    decode, cutting at end-of-sequence); the default joins the ids with spaces. Scoring
+    uses sacrebleu's defaults (13a tokenization, ``exp`` smoothing), as ``corpus_bleu``
+    does; no sentence seen gives nan.
+    """
 
     name = "bleu"
-    size = 2 + 2 * 4  # sys_len, ref_len, correct[1..4], total[1..4]
+    # sys_len, ref_len, correct[1..4], total[1..4], sentences
+    size = 2 + 2 * _ORDER + 1
 
     def __init__(self, decode: Callable[[Sequence[int]], str] = _ids_to_text):
+        from sacrebleu.metrics import BLEU as SacreBLEU
+
+        if not callable(decode):
+            raise ValueError(f"decode must be a function from ids to text, got {decode!r}")
         self.decode = decode
+        self.scorer = SacreBLEU(max_ngram_order=_ORDER)
         super().__init__()
 
     def update(self, prediction: Any, batch: Batch) -> None:
-        from sacrebleu.metrics import BLEU as SacreBLEU
-
         preds, golds = _sequences(prediction, batch, self.name)
+        if not golds:  # an empty batch: sacrebleu refuses an empty corpus
+            return
         hyps = [self.decode(p) for p in preds]
         refs = [self.decode(g) for g in golds]
-        stats = SacreBLEU()._extract_corpus_statistics(hyps, [refs])
-        self.stats += torch.tensor(stats, dtype=torch.float64).sum(0)
+        score = self.scorer.corpus_score(hyps, [refs])
+        stats = [score.sys_len, score.ref_len, *score.counts, *score.totals, len(golds)]
+        self.stats += torch.tensor(stats, dtype=torch.float64)
 
     def compute(self, stats: Tensor) -> float:
-        from sacrebleu.metrics import BLEU as SacreBLEU
-
         s = [int(v) for v in stats.tolist()]
-        return float(SacreBLEU.compute_bleu(s[2:6], s[6:10], s[0], s[1]).score)
+        if s[-1] == 0:
+            return float("nan")
+        n = _ORDER
+        scorer = self.scorer
+        score = scorer.compute_bleu(
+            correct=s[2 : 2 + n],
+            total=s[2 + n : 2 + 2 * n],
+            sys_len=s[0],
+            ref_len=s[1],
+            smooth_method=scorer.smooth_method,
+            smooth_value=scorer.smooth_value,
+            effective_order=scorer.effective_order,
+            max_ngram_order=n,
+        )
+        return float(score.score)
 
 
 class ExactMatch(Metric):
