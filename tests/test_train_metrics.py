@@ -7,6 +7,7 @@ import math
 import pytest
 import sacrebleu
 import torch
+import torch.nn.functional as F
 
 from seqlab.data import IGNORE_INDEX, Batch
 from seqlab.train.metrics import (
@@ -16,9 +17,11 @@ from seqlab.train.metrics import (
     MASE,
     RMSE,
     Accuracy,
+    BitsPerChar,
     EntityF1,
     ExactMatch,
     MacroF1,
+    Perplexity,
     accuracy,
     bio_entities,
     bits_per_char,
@@ -264,3 +267,63 @@ def test_bleu_accumulator_edge_cases():
         m.update([[1, 2]], Batch(torch.zeros(2, 1), the))
     with pytest.raises(ValueError, match="decode must be a function from ids to text, got 3"):
         BLEU(3)
+
+
+def _lm_corpus(n, T, V, dtype, seed):
+    """Logits (n, T, V) and next-token targets with -100 padding after a random length."""
+    g = torch.Generator().manual_seed(seed)
+    logits = (3 * torch.randn(n, T, V, generator=g)).to(dtype)
+    targets = torch.randint(0, V, (n, T), generator=g)
+    lengths = torch.randint(1, T + 1, (n,), generator=g)
+    targets[torch.arange(T) >= lengths[:, None]] = IGNORE_INDEX
+    return logits, targets
+
+
+@pytest.mark.parametrize(("dtype", "rel"), [(torch.float64, 1e-12), (torch.float32, 1e-6)])
+def test_perplexity_and_bpc_accumulators_equal_cross_entropy_over_the_whole_set(dtype, rel):
+    logits, targets = _lm_corpus(21, 7, 11, dtype, seed=2)
+    mean_nll = F.cross_entropy(
+        logits.reshape(-1, 11), targets.reshape(-1), ignore_index=IGNORE_INDEX
+    ).item()  # the mean over every target not ignored, in one call
+    ppl, bpc = Perplexity(), BitsPerChar()
+    for lg, t in _batches([1, 6, 0, 3, 11], logits, targets):  # (B, T, V) logits
+        for m in (ppl, bpc):
+            m.update(lg, Batch(torch.zeros(len(t), 7), t))
+    assert ppl.stats[1] == (targets != IGNORE_INDEX).sum()
+    assert ppl.value() == pytest.approx(math.exp(mean_nll), rel=rel)
+    assert bpc.value() == pytest.approx(mean_nll / math.log(2), rel=rel)
+    assert ppl.value() == pytest.approx(perplexity(mean_nll), rel=rel)
+    # (N, V) logits with (N,) targets, split over "ranks": summed stats, then compute
+    flat_logits, flat_targets = logits.reshape(-1, 11), targets.reshape(-1)
+    ranks = [Perplexity(), Perplexity()]
+    for rank, (lg, t) in zip(ranks, _batches([50, 97], flat_logits, flat_targets), strict=True):
+        for lb, tb in _batches([13, len(t) - 13], lg, t):
+            rank.update(lb, Batch(torch.zeros(len(tb), 1), tb))
+    summed = ranks[0].stats + ranks[1].stats
+    assert summed[1] == ppl.stats[1]
+    assert summed[0].item() == pytest.approx(ppl.stats[0].item(), rel=rel)
+    assert ranks[1].compute(summed) == pytest.approx(math.exp(mean_nll), rel=rel)
+    assert bpc.compute(summed) == pytest.approx(mean_nll / math.log(2), rel=rel)
+
+
+def test_perplexity_accumulator_edge_cases():
+    m, b = Perplexity(), BitsPerChar()
+    assert math.isnan(m.value()) and math.isnan(b.value())  # nothing seen
+    padding = torch.full((2, 3), IGNORE_INDEX)
+    m.update(torch.randn(2, 3, 4), Batch(torch.zeros(2, 3), padding))
+    assert math.isnan(m.value()) and not m.stats.any()  # only padding: nothing counted
+    # a confidently wrong model: a mean of 1000 nats overflows exp, which gives inf
+    logits = torch.tensor([[0.0, 1000.0]], dtype=torch.float64)
+    m.update(logits, Batch(torch.zeros(1, 1), torch.tensor([0])))
+    assert m.stats.tolist() == [1000.0, 1.0]
+    assert m.value() == math.inf and perplexity(1000.0) == math.inf
+    # a uniform guess over V tokens: perplexity V, log2 V bits
+    b.update(torch.zeros(3, 5, 256), Batch(torch.zeros(3, 5), torch.ones(3, 5, dtype=torch.long)))
+    assert b.value() == pytest.approx(8.0)
+    with pytest.raises(ValueError, match=r"needs logits of shape target shape \+ \(V,\)"):
+        m.update(torch.randn(2, 4), Batch(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.long)))
+    with pytest.raises(ValueError, match=r"a target id is 4, outside \[0, 4\) for 4 logits"):
+        m.update(torch.randn(2, 4), Batch(torch.zeros(2, 1), torch.tensor([1, 4])))
+    with pytest.raises(ValueError, match=r"a target id is -1, outside"):
+        m.update(torch.randn(2, 4), Batch(torch.zeros(2, 1), torch.tensor([-1, 2])))
+    assert m.stats.tolist() == [1000.0, 1.0]  # a refused batch adds nothing

@@ -28,7 +28,7 @@ from typing import Any
 from .base import Metric
 from .classification import Accuracy, MacroF1, accuracy, confusion_matrix, macro_f1
 from .forecasting import MAE, MAPE, MASE, RMSE, mae, mape, mase, naive_scale, rmse
-from .language import bits_per_char, perplexity
+from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
 from .seq2seq import BLEU, ExactMatch, bleu, exact_match
 from .tagging import EntityF1, bio_entities, entity_prf
 
@@ -39,10 +39,12 @@ __all__ = [
     "MASE",
     "RMSE",
     "Accuracy",
+    "BitsPerChar",
     "EntityF1",
     "ExactMatch",
     "MacroF1",
     "Metric",
+    "Perplexity",
     "accuracy",
     "bio_entities",
     "bits_per_char",
@@ -67,6 +69,8 @@ _SIMPLE: dict[str, type[Metric]] = {
     "mape": MAPE,
     "exact_match": ExactMatch,
     "bleu": BLEU,
+    "perplexity": Perplexity,
+    "bits_per_char": BitsPerChar,
 }
 
 
