@@ -15,6 +15,7 @@ from seqlab.train.metrics import (
     MAE,
     MAPE,
     MASE,
+    METRIC_NAMES,
     RMSE,
     Accuracy,
     BitsPerChar,
@@ -165,6 +166,49 @@ def test_make_metric_errors_name_the_option():
         make_metric("entity_f1")
     with pytest.raises(ValueError, match="unknown metric 'f2'; expected one of: accuracy"):
         make_metric("f2")
+
+
+def test_make_metric_knows_every_name_in_metric_names():
+    options = {"macro_f1": {"num_classes": 3}, "entity_f1": {"tags": ["O", "B-X"]}}
+    options["mase"] = {"scale": 0.5}
+    assert len(set(METRIC_NAMES)) == len(METRIC_NAMES) == 11
+    for name in METRIC_NAMES:
+        metric = make_metric(name, **options.get(name, {}))
+        assert metric.name == name and metric.stats.shape == (metric.size,)
+    assert isinstance(make_metric("perplexity"), Perplexity)
+    assert isinstance(make_metric("bits_per_char"), BitsPerChar)
+    with pytest.raises(ValueError) as error:
+        make_metric("Perplexity")
+    assert str(error.value).endswith(", ".join(sorted(METRIC_NAMES)))  # lists every name
+
+
+def test_make_metric_says_what_to_pass_and_checks_option_values():
+    with pytest.raises(ValueError, match=r"'macro_f1' needs num_classes=\.\.\. \(the number of cl"):
+        make_metric("macro_f1")
+    with pytest.raises(ValueError, match=r"'mase' needs scale=\.\.\. \(naive_scale\(training"):
+        make_metric("mase")
+    with pytest.raises(ValueError, match=r"'entity_f1' needs tags=\.\.\. \(the BIO tag names"):
+        make_metric("entity_f1", **{})
+    with pytest.raises(ValueError, match="metric 'mae' takes no options, got num_classes="):
+        make_metric("mae", num_classes=3)
+    with pytest.raises(ValueError, match="metric 'macro_f1' takes num_classes=, got classes="):
+        make_metric("macro_f1", classes=3)
+    for bad in (1, 2.0, True, "3"):
+        with pytest.raises(ValueError, match=f"num_classes must be an int >= 2, got {bad!r}"):
+            make_metric("macro_f1", num_classes=bad)
+    for bad in (0.0, -1.0, math.inf, math.nan, "1"):
+        with pytest.raises(ValueError, match=rf"scale must be a number > 0.0, got {bad!r} \(naive"):
+            make_metric("mase", scale=bad)
+    assert make_metric("mase", scale=2).scale == 2.0
+    with pytest.raises(ValueError, match="tags must be a non-empty list of tag names"):
+        make_metric("entity_f1", tags="O")
+    with pytest.raises(ValueError, match=r"tags\[1\] must be O, B-X or I-X, got 'PER'"):
+        make_metric("entity_f1", tags=["O", "PER"])
+    with pytest.raises(ValueError, match="decode must be a function"):
+        make_metric("bleu", decode="spaces")
+    m = EntityF1(["O", "B-PER"])
+    with pytest.raises(ValueError, match="metric 'entity_f1': tag id 2 but 2 tags"):
+        m.update(torch.tensor([[0, 2]]), Batch(torch.zeros(1, 2), torch.tensor([[0, 1]])))
 
 
 def test_the_package_keeps_every_public_name():

@@ -15,10 +15,11 @@ seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
                           ``exact_match``
 ========================= ============================== ===============================
 
-Accumulators (``Accuracy``, ``MacroF1``, ``EntityF1``, ``MAE`` … ) follow the ``Metric``
-protocol of ``base.py``: they see one batch at a time and keep summed statistics, so that
-``compute`` gives the exact corpus value over batches and data-parallel ranks.
-:func:`make_metric` builds one by name (what a config's ``metrics: [...]`` lists).
+Accumulators (``Accuracy``, ``MacroF1``, ``EntityF1``, ``Perplexity``, ``BitsPerChar``,
+``MAE`` … ``BLEU``, ``ExactMatch``) follow the ``Metric`` protocol of ``base.py``: they see
+one batch at a time and keep summed statistics, so that ``compute`` gives the exact corpus
+value over batches and data-parallel ranks. :func:`make_metric` builds one by name (what a
+config's ``metrics: [...]`` lists); ``METRIC_NAMES`` are the names it knows.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "MAE",
     "MAPE",
     "MASE",
+    "METRIC_NAMES",
     "RMSE",
     "Accuracy",
     "BitsPerChar",
@@ -62,38 +64,55 @@ __all__ = [
     "rmse",
 ]
 
-_SIMPLE: dict[str, type[Metric]] = {
-    "accuracy": Accuracy,
-    "mae": MAE,
-    "rmse": RMSE,
-    "mape": MAPE,
-    "exact_match": ExactMatch,
-    "bleu": BLEU,
-    "perplexity": Perplexity,
-    "bits_per_char": BitsPerChar,
-}
+# name -> (accumulator, the task fact it needs or None, what that fact is, optional options)
+_REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
+    "accuracy": (Accuracy, None, "", ()),
+    "macro_f1": (MacroF1, "num_classes", "the number of classes, an int >= 2", ()),
+    "entity_f1": (
+        EntityF1, "tags", "the BIO tag names in id order, e.g. ['O', 'B-PER', 'I-PER']", ()
+    ),
+    "perplexity": (Perplexity, None, "", ()),
+    "bits_per_char": (BitsPerChar, None, "", ()),
+    "mae": (MAE, None, "", ()),
+    "rmse": (RMSE, None, "", ()),
+    "mape": (MAPE, None, "", ()),
+    "mase": (MASE, "scale", "naive_scale(training series, season), a number > 0", ()),
+    "bleu": (BLEU, None, "", ("decode",)),
+    "exact_match": (ExactMatch, None, "", ()),
+}  # fmt: skip
+
+METRIC_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+"""Every name :func:`make_metric` knows, grouped by task."""
 
 
 def make_metric(name: str, **options: Any) -> Metric:
     """A metric accumulator by name (what a config's ``metrics: [...]`` lists).
 
     ``macro_f1`` needs ``num_classes``, ``entity_f1`` needs ``tags``, ``mase`` needs
-    ``scale``; ``bleu`` takes an optional ``decode``.
+    ``scale`` (:func:`naive_scale` of the training series); ``bleu`` takes an optional
+    ``decode``. Option values are checked by the accumulators.
 
     >>> make_metric("macro_f1", num_classes=3).name
     'macro_f1'
+    >>> make_metric("mase")
+    Traceback (most recent call last):
+    ...
+    ValueError: metric 'mase' needs scale=... (naive_scale(training series, season), ...
     """
-    if name in _SIMPLE:
-        return _SIMPLE[name](**options)
-    needs = {
-        "macro_f1": (MacroF1, "num_classes"),
-        "entity_f1": (EntityF1, "tags"),
-        "mase": (MASE, "scale"),
-    }
-    if name in needs:
-        cls, key = needs[name]
-        if key not in options:
-            raise ValueError(f"metric {name!r} needs {key}=..., e.g. make_metric({name!r}, {key}=)")
-        return cls(**options)
-    known = sorted([*_SIMPLE, *needs])
-    raise ValueError(f"unknown metric {name!r}; expected one of: {', '.join(known)}")
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(
+            f"unknown metric {name!r}; expected one of: {', '.join(sorted(METRIC_NAMES))}"
+        )
+    cls, needs, what, optional = _REGISTRY[name]
+    takes = (needs,) if needs else ()
+    unknown = sorted(set(options) - {*takes, *optional})
+    if unknown:
+        allowed = ", ".join(f"{k}=" for k in (*takes, *optional)) or "no options"
+        raise ValueError(
+            f"metric {name!r} takes {allowed}, got {', '.join(f'{k}=' for k in unknown)}"
+        )
+    if needs is not None and needs not in options:
+        raise ValueError(
+            f"metric {name!r} needs {needs}=... ({what}), e.g. make_metric({name!r}, {needs}=...)"
+        )
+    return cls(**options)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ...checks import check_int
 from ...data.batch import IGNORE_INDEX, Batch
 from .base import Metric, class_ids, drop_ignored, mean_of, targets_of, values_of
 
@@ -90,9 +91,7 @@ class MacroF1(Metric):
     name = "macro_f1"
 
     def __init__(self, num_classes: int):
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        self.num_classes = num_classes
+        self.num_classes = check_int("num_classes", num_classes, min=2)
         self.size = num_classes * num_classes
         super().__init__()
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ...checks import check_float
 from ...data.batch import Batch
 from .base import Metric, mean_of, targets_of, values_of
 
@@ -127,9 +128,10 @@ class MASE(MAE):
     name = "mase"
 
     def __init__(self, scale: float):
-        if not scale > 0:
-            raise ValueError(f"scale must be > 0 (naive_scale of the training series), got {scale}")
-        self.scale = float(scale)
+        try:
+            self.scale = check_float("scale", scale, min=0.0, min_open=True)
+        except ValueError as e:
+            raise ValueError(f"{e} (naive_scale of the training series)") from None
         super().__init__()
 
     def compute(self, stats: Tensor) -> float:

@@ -90,6 +90,13 @@ class EntityF1(Metric):
     size = 3
 
     def __init__(self, tags: Sequence[str]):
+        if isinstance(tags, str) or not isinstance(tags, Sequence) or not tags:
+            raise ValueError(
+                f"tags must be a non-empty list of tag names in id order, got {tags!r}"
+            )
+        for i, tag in enumerate(tags):
+            if not isinstance(tag, str) or not (tag == "O" or tag[:2] in ("B-", "I-")):
+                raise ValueError(f"tags[{i}] must be O, B-X or I-X, got {tag!r}")
         self.tags = list(tags)
         super().__init__()
 
@@ -99,6 +106,11 @@ class EntityF1(Metric):
         predicted, gold = [], []
         for p_row, g_row in zip(pred.tolist(), target.tolist(), strict=True):
             keep = [i for i, g in enumerate(g_row) if g != IGNORE_INDEX]
+            for tag_id in [*(p_row[i] for i in keep), *(g_row[i] for i in keep)]:
+                if not 0 <= tag_id < len(self.tags):
+                    raise ValueError(
+                        f"metric {self.name!r}: tag id {tag_id} but {len(self.tags)} tags"
+                    )
             predicted.append([self.tags[p_row[i]] for i in keep])
             gold.append([self.tags[g_row[i]] for i in keep])
         self.stats += torch.tensor(_entity_counts(predicted, gold), dtype=torch.float64)
