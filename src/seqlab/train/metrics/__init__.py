@@ -1,0 +1,118 @@
+"""Metrics per task, as plain functions and as accumulators the trainer can reduce.
+
+========================= ============================== ===============================
+task (file)               functions                      trivial baseline to beat
+========================= ============================== ===============================
+classification, tagging   ``accuracy``, ``macro_f1``     majority class
+(``classification.py``)
+BIO tagging (NER, chunks) ``entity_prf``                 F1 = 0 (no entity found)
+(``tagging.py``)
+language modelling        ``perplexity``,                uniform: perplexity = V,
+(``language.py``)         ``bits_per_char``              bpc = log2 V
+forecasting               ``mae``, ``rmse``, ``mape``,   MASE = 1 is the in-sample
+(``forecasting.py``)      ``mase``                       seasonal naive forecast
+seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
+                          ``exact_match``
+========================= ============================== ===============================
+
+Accumulators (``Accuracy``, ``MacroF1``, ``EntityF1``, ``Perplexity``, ``BitsPerChar``,
+``MAE`` … ``BLEU``, ``ExactMatch``) follow the ``Metric`` protocol of ``base.py``: they see
+one batch at a time and keep summed statistics, so that ``compute`` gives the exact corpus
+value over batches and data-parallel ranks. :func:`make_metric` builds one by name (what a
+config's ``metrics: [...]`` lists); ``METRIC_NAMES`` are the names it knows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Metric
+from .classification import Accuracy, MacroF1, accuracy, confusion_matrix, macro_f1
+from .forecasting import MAE, MAPE, MASE, RMSE, mae, mape, mase, naive_scale, rmse
+from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
+from .seq2seq import BLEU, ExactMatch, bleu, exact_match
+from .tagging import EntityF1, bio_entities, entity_prf
+
+__all__ = [
+    "BLEU",
+    "MAE",
+    "MAPE",
+    "MASE",
+    "METRIC_NAMES",
+    "RMSE",
+    "Accuracy",
+    "BitsPerChar",
+    "EntityF1",
+    "ExactMatch",
+    "MacroF1",
+    "Metric",
+    "Perplexity",
+    "accuracy",
+    "bio_entities",
+    "bits_per_char",
+    "bleu",
+    "confusion_matrix",
+    "entity_prf",
+    "exact_match",
+    "macro_f1",
+    "mae",
+    "make_metric",
+    "mape",
+    "mase",
+    "naive_scale",
+    "perplexity",
+    "rmse",
+]
+
+# name -> (accumulator, the task fact it needs or None, what that fact is, optional options)
+_REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
+    "accuracy": (Accuracy, None, "", ()),
+    "macro_f1": (MacroF1, "num_classes", "the number of classes, an int >= 2", ()),
+    "entity_f1": (
+        EntityF1, "tags", "the BIO tag names in id order, e.g. ['O', 'B-PER', 'I-PER']", ()
+    ),
+    "perplexity": (Perplexity, None, "", ()),
+    "bits_per_char": (BitsPerChar, None, "", ()),
+    "mae": (MAE, None, "", ()),
+    "rmse": (RMSE, None, "", ()),
+    "mape": (MAPE, None, "", ()),
+    "mase": (MASE, "scale", "naive_scale(training series, season), a number > 0", ()),
+    "bleu": (BLEU, None, "", ("decode",)),
+    "exact_match": (ExactMatch, None, "", ()),
+}  # fmt: skip
+
+METRIC_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+"""Every name :func:`make_metric` knows, grouped by task."""
+
+
+def make_metric(name: str, **options: Any) -> Metric:
+    """A metric accumulator by name (what a config's ``metrics: [...]`` lists).
+
+    ``macro_f1`` needs ``num_classes``, ``entity_f1`` needs ``tags``, ``mase`` needs
+    ``scale`` (:func:`naive_scale` of the training series); ``bleu`` takes an optional
+    ``decode``. Option values are checked by the accumulators.
+
+    >>> make_metric("macro_f1", num_classes=3).name
+    'macro_f1'
+    >>> make_metric("mase")
+    Traceback (most recent call last):
+    ...
+    ValueError: metric 'mase' needs scale=... (naive_scale(training series, season), ...
+    """
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(
+            f"unknown metric {name!r}; expected one of: {', '.join(sorted(METRIC_NAMES))}"
+        )
+    cls, needs, what, optional = _REGISTRY[name]
+    takes = (needs,) if needs else ()
+    unknown = sorted(set(options) - {*takes, *optional})
+    if unknown:
+        allowed = ", ".join(f"{k}=" for k in (*takes, *optional)) or "no options"
+        raise ValueError(
+            f"metric {name!r} takes {allowed}, got {', '.join(f'{k}=' for k in unknown)}"
+        )
+    if needs is not None and needs not in options:
+        raise ValueError(
+            f"metric {name!r} needs {needs}=... ({what}), e.g. make_metric({name!r}, {needs}=...)"
+        )
+    return cls(**options)
