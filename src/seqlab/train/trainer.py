@@ -66,15 +66,13 @@ from .callbacks import (
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainerConfig
 from .distributed import all_reduce_sum, barrier, is_main_process, world_size
-from .metrics import Metric, bits_per_char, make_metric, perplexity
+from .metrics import Metric, make_metric
 from .optim import LRSchedule, build_optimizer
 from .runtime import make_deterministic, resolve_device, rng_state, seed_everything, set_rng_state
 from .step import NonFiniteError, StepResult, train_step
 from .tbptt import TruncatedBPTT
 
 __all__ = ["Trainer", "TrainerConfig", "resolve_device", "seed_everything"]
-
-DERIVED_METRICS = ("perplexity", "bits_per_char")  # from the mean loss (NLL in nats)
 
 
 def _weight(output: Output, batch: Batch) -> float:
@@ -209,15 +207,12 @@ class Trainer:
                     f"metric {name!r} does not apply to {type(self.module).__name__}; it "
                     f"supports: {', '.join(supported) or 'none'}"
                 )
-            if name not in DERIVED_METRICS:
-                built.append(make_metric(name, **options.get(name, {})))
+            built.append(make_metric(name, **options.get(name, {})))
         return built
 
     def logged_names(self) -> list[str]:
         """The values each epoch logs, with validation data: what ``monitor`` may name."""
-        names = ["train_loss", "lr", "val_loss"]
-        names += [f"val_{n}" for n in self.config.metrics if n in DERIVED_METRICS]
-        return names + [f"val_{m.name}" for m in self.metrics]
+        return ["train_loss", "lr", "val_loss"] + [f"val_{m.name}" for m in self.metrics]
 
     def _check_monitor(self) -> None:
         """A misspelt ``monitor`` would never improve: ``best/`` would never be written
@@ -278,12 +273,7 @@ class Trainer:
         totals = all_reduce_sum(totals)
         results: dict[str, float] = {}
         if totals[1] > 0:
-            loss = (totals[0] / totals[1]).item()
-            results["loss"] = loss
-            if "perplexity" in self.config.metrics:
-                results["perplexity"] = perplexity(loss) if loss < 700 else math.inf
-            if "bits_per_char" in self.config.metrics:
-                results["bits_per_char"] = bits_per_char(loss)
+            results["loss"] = (totals[0] / totals[1]).item()
         for m in self.metrics:
             results[m.name] = m.compute(all_reduce_sum(m.stats))
         return {f"{prefix}{k}": v for k, v in results.items()}
