@@ -133,6 +133,15 @@ class SequenceClassifier(TaskModel):
     def metric_options(self) -> dict[str, dict]:
         return {"macro_f1": {"num_classes": self.config.num_classes}}
 
+    def evaluate_batch(self, batch: Batch, state=None) -> Output:
+        """As ``forward``; a one-value regression scored against (B,) targets gives (B,)
+        values, the shape the regression metrics compare."""
+        out = self(batch)
+        t = batch.targets
+        if self.config.task == "regression" and t is not None and t.dim() == 1:
+            return out._replace(prediction=out.prediction.squeeze(-1))
+        return out
+
     def _predict(self, batch: Batch) -> dict[str, Tensor]:
         """Classification: ``label`` (B,) ids, ``probability`` (B,) of that label and
         ``probabilities`` (B, num_classes); regression: ``value`` (B, num_classes)."""

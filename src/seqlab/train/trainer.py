@@ -91,6 +91,8 @@ class Trainer:
         config: a :class:`TrainerConfig` (defaults if ``None``).
         metrics: accumulators (:mod:`seqlab.train.metrics`) computed on validation data,
             in addition to those named in ``config.metrics``.
+        metric_options: options by metric name for those named in ``config.metrics``
+            (``{"entity_f1": {"tags": [...]}}``), beside what the model gives.
         callbacks: extra :class:`Callback` objects, called after the built-in ones.
         model_config: JSON data that rebuilds the model; saved in ``config.json``, and a
             resumed checkpoint must have the same.
@@ -124,6 +126,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         model_config: Mapping[str, Any] | None = None,
         extras: Mapping[str, Any] | None = None,
+        metric_options: Mapping[str, Mapping[str, Any]] | None = None,
     ):
         self.config = c = config or TrainerConfig()
         if not isinstance(c, TrainerConfig):
@@ -152,7 +155,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.module.parameters(), c)
         self.schedule: LRSchedule | None = None
         self._schedule_state: dict[str, Any] | None = None
-        self.metrics = self._named_metrics(c.metrics) + list(metrics)
+        self.metrics = self._named_metrics(c.metrics, metric_options or {}) + list(metrics)
         self._check_monitor()
         self.callbacks: list[Callback] = []
         stopping = c.early_stopping
@@ -193,13 +196,18 @@ class Trainer:
         """Ask the loop to stop after this epoch (what early stopping calls)."""
         self.should_stop, self.stop_reason = True, reason
 
-    def _named_metrics(self, names: Sequence[str]) -> list[Metric]:
+    def _named_metrics(
+        self, names: Sequence[str], given: Mapping[str, Mapping[str, Any]]
+    ) -> list[Metric]:
         """The metrics ``config.metrics`` names, checked against what the model says
         applies to it (a :class:`~seqlab.models.TaskModel`'s ``supported_metrics``), and
-        given the options the model knows (``num_classes`` for macro-F1)."""
+        given the options the model knows (``num_classes`` for macro-F1) and those the
+        caller passes (``metric_options``: what the data knows, tag names or a scale)."""
         supported = getattr(self.module, "supported_metrics", None)
         supported = supported() if supported is not None else None
-        options = getattr(self.module, "metric_options", dict)()
+        options = {**getattr(self.module, "metric_options", dict)()}
+        for name, extra in given.items():
+            options[name] = {**options.get(name, {}), **extra}
         built = []
         for name in names:
             if supported is not None and name not in supported:
@@ -339,9 +347,10 @@ class Trainer:
             self._epoch_rng = resumed["rng"]
             set_rng_state(self._epoch_rng)
         skip = 0 if resumed is None else resumed["batches_done"]
-        sampler = getattr(train, "sampler", None)
-        if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new order every epoch
-            sampler.set_epoch(epoch)
+        for name in ("sampler", "batch_sampler"):  # Distributed/BucketSampler: an epoch's order
+            sampler = getattr(train, name, None)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
         for cb in self.callbacks:
             cb.on_epoch_start(self, epoch)
         self.model.train()

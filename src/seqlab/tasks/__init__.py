@@ -1,0 +1,31 @@
+"""Task pipelines: from a run config's ``data:`` section to loaders, model sizes and
+metric facts, and from new inputs to rows of predictions (see :mod:`.base`)."""
+
+from .base import DataSource, Splits, Task
+from .classification import ClassificationData, ClassificationTask
+from .forecasting import ForecastingData, ForecastingTask
+from .language_model import LanguageModelData, LanguageModelTask
+from .seq2seq import Seq2SeqData, Seq2SeqTask
+from .tagging import TaggingData, TaggingTask
+
+TASKS: dict[str, type[Task]] = {
+    cls.name: cls
+    for cls in (ClassificationTask, TaggingTask, LanguageModelTask, Seq2SeqTask, ForecastingTask)
+}
+
+__all__ = [
+    "TASKS",
+    "ClassificationData",
+    "ClassificationTask",
+    "DataSource",
+    "ForecastingData",
+    "ForecastingTask",
+    "LanguageModelData",
+    "LanguageModelTask",
+    "Seq2SeqData",
+    "Seq2SeqTask",
+    "Splits",
+    "TaggingData",
+    "TaggingTask",
+    "Task",
+]

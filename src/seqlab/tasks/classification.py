@@ -1,0 +1,221 @@
+"""``classification``: many-to-one, a whole sequence in, one label (or value) out.
+
+Data: labelled texts (a CSV/TSV/JSONL file with text and label columns, or a registered
+dataset such as ``rotten_tomatoes``), or numeric sequences (a registered dataset such as
+``mnist`` or ``adding_problem``, or an ``.npz`` file). Integer or string labels make a
+classifier (class ids in sorted label order); float labels make a regressor.
+
+Feature sequences are standardized per channel with the training split's mean and
+standard deviation (``standardize``, on by default): sensor channels on different scales
+otherwise swamp each other. Texts are tokenized (``tokenizer``), cut to ``max_length``
+tokens, and mapped through a vocabulary of the training split.
+
+.. code-block:: yaml
+
+    task: classification
+    data: {train: reviews.csv, text_column: review, label_column: sentiment}
+    model: {encoder: {kind: gru, hidden_size: 128, bidirectional: true}, pooling: mean}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..checks import check_bool, check_int
+from ..config import ConfigError
+from ..data import (
+    LabelledTexts,
+    NumericSequences,
+    collate_classification,
+    load,
+    read_classification,
+    read_npz,
+)
+from ..data.batch import Batch
+from ..data.collate import pad_sequences
+from .base import DataSource, Splits, Task, random_split
+from .text import TextEncoder, Tokenizer, bucketed_loader
+
+__all__ = ["ClassificationData", "ClassificationTask"]
+
+
+@dataclass
+class ClassificationData(DataSource):
+    text_column: str = "text"
+    label_column: str = "label"
+    format: str | None = None  # csv, tsv or jsonl; None: from the file name
+    tokenizer: Tokenizer = "word"
+    lowercase: bool = False
+    min_freq: int = 1
+    max_vocab: int | None = None
+    max_length: int | None = None  # tokens per text, the rest is cut
+    standardize: bool = True  # feature sequences: per channel, training split's statistics
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("min_freq", self.min_freq, min=1)
+        check_int("max_vocab", self.max_vocab, min=1, none=True)
+        check_int("max_length", self.max_length, min=1, none=True)
+        check_bool("lowercase", self.lowercase)
+        check_bool("standardize", self.standardize)
+
+
+def _read(data: ClassificationData, path: str, labels=None):
+    if path.endswith(".npz"):
+        return read_npz(path)
+    return read_classification(
+        path, data.text_column, data.label_column, data.format, labels=labels
+    )
+
+
+class ClassificationTask(Task):
+    name = "classification"
+    model_kind = "classifier"
+    data_class = ClassificationData
+
+    def __init__(self, data: ClassificationData):
+        super().__init__(data)
+        self.text: TextEncoder | None = None  # texts
+        self.labels: list[str] | None = None  # classification: the label names, by id
+        self.channels: dict[str, list[float]] | None = None  # features: mean and std
+        self.outputs = 1  # regression: values per example
+
+    # --- reading ----------------------------------------------------------------------
+    def read(self) -> None:
+        d = self.data
+        if d.dataset is not None:
+            whole = load(d.dataset, **d.options)
+            if not isinstance(whole, LabelledTexts | NumericSequences):
+                raise ConfigError(
+                    f"data.dataset: {d.dataset!r} is not labelled sequences (it gives a "
+                    f"{type(whole).__name__}); pick a classification dataset"
+                )
+            parts = {"train": whole}
+        else:
+            parts = {"train": _read(d, d.train)}
+            parts.update({k: _read(d, v) for k, v in d.files().items() if k != "train"})
+        kinds = {type(p) for p in parts.values()}
+        if len(kinds) > 1:
+            raise ConfigError("data: train, val and test must all be texts or all sequences")
+        examples = {k: list(zip(*_columns(p), strict=True)) for k, p in parts.items()}
+        split = random_split(examples["train"], d, have=examples)
+        self.splits = Splits(
+            split.train, examples.get("val", split.val), examples.get("test", split.test)
+        )
+
+    def fit(self) -> None:
+        d, train = self.data, self._require().train
+        xs, ys = [x for x, _ in train], [y for _, y in train]
+        if isinstance(xs[0], str):
+            self.text = TextEncoder.fit(xs, d.tokenizer, d.min_freq, d.max_vocab, d.lowercase)
+        else:
+            stacked = np.concatenate([np.asarray(x, dtype=np.float64) for x in xs])  # (ΣT, C)
+            std = stacked.std(0)
+            self.channels = {
+                "mean": stacked.mean(0).tolist() if d.standardize else [0.0] * stacked.shape[1],
+                "std": np.where(std > 0, std, 1.0).tolist() if d.standardize else [1.0] * len(std),
+            }
+        if _is_float(ys):
+            self.labels = None
+            self.outputs = int(np.asarray(ys[0]).size)
+        else:
+            self.labels = sorted({str(y) for y in ys}, key=_label_order)
+            if len(self.labels) < 2:
+                raise ConfigError(f"data: the training split has one label only ({self.labels})")
+
+    # --- what the data sets in the model ----------------------------------------------
+    def _inputs(self) -> dict[str, Any]:
+        if self.text is not None:
+            return {"vocab_size": len(self.text.vocab)}
+        return {"input_size": len(self.channels["mean"])}
+
+    def model_sizes(self) -> dict[str, Any]:
+        if self.labels is None:
+            return {"inputs": self._inputs(), "task": "regression", "num_classes": self.outputs}
+        return {"inputs": self._inputs(), "num_classes": len(self.labels)}
+
+    def placeholder_sizes(self) -> dict[str, Any]:
+        return {"inputs": {"vocab_size": 8}, "num_classes": 2}
+
+    # --- batches ----------------------------------------------------------------------
+    def _example(self, x: Any) -> torch.Tensor:
+        if self.text is not None:
+            ids = self.text.ids(x, self.data.max_length) or [self.text.vocab.unk_id]
+            return torch.tensor(ids, dtype=torch.long)
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[:, None]
+        mean, std = np.asarray(self.channels["mean"]), np.asarray(self.channels["std"])
+        return torch.from_numpy((x - mean) / std).float()  # (T, C)
+
+    def _target(self, y: Any):
+        if self.labels is None:
+            return torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(-1).squeeze(0)
+        key = str(y)
+        if key not in self._label_ids:
+            raise ValueError(f"label {key!r} is not among the training labels {self.labels}")
+        return self._label_ids[key]
+
+    @property
+    def _label_ids(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.labels or [])}
+
+    def loader(self, split: str, shuffle: bool = False):
+        items = [(self._example(x), self._target(y)) for x, y in self._require().get(split)]
+        lengths = [len(x) for x, _ in items]
+        return bucketed_loader(
+            items, lengths, self.data.batch_size, collate_classification, shuffle, self.data.seed
+        )
+
+    # --- a saved run ------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "text": self.text.state() if self.text is not None else None,
+            "labels": self.labels,
+            "channels": self.channels,
+            "outputs": self.outputs,
+        }
+
+    @classmethod
+    def restore(cls, data: ClassificationData, state: Mapping[str, Any]) -> ClassificationTask:
+        task = cls(data)
+        task.text = TextEncoder.from_state(state["text"]) if state.get("text") else None
+        task.labels = state.get("labels")
+        task.channels = state.get("channels")
+        task.outputs = int(state.get("outputs", 1))
+        return task
+
+    # --- new inputs -------------------------------------------------------------------
+    def encode(self, inputs: Sequence[Any]) -> Batch:
+        padded, lengths = pad_sequences([self._example(x) for x in inputs])
+        return Batch(padded, lengths=lengths)
+
+    def decode(self, inputs: Sequence[Any], prediction: Mapping[str, Any]) -> list[dict]:
+        if self.labels is None:
+            return [{"value": v.tolist()} for v in prediction["value"]]
+        labels, probs = prediction["label"].tolist(), prediction["probability"].tolist()
+        return [
+            {"label": self.labels[k], "probability": round(p, 6)}
+            for k, p in zip(labels, probs, strict=True)
+        ]
+
+
+def _columns(part: LabelledTexts | NumericSequences) -> tuple[list, list]:
+    if isinstance(part, LabelledTexts):
+        return part.texts, part.labels
+    return list(part.sequences), list(part.labels)
+
+
+def _label_order(name: str) -> tuple:
+    """Integer labels in numeric order (``2`` before ``10``), others by name."""
+    return (0, int(name), "") if name.lstrip("-").isdigit() else (1, 0, name)
+
+
+def _is_float(labels: Sequence[Any]) -> bool:
+    first = np.asarray(labels[0])
+    return first.dtype.kind == "f" or first.ndim > 0

@@ -1,0 +1,148 @@
+"""``language_model``: one-to-many, predict the next token of a text; generate by sampling.
+
+Data: a registered text (``shakespeare``) or text files. The text is one token stream
+(characters or words); the last ``val_fraction`` and ``test_fraction`` of it are held
+out, in order. The stream is laid out as ``batch_size`` parallel streams cut into chunks
+of ``bptt`` steps, and trained with truncated BPTT (``train.tbptt.stateful`` is on unless
+the config says otherwise), the layout of pytorch/examples' word language model.
+
+.. code-block:: yaml
+
+    task: language_model
+    data: {dataset: shakespeare, tokenizer: char, bptt: 100, batch_size: 32}
+    model: {embedding_dim: 64, encoder: {kind: lstm, hidden_size: 256, num_layers: 2}}
+    train: {metrics: [bits_per_char], clip: {norm: 0.5}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from ..checks import check_bool, check_int
+from ..config import ConfigError
+from ..data import StreamChunks, batchify, load, read_text
+from ..data.batch import Batch
+from ..data.collate import pad_sequences
+from .base import DataSource, Splits, Task
+from .text import TextEncoder, Tokenizer
+
+__all__ = ["LanguageModelData", "LanguageModelTask"]
+
+
+@dataclass
+class LanguageModelData(DataSource):
+    tokenizer: Tokenizer = "char"
+    lowercase: bool = False
+    min_freq: int = 1
+    max_vocab: int | None = None
+    bptt: int = 64  # steps per chunk (k1 of truncated BPTT)
+    limit: int | None = None  # read at most this many characters of the text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("min_freq", self.min_freq, min=1)
+        check_int("max_vocab", self.max_vocab, min=1, none=True)
+        check_int("bptt", self.bptt, min=1)
+        check_int("limit", self.limit, min=1, none=True)
+        check_bool("lowercase", self.lowercase)
+
+
+class LanguageModelTask(Task):
+    name = "language_model"
+    model_kind = "language_model"
+    data_class = LanguageModelData
+    train_defaults: ClassVar[dict[str, Any]] = {"tbptt": {"stateful": True}}
+
+    def __init__(self, data: LanguageModelData):
+        super().__init__(data)
+        self.text: TextEncoder | None = None
+
+    def _read(self) -> dict[str, str]:
+        d = self.data
+        if d.dataset is not None:
+            text = load(d.dataset, **d.options)
+            if not isinstance(text, str):
+                raise ConfigError(
+                    f"data.dataset: {d.dataset!r} is not a text (it gives a "
+                    f"{type(text).__name__}); pick a language-modelling dataset"
+                )
+            parts = {"train": text}
+        else:
+            parts = {k: read_text(v) for k, v in d.files().items()}
+        return {k: v[: d.limit] if d.limit else v for k, v in parts.items()}
+
+    def read(self) -> None:
+        d = self.data
+        parts = self._read()
+        train = parts["train"]
+        n = len(train)
+        n_val = 0 if "val" in parts else int(n * d.val_fraction)
+        n_test = 0 if "test" in parts else int(n * d.test_fraction)
+        cut = n - n_val - n_test  # held-out parts are the end of the text, in order
+        val = parts.get("val", train[cut : cut + n_val])
+        test = parts.get("test", train[cut + n_val :])
+        self.splits = Splits([train[:cut]], [val] if val else [], [test] if test else [])
+
+    def fit(self) -> None:
+        d = self.data
+        train = self._require().train
+        self.text = TextEncoder.fit(train, d.tokenizer, d.min_freq, d.max_vocab, d.lowercase)
+
+    def model_sizes(self) -> dict[str, Any]:
+        return {"vocab_size": len(self.text.vocab)}
+
+    def placeholder_sizes(self) -> dict[str, Any]:
+        return {"vocab_size": 8}
+
+    def loader(self, split: str, shuffle: bool = False):
+        parts = self._require().get(split)
+        if not parts:
+            return []
+        ids = torch.tensor(self.text.ids(parts[0]), dtype=torch.long)
+        B = self.data.batch_size
+        if len(ids) < 2 * B:
+            raise ConfigError(
+                f"data: the {split} text has {len(ids)} tokens, too few for batch_size={B} "
+                "parallel streams of two or more tokens"
+            )
+        return StreamChunks(batchify(ids, B), self.data.bptt)  # in order: the state carries
+
+    def state(self) -> dict[str, Any]:
+        return {"text": self.text.state()}
+
+    @classmethod
+    def restore(cls, data: LanguageModelData, state: Mapping[str, Any]) -> LanguageModelTask:
+        task = cls(data)
+        task.text = TextEncoder.from_state(state["text"])
+        return task
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        ids = self.text.ids(prompt)
+        if not ids:
+            raise ValueError("the prompt has no tokens")
+        return ids
+
+    def encode(self, inputs: Sequence[Any]) -> Batch:
+        padded, lengths = pad_sequences(
+            [torch.tensor(self.prompt_ids(x), dtype=torch.long) for x in inputs]
+        )
+        return Batch(padded, lengths=lengths)
+
+    def decode(self, inputs: Sequence[Any], prediction: Mapping[str, Any]) -> list[dict]:
+        probs = prediction["next_token"]  # (B, V)
+        top = probs.max(-1)
+        return [
+            {"next": self.text.vocab.token(int(i)), "probability": round(float(p), 6)}
+            for i, p in zip(top.indices, top.values, strict=True)
+        ]
+
+    def generate(self, model, prompt: str, max_new_tokens: int, **sampling: Any) -> str:
+        """``prompt`` continued by ``max_new_tokens`` tokens (``sampling``: temperature,
+        top_k, top_p, greedy, seed), as text."""
+        ids = self.prompt_ids(prompt)
+        out = model.generate(ids, max_new_tokens, **sampling)
+        return self.text.text(out[len(ids) :].tolist())
