@@ -218,3 +218,11 @@ def test_overrides_and_files(tmp_path):
         load_run_config(path, ["model.encoder.kernel_size=3"])
     with pytest.raises(ConfigError, match="not a run directory or a checkpoint"):
         load_run(tmp_path / "nothing")
+
+
+def test_a_dataset_of_another_task_is_named():
+    cfg = _config("seq2seq", {"dataset": "adding_problem", "options": {"n": 10, "length": 4}})
+    with pytest.raises(
+        ConfigError, match="'adding_problem' is not text pairs .* pick a seq2seq dataset"
+    ):
+        train_run(cfg)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from ..checks import check_float, check_int
 from ..config import ConfigError, from_dict
+from ..data import load
 from ..data.batch import Batch
 
 __all__ = ["DataSource", "Splits", "Task", "merge_sizes", "random_split"]
@@ -201,6 +202,17 @@ class Task:
     def decode(self, inputs: Sequence[Any], prediction: Mapping[str, Any]) -> list[dict]:
         """One row of plain values per input, from ``model.predict(batch)``."""
         raise NotImplementedError
+
+    def load_dataset(self, expected: type | tuple[type, ...], what: str) -> Any:
+        """The registered dataset ``data.dataset`` names, which must give ``expected``."""
+        d = self.data
+        value = load(d.dataset, **d.options)
+        if not isinstance(value, expected):
+            raise ConfigError(
+                f"data.dataset: {d.dataset!r} is not {what} (it gives a "
+                f"{type(value).__name__}); pick a {self.name} dataset"
+            )
+        return value
 
     def _require(self) -> Splits:
         if self.splits is None:

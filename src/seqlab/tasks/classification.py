@@ -32,7 +32,6 @@ from ..data import (
     LabelledTexts,
     NumericSequences,
     collate_classification,
-    load,
     read_classification,
     read_npz,
 )
@@ -89,12 +88,7 @@ class ClassificationTask(Task):
     def read(self) -> None:
         d = self.data
         if d.dataset is not None:
-            whole = load(d.dataset, **d.options)
-            if not isinstance(whole, LabelledTexts | NumericSequences):
-                raise ConfigError(
-                    f"data.dataset: {d.dataset!r} is not labelled sequences (it gives a "
-                    f"{type(whole).__name__}); pick a classification dataset"
-                )
+            whole = self.load_dataset((LabelledTexts, NumericSequences), "labelled sequences")
             parts = {"train": whole}
         else:
             parts = {"train": _read(d, d.train)}

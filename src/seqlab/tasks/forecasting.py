@@ -32,7 +32,6 @@ from ..data import (
     Scaler,
     TimeSeries,
     collate_windows,
-    load,
     prepare_forecasting,
     read_time_series,
 )
@@ -85,13 +84,7 @@ class ForecastingTask(Task):
     def _series(self) -> TimeSeries:
         d = self.data
         if d.dataset is not None:
-            series = load(d.dataset, **d.options)
-            if not isinstance(series, TimeSeries):
-                raise ConfigError(
-                    f"data.dataset: {d.dataset!r} is not a time series (it gives a "
-                    f"{type(series).__name__}); pick a forecasting dataset"
-                )
-            return series
+            return self.load_dataset(TimeSeries, "a time series")
         return read_time_series(
             d.train, d.time_column, d.target_columns, d.covariate_columns, d.missing
         )

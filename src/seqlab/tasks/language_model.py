@@ -24,7 +24,7 @@ import torch
 
 from ..checks import check_bool, check_int
 from ..config import ConfigError
-from ..data import StreamChunks, batchify, load, read_text
+from ..data import StreamChunks, batchify, read_text
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task
@@ -64,13 +64,7 @@ class LanguageModelTask(Task):
     def _read(self) -> dict[str, str]:
         d = self.data
         if d.dataset is not None:
-            text = load(d.dataset, **d.options)
-            if not isinstance(text, str):
-                raise ConfigError(
-                    f"data.dataset: {d.dataset!r} is not a text (it gives a "
-                    f"{type(text).__name__}); pick a language-modelling dataset"
-                )
-            parts = {"train": text}
+            parts = {"train": self.load_dataset(str, "a text")}
         else:
             parts = {k: read_text(v) for k, v in d.files().items()}
         return {k: v[: d.limit] if d.limit else v for k, v in parts.items()}

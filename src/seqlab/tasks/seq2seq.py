@@ -25,8 +25,7 @@ from typing import Any
 import torch
 
 from ..checks import check_bool, check_int
-from ..config import ConfigError
-from ..data import TextPairs, Vocab, collate_seq2seq, load, read_parallel
+from ..data import TextPairs, Vocab, collate_seq2seq, read_parallel
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task, random_split
@@ -65,13 +64,7 @@ class Seq2SeqTask(Task):
     def read(self) -> None:
         d = self.data
         if d.dataset is not None:
-            pairs = load(d.dataset, **d.options)
-            if not isinstance(pairs, TextPairs):
-                raise ConfigError(
-                    f"data.dataset: {d.dataset!r} is not text pairs (it gives a "
-                    f"{type(pairs).__name__}); pick an encoder-decoder dataset"
-                )
-            parts = {"train": pairs.pairs}
+            parts = {"train": self.load_dataset(TextPairs, "text pairs").pairs}
         else:
             parts = {k: read_parallel(v).pairs for k, v in d.files().items()}
         split = random_split(parts["train"], d, have=parts)
