@@ -223,6 +223,6 @@ def test_overrides_and_files(tmp_path):
 def test_a_dataset_of_another_task_is_named():
     cfg = _config("seq2seq", {"dataset": "adding_problem", "options": {"n": 10, "length": 4}})
     with pytest.raises(
-        ConfigError, match="'adding_problem' is not text pairs .* pick a seq2seq dataset"
+        ConfigError, match=r"'adding_problem' is not text pairs .* pick a seq2seq dataset"
     ):
         train_run(cfg)
