@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .config import TrainerConfig
     from .trainer import Trainer
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "EarlyStopping",
     "ProgressBar",
     "TensorBoardLogger",
+    "default_callbacks",
     "improved",
     "tensorboard_available",
 ]
@@ -268,3 +270,21 @@ def _keep_rows(path: str, keep) -> None:
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)
+
+
+def default_callbacks(config: TrainerConfig) -> list[Callback]:
+    """The callbacks a :class:`TrainerConfig` asks for: early stopping, a progress bar,
+    CSV logs (and TensorBoard's, when installed) in ``log_dir`` or ``checkpoints.dir``."""
+    c = config
+    callbacks: list[Callback] = []
+    stopping = c.early_stopping
+    if stopping.patience is not None:
+        callbacks.append(EarlyStopping(c.monitor, c.mode, stopping.patience, stopping.min_delta))
+    if c.progress:
+        callbacks.append(ProgressBar())
+    log_dir = c.log_dir or c.checkpoints.dir
+    if log_dir is not None:
+        callbacks.append(CSVLogger(log_dir))
+        if c.tensorboard and tensorboard_available():
+            callbacks.append(TensorBoardLogger(os.path.join(log_dir, "tensorboard")))
+    return callbacks

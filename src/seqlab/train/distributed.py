@@ -25,10 +25,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
+
+if TYPE_CHECKING:
+    from .config import TrainerConfig
 
 __all__ = [
     "DistInfo",
@@ -159,3 +164,21 @@ def launch(
         *args,
     ]
     return subprocess.run(cmd, check=check, **kwargs)
+
+
+def data_parallel(module: nn.Module, device: torch.device, config: TrainerConfig) -> nn.Module:
+    """``module`` wrapped in DistributedDataParallel, after the checks of what DDP cannot
+    do with a config."""
+    if config.tbptt.backprop_chunks > 1:  # DDP reduces gradients once per forward pass
+        raise ValueError(
+            f"tbptt.backprop_chunks={config.tbptt.backprop_chunks} runs several forward "
+            "passes per update, which DistributedDataParallel does not support; use 1 "
+            "with torchrun"
+        )
+    if config.tbptt.stateful and config.checkpoints.every is not None:  # each rank its own
+        raise ValueError(
+            "checkpoints.every with tbptt.stateful=True would have to save every rank's "
+            "carried state; under torchrun checkpoint at epoch ends (leave it None)"
+        )
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)

@@ -54,20 +54,13 @@ from torch import nn
 from ..config import to_dict
 from ..data.batch import Batch
 from ..models.output import Output
-from .callbacks import (
-    Callback,
-    CSVLogger,
-    EarlyStopping,
-    ProgressBar,
-    TensorBoardLogger,
-    improved,
-    tensorboard_available,
-)
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .callbacks import Callback, default_callbacks, improved
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainerConfig
-from .distributed import all_reduce_sum, barrier, is_main_process, world_size
-from .metrics import Metric, make_metric
+from .distributed import all_reduce_sum, barrier, data_parallel, is_main_process, world_size
+from .metrics import Metric, build_metrics, merge_options
 from .optim import LRSchedule, build_optimizer
+from .resume import restore_training_state, training_state
 from .runtime import make_deterministic, resolve_device, rng_state, seed_everything, set_rng_state
 from .step import NonFiniteError, StepResult, train_step
 from .tbptt import TruncatedBPTT
@@ -138,39 +131,18 @@ class Trainer:
         self.module = model.to(self.device)
         self.model: nn.Module = self.module  # what the steps call: DDP-wrapped on N ranks
         if world_size() > 1:
-            if c.tbptt.backprop_chunks > 1:  # DDP reduces gradients once per forward pass
-                raise ValueError(
-                    f"tbptt.backprop_chunks={c.tbptt.backprop_chunks} runs several forward "
-                    "passes per update, which DistributedDataParallel does not support; use 1 "
-                    "with torchrun"
-                )
-            if c.tbptt.stateful and c.checkpoints.every is not None:  # each rank its own state
-                raise ValueError(
-                    "checkpoints.every with tbptt.stateful=True would have to save every "
-                    "rank's carried state; under torchrun checkpoint at epoch ends (leave it "
-                    "None)"
-                )
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+            self.model = data_parallel(self.module, self.device, c)
         self.optimizer = build_optimizer(self.module.parameters(), c)
         self.schedule: LRSchedule | None = None
         self._schedule_state: dict[str, Any] | None = None
-        self.metrics = self._named_metrics(c.metrics, metric_options or {}) + list(metrics)
+        options = merge_options(getattr(model, "metric_options", dict)(), metric_options or {})
+        supported = getattr(model, "supported_metrics", None)
+        self.metrics = build_metrics(
+            c.metrics, options, supported() if supported else None, type(model).__name__
+        )
+        self.metrics += list(metrics)
         self._check_monitor()
-        self.callbacks: list[Callback] = []
-        stopping = c.early_stopping
-        if stopping.patience is not None:
-            self.callbacks.append(
-                EarlyStopping(c.monitor, c.mode, stopping.patience, stopping.min_delta)
-            )
-        if c.progress:
-            self.callbacks.append(ProgressBar())
-        log_dir = c.log_dir or c.checkpoints.dir
-        if log_dir is not None:
-            self.callbacks.append(CSVLogger(log_dir))
-            if c.tensorboard and tensorboard_available():
-                self.callbacks.append(TensorBoardLogger(os.path.join(log_dir, "tensorboard")))
-        self.callbacks += list(callbacks)
+        self.callbacks: list[Callback] = default_callbacks(c) + list(callbacks)
         self.model_config = dict(model_config or {})
         self.extras = dict(extras or {})
         self.tbptt = TruncatedBPTT(c.tbptt.backprop_chunks)
@@ -195,28 +167,6 @@ class Trainer:
     def stop(self, reason: str) -> None:
         """Ask the loop to stop after this epoch (what early stopping calls)."""
         self.should_stop, self.stop_reason = True, reason
-
-    def _named_metrics(
-        self, names: Sequence[str], given: Mapping[str, Mapping[str, Any]]
-    ) -> list[Metric]:
-        """The metrics ``config.metrics`` names, checked against what the model says
-        applies to it (a :class:`~seqlab.models.TaskModel`'s ``supported_metrics``), and
-        given the options the model knows (``num_classes`` for macro-F1) and those the
-        caller passes (``metric_options``: what the data knows, tag names or a scale)."""
-        supported = getattr(self.module, "supported_metrics", None)
-        supported = supported() if supported is not None else None
-        options = {**getattr(self.module, "metric_options", dict)()}
-        for name, extra in given.items():
-            options[name] = {**options.get(name, {}), **extra}
-        built = []
-        for name in names:
-            if supported is not None and name not in supported:
-                raise ValueError(
-                    f"metric {name!r} does not apply to {type(self.module).__name__}; it "
-                    f"supports: {', '.join(supported) or 'none'}"
-                )
-            built.append(make_metric(name, **options.get(name, {})))
-        return built
 
     def logged_names(self) -> list[str]:
         """The values each epoch logs, with validation data: what ``monitor`` may name."""
@@ -470,19 +420,6 @@ class Trainer:
     ) -> str:
         """Write a checkpoint of the model and the whole training state to ``path``
         (``epoch_progress``: how far into the next epoch, for a mid-epoch checkpoint)."""
-        state = {
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict() if self.schedule else None,
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
-            "rng": rng_state(),
-            "trainer": {
-                "epoch": self.epoch,
-                "global_step": self.global_step,
-                "skipped_steps": self.skipped_steps,
-                "best": self.best,
-            },
-            "epoch_progress": dict(epoch_progress) if epoch_progress else None,
-        }
         metrics = {
             "epoch": self.epoch,
             "step": self.global_step,
@@ -492,49 +429,16 @@ class Trainer:
         }
         config = {"trainer": to_dict(self.config), "model": self.model_config}
         return save_checkpoint(
-            path, self.module, config=config, metrics=metrics, extras=self.extras, state=state
+            path,
+            self.module,
+            config=config,
+            metrics=metrics,
+            extras=self.extras,
+            state=training_state(self, epoch_progress),
         )
 
     def resume(self, path: str | os.PathLike) -> None:
         """Load a checkpoint written by :meth:`save`: weights, optimizer, schedule,
         callbacks, RNG states and counters; ``fit`` then goes on with the next epoch."""
         ckpt = load_checkpoint(path, self.module, map_location=self.device)
-        saved_model = ckpt.config.get("model", {})
-        if self.model_config and saved_model != self.model_config:
-            keys = sorted(
-                k
-                for k in {*saved_model, *self.model_config}
-                if saved_model.get(k) != self.model_config.get(k)
-            )
-            raise CheckpointError(
-                f"{ckpt.path}: the model config differs from this run's in "
-                + ", ".join(
-                    f"{k} ({saved_model.get(k)!r} there, {self.model_config.get(k)!r} here)"
-                    for k in keys
-                )
-            )
-        state = ckpt.state
-        try:
-            self.optimizer.load_state_dict(state["optimizer"])
-        except (ValueError, KeyError, RuntimeError) as e:
-            raise CheckpointError(
-                f"{ckpt.path}/state.pt: optimizer state does not fit: {e}"
-            ) from None
-        if len(state["callbacks"]) != len(self.callbacks):
-            raise CheckpointError(
-                f"{ckpt.path}/state.pt: saved with {len(state['callbacks'])} callbacks, this "
-                f"trainer has {len(self.callbacks)} (the same config and callbacks are needed)"
-            )
-        for cb, cb_state in zip(self.callbacks, state["callbacks"], strict=True):
-            cb.load_state_dict(cb_state)
-        self._schedule_state = state["schedule"]
-        counters = state["trainer"]
-        self.epoch = self.start_epoch = int(counters["epoch"])
-        self.global_step = int(counters["global_step"])
-        self.skipped_steps = int(counters["skipped_steps"])
-        self.best = counters["best"]
-        self.history = list(ckpt.metrics.get("history", []))
-        set_rng_state(state["rng"])
-        progress = state.get("epoch_progress")  # absent in checkpoints of older versions
-        if progress:  # taken inside epoch `epoch`: fit replays its start (see _train_epoch)
-            self._resume_epoch = {**progress, "rng_now": state["rng"]}
+        restore_training_state(self, ckpt)

@@ -24,6 +24,7 @@ config's ``metrics: [...]`` lists); ``METRIC_NAMES`` are the names it knows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .base import Metric
@@ -51,6 +52,7 @@ __all__ = [
     "bio_entities",
     "bits_per_char",
     "bleu",
+    "build_metrics",
     "confusion_matrix",
     "entity_prf",
     "exact_match",
@@ -59,6 +61,7 @@ __all__ = [
     "make_metric",
     "mape",
     "mase",
+    "merge_options",
     "naive_scale",
     "perplexity",
     "rmse",
@@ -116,3 +119,31 @@ def make_metric(name: str, **options: Any) -> Metric:
             f"metric {name!r} needs {needs}=... ({what}), e.g. make_metric({name!r}, {needs}=...)"
         )
     return cls(**options)
+
+
+def merge_options(*sources: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Options by metric name from several sources (the model's, the data's), merged."""
+    merged: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        for name, options in source.items():
+            merged[name] = {**merged.get(name, {}), **options}
+    return merged
+
+
+def build_metrics(
+    names: Sequence[str],
+    options: Mapping[str, Mapping[str, Any]],
+    supported: Sequence[str] | None = None,
+    owner: str = "the model",
+) -> list[Metric]:
+    """The metrics ``names`` lists, each with its ``options``; with ``supported`` (what
+    a task model says applies to it) a name outside it is an error naming the owner."""
+    built = []
+    for name in names:
+        if supported is not None and name not in supported:
+            raise ValueError(
+                f"metric {name!r} does not apply to {owner}; it supports: "
+                f"{', '.join(supported) or 'none'}"
+            )
+        built.append(make_metric(name, **options.get(name, {})))
+    return built
