@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> float:
                 "val_fraction": 0.1,
                 "test_fraction": 0.1,
                 "batch_size": BATCH,
-            },  # fmt: skip
+            },
             "model": {"encoder": {"kind": "lstm", "hidden_size": args.hidden}},
             "train": {
                 "epochs": EPOCHS,
