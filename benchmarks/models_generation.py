@@ -29,7 +29,7 @@ import torch
 
 import seqlab.nn
 from seqlab.data import Batch
-from seqlab.models import EncoderConfig, LanguageModel, LanguageModelConfig
+from seqlab.models import EncoderConfig, InputConfig, LanguageModel, LanguageModelConfig
 
 
 def recompute(model: LanguageModel, prompt: torch.Tensor, new: int) -> torch.Tensor:
@@ -69,7 +69,7 @@ def main(argv=None) -> dict:
     for name, enc in encoders(args.hidden).items():
         torch.manual_seed(0)
         model = LanguageModel(
-            LanguageModelConfig(vocab_size=args.vocab, embedding_dim=32, encoder=enc)
+            LanguageModelConfig(InputConfig(vocab_size=args.vocab, embedding_dim=32), encoder=enc)
         ).eval()
         prompt = torch.randint(4, args.vocab, (args.batch, args.prompt))
         times = {"carried": [], "recompute": []}

@@ -25,8 +25,7 @@ def test_char_language_model_with_truncated_bptt_and_checkpoint(tmp_path):
     ids = torch.tensor(vocab.encode(tokens))
     stream = batchify(ids, 4)  # (4, N/4): four parallel streams
     model_config = {
-        "vocab_size": len(vocab),
-        "embedding_dim": 16,
+        "inputs": {"vocab_size": len(vocab), "embedding_dim": 16},
         "encoder": {"kind": "lstm", "hidden_size": 48},
     }
     model = build_model("language_model", model_config)

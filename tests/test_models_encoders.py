@@ -56,8 +56,11 @@ def test_registry_rebuilds_every_model_from_its_json_config():
     configs = {
         "classifier": {"inputs": {"vocab_size": 10}},
         "tagger": {"inputs": {"input_size": 3}, "num_tags": 4},
-        "language_model": {"vocab_size": 10, "encoder": {"kind": "gru", "hidden_size": 8}},
-        "seq2seq": {"src_vocab_size": 10, "tgt_vocab_size": 9},
+        "language_model": {
+            "inputs": {"vocab_size": 10},
+            "encoder": {"kind": "gru", "hidden_size": 8},
+        },
+        "seq2seq": {"inputs": {"vocab_size": 10}, "tgt_vocab_size": 9},
         "forecaster": {"input_size": 2, "horizon": 3, "quantiles": [0.1, 0.9]},
     }
     assert set(configs) == set(MODELS)

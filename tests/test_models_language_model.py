@@ -9,6 +9,7 @@ from models_common import encoder, encoder_names, pad, roundtrip, train
 from seqlab.data import IGNORE_INDEX, Batch
 from seqlab.models import (
     EncoderConfig,
+    InputConfig,
     LanguageModel,
     LanguageModelConfig,
     sample_next,
@@ -21,7 +22,9 @@ V = 11
 
 def _model(enc="lstm", hidden=8, **kw):
     torch.manual_seed(0)
-    cfg = LanguageModelConfig(vocab_size=V, embedding_dim=6, encoder=encoder(enc, hidden), **kw)
+    cfg = LanguageModelConfig(
+        InputConfig(vocab_size=V, embedding_dim=6), encoder=encoder(enc, hidden), **kw
+    )
     return LanguageModel(cfg).eval()
 
 
@@ -133,9 +136,11 @@ def test_mismatched_inputs_and_configs_are_rejected():
     with pytest.raises(ValueError, match=f"target id {V} is not in"):
         model(Batch(torch.tensor([[2, 3]]), targets=torch.tensor([[3, V]])))
     with pytest.raises(ValueError, match="bidirectional must be false"):
-        LanguageModelConfig(vocab_size=V, encoder=EncoderConfig(kind="gru", bidirectional=True))
+        LanguageModelConfig(
+            InputConfig(vocab_size=V), encoder=EncoderConfig(kind="gru", bidirectional=True)
+        )
     with pytest.raises(ValueError, match="feature_size > 0 needs condition"):
-        LanguageModelConfig(vocab_size=V, feature_size=3)
+        LanguageModelConfig(InputConfig(vocab_size=V), feature_size=3)
     with pytest.raises(ValueError, match="temperature must be > 0"):
         model.generate([2], 3, temperature=0)
     with pytest.raises(ValueError, match="prompt must be"):

@@ -34,7 +34,7 @@ def test_seq2seq_validation_metrics_come_from_its_own_decoding():
     # Before: BLEU and exact match were computed from the argmax of teacher-forced logits,
     # which credits every step with the gold history, so val_bleu was optimistic.
     torch.manual_seed(0)
-    model = build_model("seq2seq", {"src_vocab_size": 10, "tgt_vocab_size": 10, "embedding_dim": 8,
+    model = build_model("seq2seq", {"inputs": {"vocab_size": 10, "embedding_dim": 8}, "tgt_vocab_size": 10,
                                     "encoder": {"kind": "gru", "hidden_size": 8, "bidirectional": True},
                                     "decoder_hidden_size": 16, "attention_size": 8, "max_length": 8})  # fmt: skip
     data = _seq2seq_data()
@@ -94,9 +94,9 @@ def _models():
                        Batch(torch.randint(1, 9, (2, 4)), torch.tensor([0, 2]))),
         "tagger": (build_model("tagger", {"inputs": {"vocab_size": 9}, "num_tags": 4, "crf": True}),
                    Batch(torch.randint(1, 9, (2, 4)), torch.tensor([[1, 2, 0, 3], [0, 1, -100, -100]]), torch.tensor([4, 2]))),
-        "language_model": (build_model("language_model", {"vocab_size": 9}),
+        "language_model": (build_model("language_model", {"inputs": {"vocab_size": 9}}),
                            Batch(torch.randint(4, 9, (2, 4)), torch.randint(4, 9, (2, 4)), torch.tensor([4, 2]))),
-        "seq2seq": (build_model("seq2seq", {"src_vocab_size": 9, "tgt_vocab_size": 9, "max_length": 5}),
+        "seq2seq": (build_model("seq2seq", {"inputs": {"vocab_size": 9}, "tgt_vocab_size": 9, "max_length": 5}),
                     Batch(torch.randint(4, 9, (2, 4)), torch.tensor([[5, 3], [6, 3]]))),
         "forecaster": (build_model("forecaster", {"input_size": 1, "horizon": 2, "quantiles": [0.9, 0.5, 0.1]}),
                        Batch(torch.randn(2, 6, 1), torch.randn(2, 2, 1))),

@@ -5,7 +5,7 @@ import torch
 
 from models_common import encoder, encoder_names, pad, roundtrip, train, train_on
 from seqlab.data import IGNORE_INDEX, Batch
-from seqlab.models import Seq2Seq, Seq2SeqConfig
+from seqlab.models import InputConfig, Seq2Seq, Seq2SeqConfig
 
 SRC, TGT, BOS, EOS = 12, 14, 2, 3
 ATTENTIONS = [("additive", "general"), ("multiplicative", "general"), ("multiplicative", "dot")]
@@ -18,9 +18,8 @@ def _model(enc="bigru", attention=("additive", "general"), hidden=8, **kw):
     if enc_cfg.kind == "wavenet":
         out_size = enc_cfg.skip_channels
     cfg = Seq2SeqConfig(
-        src_vocab_size=SRC,
+        inputs=InputConfig(vocab_size=SRC, embedding_dim=6),
         tgt_vocab_size=TGT,
-        embedding_dim=6,
         encoder=enc_cfg,
         decoder_kind=kw.pop("decoder_kind", "gru"),
         decoder_hidden_size=kw.pop("decoder_hidden_size", out_size),
@@ -178,9 +177,8 @@ def test_learns_sequence_reversal(attention):
     # Exact match of the whole output; copying the input scores about 0 (palindromes only).
     torch.manual_seed(0)
     cfg = Seq2SeqConfig(
-        src_vocab_size=SRC,
+        inputs=InputConfig(vocab_size=SRC, embedding_dim=16),
         tgt_vocab_size=TGT,
-        embedding_dim=16,
         encoder=encoder("bigru", 32),
         decoder_hidden_size=64,
         attention=attention,

@@ -104,7 +104,7 @@ def test_language_model_run_turns_truncated_bptt_on_and_generates(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("abcabcabc " * 300)
     cfg = _config("language_model", {"train": str(text), "bptt": 12, "batch_size": 8},
-                  {"embedding_dim": 8, "encoder": {"kind": "gru", "hidden_size": 24}},
+                  {"inputs": {"embedding_dim": 8}, "encoder": {"kind": "gru", "hidden_size": 24}},
                   epochs=3, optimizer={"lr": 1e-2}, metrics=["bits_per_char"])  # fmt: skip
     assert cfg.train.tbptt.stateful  # the task's default
     run = train_run(cfg, tmp_path / "run")
@@ -120,7 +120,7 @@ def test_seq2seq_run_scores_its_decoding(tmp_path):
     torch.manual_seed(0)
     cfg = _config("seq2seq", {"dataset": "reversal", "options": {"n": 300, "min_length": 2, "max_length": 4},
                               "source_tokenizer": "char", "target_tokenizer": "char", "batch_size": 16},
-                  {"embedding_dim": 16, "encoder": {"kind": "gru", "hidden_size": 16, "bidirectional": True},
+                  {"inputs": {"embedding_dim": 16}, "encoder": {"kind": "gru", "hidden_size": 16, "bidirectional": True},
                    "decoder_hidden_size": 32, "attention_size": 16, "max_length": 8},
                   epochs=2, optimizer={"lr": 1e-2}, metrics=["exact_match", "bleu"])  # fmt: skip
     run = train_run(cfg, tmp_path / "run")

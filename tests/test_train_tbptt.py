@@ -203,7 +203,7 @@ def test_language_model_metrics_come_from_the_loss():
 def test_a_convolutional_model_under_truncated_bptt_is_refused_with_the_reason():
     from seqlab.models import build_model
 
-    model = build_model("language_model", {"vocab_size": 8, "encoder": {"kind": "tcn"}})
+    model = build_model("language_model", {"inputs": {"vocab_size": 8}, "encoder": {"kind": "tcn"}})
     ids = torch.randint(4, 8, (2, 12))
     with pytest.raises(ValueError, match="tcn and wavenet ones do not"):
         TruncatedBPTT().forward(model, Batch(ids[:, :6], ids[:, 1:7]))

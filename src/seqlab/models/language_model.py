@@ -19,7 +19,7 @@ step's input (works with every encoder).
 
 >>> import torch
 >>> from seqlab.data import Batch
->>> lm = LanguageModel(LanguageModelConfig(vocab_size=12, embedding_dim=8,
+>>> lm = LanguageModel(LanguageModelConfig(InputConfig(vocab_size=12, embedding_dim=8),
 ...                    encoder=EncoderConfig(kind="lstm", hidden_size=16)))
 >>> ids = torch.randint(4, 12, (2, 6))
 >>> out = lm(Batch(ids[:, :-1], targets=ids[:, 1:]))
@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_int
 from ..data.batch import IGNORE_INDEX, Batch
 from .base import TaskModel, count_targets, without_targets
 from .encoders import EncoderConfig, build_encoder
@@ -50,10 +51,10 @@ __all__ = ["LanguageModel", "LanguageModelConfig", "sample_next"]
 
 @dataclass
 class LanguageModelConfig:
-    vocab_size: int
-    embedding_dim: int = 32
-    one_hot: bool = False
-    freeze_embeddings: bool = False
+    """``inputs``: the token ids and how they enter (embedding or one-hot), as every task
+    model takes them; ``pad_id`` fills a row after its ``eos_id`` in generation."""
+
+    inputs: InputConfig
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     feature_size: int = 0
     condition: Literal["none", "init", "concat"] = "none"
@@ -61,8 +62,11 @@ class LanguageModelConfig:
     pad_id: int = 0
 
     def __post_init__(self):
+        if not self.inputs.tokens:
+            raise ValueError("a language model reads token ids: set inputs.vocab_size")
         if self.vocab_size < 2:
-            raise ValueError(f"vocab_size must be >= 2, got {self.vocab_size}")
+            raise ValueError(f"inputs.vocab_size must be >= 2, got {self.vocab_size}")
+        check_int("pad_id", self.pad_id, min=0, max=self.vocab_size - 1)
         if (self.condition == "none") != (self.feature_size == 0):
             raise ValueError(
                 "feature_size > 0 needs condition 'init' or 'concat' and vice versa, "
@@ -79,6 +83,10 @@ class LanguageModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.inputs.vocab_size
 
 
 def sample_next(
@@ -120,13 +128,7 @@ class LanguageModel(TaskModel):
         super().__init__()
         self.config = config
         c = config
-        inputs = InputConfig(
-            vocab_size=c.vocab_size,
-            embedding_dim=c.embedding_dim,
-            one_hot=c.one_hot,
-            freeze_embeddings=c.freeze_embeddings,
-        )
-        self.input = InputLayer(inputs, pretrained_embeddings)
+        self.input = InputLayer(c.inputs, pretrained_embeddings)
         extra = c.feature_size if c.condition == "concat" else 0
         self.encoder = build_encoder(c.encoder, self.input.output_size + extra)
         if c.condition == "init":

@@ -27,7 +27,7 @@ returns the tokens, the attention weights (B, L, S) for plotting, and the scores
 
 >>> import torch
 >>> from seqlab.data import Batch
->>> model = Seq2Seq(Seq2SeqConfig(src_vocab_size=10, tgt_vocab_size=12, embedding_dim=8,
+>>> model = Seq2Seq(Seq2SeqConfig(InputConfig(vocab_size=10, embedding_dim=8), 12,
 ...                 encoder=EncoderConfig(kind="gru", hidden_size=8, bidirectional=True),
 ...                 decoder_hidden_size=16, attention_size=8))
 >>> src = torch.tensor([[4, 5, 6, 7], [8, 9, 0, 0]])
@@ -69,9 +69,13 @@ def _default_encoder() -> EncoderConfig:
 
 @dataclass
 class Seq2SeqConfig:
-    src_vocab_size: int
+    """``inputs``: the source ids and how they enter, as every task model takes them;
+    ``tgt_vocab_size`` and ``target_embedding_dim`` (0: the source's) the target's; the
+    special ids are :class:`~seqlab.data.Vocab`'s."""
+
+    inputs: InputConfig
     tgt_vocab_size: int
-    embedding_dim: int = 32
+    target_embedding_dim: int = 0
     encoder: EncoderConfig = field(default_factory=_default_encoder)
     decoder_kind: Literal["rnn", "lstm", "gru"] = "gru"
     decoder_hidden_size: int = 64
@@ -89,9 +93,13 @@ class Seq2SeqConfig:
     eos_id: int = 3
 
     def __post_init__(self):
-        for name in ("src_vocab_size", "tgt_vocab_size"):
-            if getattr(self, name) < 4:
+        if not self.inputs.tokens:
+            raise ValueError("a seq2seq model reads source token ids: set inputs.vocab_size")
+        for name, size in (("inputs.vocab_size", self.inputs.vocab_size),
+                           ("tgt_vocab_size", self.tgt_vocab_size)):  # fmt: skip
+            if size < 4:
                 raise ValueError(f"{name} must be >= 4 (<pad> <unk> <bos> <eos> first)")
+        check_int("target_embedding_dim", self.target_embedding_dim, min=0)
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
         if self.max_length < 1:
@@ -136,20 +144,19 @@ class Seq2Seq(TaskModel):
         super().__init__()
         self.config = config
         c = config
-        self.source = InputLayer(
-            InputConfig(vocab_size=c.src_vocab_size, embedding_dim=c.embedding_dim)
-        )
+        self.source = InputLayer(c.inputs)
         self.encoder = build_encoder(c.encoder, self.source.output_size)
         E, H, L = self.encoder.output_size, c.decoder_hidden_size, c.decoder_layers
-        self.target = Embedding(c.tgt_vocab_size, c.embedding_dim, padding_idx=c.pad_id)
+        D = c.target_embedding_dim or c.inputs.embedding_dim
+        self.target = Embedding(c.tgt_vocab_size, D, padding_idx=c.pad_id)
         self.n_state = 2 if c.decoder_kind == "lstm" else 1
         self.bridge = nn.Linear(E, self.n_state * L * H)
         rnn_cls = {"rnn": snn.RNN, "lstm": snn.LSTM, "gru": snn.GRU}[c.decoder_kind]
         feed = E if c.attention == "additive" else H
-        self.decoder = rnn_cls(c.embedding_dim + feed, H, num_layers=L)
+        self.decoder = rnn_cls(D + feed, H, num_layers=L)
         if c.attention == "additive":
             self.attention = AdditiveAttention(H, E, c.attention_size)
-            self.out = nn.Linear(H + E + c.embedding_dim, c.tgt_vocab_size)
+            self.out = nn.Linear(H + E + D, c.tgt_vocab_size)
         else:
             if c.score == "dot" and E != H:
                 raise ValueError(

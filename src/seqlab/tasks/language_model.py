@@ -10,7 +10,7 @@ the config says otherwise), the layout of pytorch/examples' word language model.
 
     task: language_model
     data: {dataset: shakespeare, tokenizer: char, bptt: 100, batch_size: 32}
-    model: {embedding_dim: 64, encoder: {kind: lstm, hidden_size: 256, num_layers: 2}}
+    model: {inputs: {embedding_dim: 64}, encoder: {kind: lstm, hidden_size: 256, num_layers: 2}}
     train: {metrics: [bits_per_char], clip: {norm: 0.5}}
 """
 
@@ -24,7 +24,7 @@ import torch
 
 from ..checks import check_bool, check_int
 from ..config import ConfigError
-from ..data import StreamChunks, batchify, read_text
+from ..data import StreamChunks, Vocab, batchify, read_text
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task
@@ -87,10 +87,10 @@ class LanguageModelTask(Task):
         self.text = TextEncoder.fit(train, d.tokenizer, d.min_freq, d.max_vocab, d.lowercase)
 
     def model_sizes(self) -> dict[str, Any]:
-        return {"vocab_size": len(self.text.vocab)}
+        return {"inputs": {"vocab_size": len(self.text.vocab)}, "pad_id": Vocab.pad_id}
 
     def placeholder_sizes(self) -> dict[str, Any]:
-        return {"vocab_size": 8}
+        return {"inputs": {"vocab_size": 8}}
 
     def loader(self, split: str, shuffle: bool = False):
         parts = self._require().get(split)

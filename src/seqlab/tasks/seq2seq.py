@@ -82,7 +82,7 @@ class Seq2SeqTask(Task):
 
     def model_sizes(self) -> dict[str, Any]:
         return {
-            "src_vocab_size": len(self.source.vocab),
+            "inputs": {"vocab_size": len(self.source.vocab)},
             "tgt_vocab_size": len(self.target.vocab),
             "pad_id": Vocab.pad_id,
             "bos_id": Vocab.bos_id,
@@ -90,7 +90,7 @@ class Seq2SeqTask(Task):
         }
 
     def placeholder_sizes(self) -> dict[str, Any]:
-        return {"src_vocab_size": 8, "tgt_vocab_size": 8}
+        return {"inputs": {"vocab_size": 8}, "tgt_vocab_size": 8}
 
     def metric_facts(self) -> dict[str, dict[str, Any]]:
         return {"bleu": {"decode": self.target.text}}
