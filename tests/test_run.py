@@ -60,11 +60,14 @@ def test_classification_run_directory_load_and_predict(tmp_path):
                   monitor="val_accuracy", mode="max")  # fmt: skip
     run = train_run(cfg, tmp_path / "run")
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"run.yaml", "last", "best", "metrics.json", "epochs.csv", "steps.csv"} <= files
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert {"config.yaml", "last", "best", "summary.json", "epochs.csv", "steps.csv"} <= files
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["parameters"] == sum(p.numel() for p in run.model.parameters())
+    assert summary["epochs"] == 4 and summary["versions"]["torch"] == torch.__version__
+    metrics = summary["metrics"]
     assert metrics["val"]["accuracy"] > 0.9 and metrics["test"]["accuracy"] > 0.9
     assert set(metrics["test"]) == {"loss", "accuracy", "macro_f1"}
-    saved = yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["task"] == "classification" and saved["train"]["monitor"] == "val_accuracy"
 
     again = load_run(tmp_path / "run")

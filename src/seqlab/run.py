@@ -18,11 +18,12 @@ a scaler) on the training split, builds the model with the sizes the data gives,
 it and writes the run directory::
 
     RUN_DIR/
-      run.yaml           the run config as run (defaults filled in)
+      config.yaml        the run config as run (defaults filled in)
       last/  best/       checkpoints: weights, the model config, the task's encoders
                          (task.json) and the run config (run.json), the training state
       epochs.csv  steps.csv
-      metrics.json       the final metrics on val and test
+      summary.json       the final metrics on val and test (of the best checkpoint), epochs,
+                         wall time, parameter count, seed, versions, git commit, command
 
 ``load_run(RUN_DIR or a checkpoint)`` rebuilds the model and its encoders from that alone,
 ready to ``predict`` raw inputs (text lines, token lists, series) into rows of plain
@@ -38,6 +39,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import platform
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +60,7 @@ from .train import Trainer, TrainerConfig, load_checkpoint
 __all__ = ["Run", "RunConfig", "load_run", "load_run_config", "run_config", "train_run"]
 
 SECTIONS = ("task", "data", "model", "train")
+CONFIG_FILE, SUMMARY_FILE = "config.yaml", "summary.json"
 
 
 @dataclass
@@ -208,6 +214,49 @@ class Run:
         return trainer.evaluate(loader)
 
 
+def _git_commit() -> str | None:
+    """The commit of the seqlab checkout this runs from, when it is one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+def run_summary(
+    config: RunConfig, model: TaskModel, trainer: Trainer, metrics: dict, seconds: float
+) -> dict[str, Any]:
+    """What ``summary.json`` records of a finished run."""
+    from . import __version__
+
+    return {
+        "task": config.task,
+        "metrics": metrics,
+        "epochs": trainer.epoch,
+        "monitor": config.train.monitor,
+        "best": trainer.best,
+        "stop_reason": trainer.stop_reason,
+        "wall_time_s": round(seconds, 3),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seed": config.train.seed,
+        "versions": {
+            "seqlab": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "git_commit": _git_commit(),
+        "command": sys.argv,
+    }
+
+
 def train_run(
     config: RunConfig,
     directory: str | os.PathLike | None = None,
@@ -217,6 +266,7 @@ def train_run(
 ) -> Run:
     """Read the data, build the model, train, and (with ``directory``) write the run
     directory; ``resume`` continues from ``directory/last``."""
+    start = time.perf_counter()
     task = config.task_class(config.data)
     task.prepare()
     model_config = merge_sizes(config.model, task.model_sizes())
@@ -229,7 +279,8 @@ def train_run(
             train, checkpoints=dataclasses.replace(train.checkpoints, dir=os.fspath(directory))
         )
         config = dataclasses.replace(config, train=train)
-        _write_text(directory / "run.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+        text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+        _write_text(directory / CONFIG_FILE, text)
     elif resume:
         raise ValueError("resume needs the run directory")
     trainer = Trainer(
@@ -255,7 +306,8 @@ def train_run(
             for split in ("val", "test")
             if task.splits.get(split)
         }
-        _write_text(directory / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        summary = run_summary(config, model, trainer, metrics, time.perf_counter() - start)
+        _write_text(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     model.eval()
     return run
 
@@ -264,7 +316,7 @@ def load_run(path: str | os.PathLike, checkpoint: str | None = None) -> Run:
     """A saved run, ready to predict: ``path`` is a run directory (its ``best/``
     checkpoint, else ``last/``; or ``checkpoint=``) or a checkpoint directory."""
     path = Path(path)
-    if (path / "run.yaml").is_file():
+    if (path / CONFIG_FILE).is_file():
         names = [checkpoint] if checkpoint else ["best", "last"]
         found = [path / n for n in names if (path / n).is_dir() or (path / f"{n}.old").is_dir()]
         if not found:
