@@ -377,3 +377,11 @@ def test_tensorboard_logger_needs_the_package(tmp_path):
     else:
         with pytest.raises(ImportError, match="pip install tensorboard"):
             TensorBoardLogger(tmp_path)
+
+
+def test_max_steps_stops_inside_an_epoch():
+    torch.manual_seed(0)
+    trainer = Trainer(SeqClassifier(), quiet(epochs=5, max_steps=3))
+    history = trainer.fit(loader(sign_task()), loader(sign_task(seed=1)))
+    assert trainer.global_step == 3 and len(history) == 1
+    assert trainer.stop_reason == "max_steps=3 reached" and "val_loss" in history[0]

@@ -31,7 +31,7 @@ torch.Size([7])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -215,13 +215,15 @@ class LanguageModel(TaskModel):
         seed: int | None = None,
         features: Tensor | None = None,
         eos_id: int | None = None,
+        on_token: Callable[[Tensor], None] | None = None,
     ) -> Tensor:
         """Continue ``prompt`` ((T,) or (B, T) ids, at least one) by ``max_new_tokens``.
 
         Returns the prompt and the new tokens, (T + n,) or (B, T + n); with ``eos_id`` a
         row that produced it continues with ``pad_id`` and generation stops early once
         every row has. ``seed`` makes sampling reproducible (a private generator; the
-        global RNG is untouched).
+        global RNG is untouched). ``on_token`` is called with each step's new tokens
+        (B,) as they are drawn, so a caller can print them as they come.
         """
         ids = torch.as_tensor(prompt, dtype=torch.long, device=self.head.weight.device)
         single = ids.dim() == 1
@@ -268,6 +270,8 @@ class LanguageModel(TaskModel):
                 nxt = sample_next(self.head(h), temperature, top_k, top_p, greedy, generator)
                 nxt = nxt.masked_fill(done, self.config.pad_id)
                 tokens.append(nxt.unsqueeze(1))
+                if on_token is not None:
+                    on_token(nxt)
                 if eos_id is not None:
                     done |= nxt == eos_id
                     if bool(done.all()):

@@ -16,7 +16,7 @@ the config says otherwise), the layout of pytorch/examples' word language model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -134,9 +134,21 @@ class LanguageModelTask(Task):
             for i, p in zip(top.indices, top.values, strict=True)
         ]
 
-    def generate(self, model, prompt: str, max_new_tokens: int, **sampling: Any) -> str:
+    def generate(
+        self,
+        model,
+        prompt: str,
+        max_new_tokens: int,
+        on_text: Callable[[str], None] | None = None,
+        **sampling: Any,
+    ) -> str:
         """``prompt`` continued by ``max_new_tokens`` tokens (``sampling``: temperature,
-        top_k, top_p, greedy, seed), as text."""
+        top_k, top_p, greedy, seed), as text; ``on_text`` gets each token's text as it
+        is drawn."""
         ids = self.prompt_ids(prompt)
-        out = model.generate(ids, max_new_tokens, **sampling)
+        sep = "" if self.text.tokenizer_name == "char" else " "
+        emit = None
+        if on_text is not None:
+            emit = lambda t: on_text(sep + self.text.text([int(t[0])]))  # noqa: E731
+        out = model.generate(ids, max_new_tokens, on_token=emit, **sampling)
         return self.text.text(out[len(ids) :].tolist())

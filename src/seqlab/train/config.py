@@ -170,7 +170,8 @@ SECTIONS: dict[str, type] = {
 class TrainerConfig:
     """The trainer's settings; the sections are above.
 
-    ``monitor`` (a logged value: ``val_loss``, ``train_loss`` or ``val_<metric>``) with
+    ``max_steps``: stop after that many optimizer steps, inside an epoch if need be (the
+    epoch is logged and checkpointed as a shorter one). ``monitor`` (a logged value: ``val_loss``, ``train_loss`` or ``val_<metric>``) with
     ``mode`` drives early stopping, ``best/`` and the plateau schedule; ``metrics`` names
     metrics (:func:`seqlab.train.metrics.make_metric`) computed on validation data;
     ``on_nonfinite``: ``stop`` or ``skip`` a step whose loss or gradient is not finite.
@@ -181,6 +182,7 @@ class TrainerConfig:
     """
 
     epochs: int = 10
+    max_steps: int | None = None  # stop after this many optimizer steps (a smoke run)
     metrics: list[str] = field(default_factory=list)
     monitor: str = "val_loss"
     mode: Literal["min", "max"] = "min"
@@ -207,6 +209,7 @@ class TrainerConfig:
             elif not isinstance(value, cls):
                 raise ValueError(f"{name} must be a {cls.__name__} or a mapping, got {value!r}")
         check_int("epochs", self.epochs, min=1)
+        check_int("max_steps", self.max_steps, min=1, none=True)
         if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
             raise ValueError(f"metrics must be a list of metric names, got {self.metrics!r}")
         if not isinstance(self.monitor, str) or not self.monitor:

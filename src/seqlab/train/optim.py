@@ -98,7 +98,10 @@ class LRSchedule:
         elif c.name == "step":
             main = c.gamma ** (self.epoch // c.step_size)
         elif c.name == "cosine":
-            total = max(1, self.config.epochs * self.steps_per_epoch)
+            total = self.config.epochs * self.steps_per_epoch
+            if self.config.max_steps is not None:
+                total = min(total, self.config.max_steps)
+            total = max(1, total)
             progress = min(1.0, self.step_count / total)
             floor = c.min_lr / self.config.optimizer.lr
             main = floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -351,10 +351,13 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(self, logs)
             last_batch = self.steps_per_epoch and i + 1 == self.steps_per_epoch
+            if c.max_steps is not None and self.global_step >= c.max_steps:
+                self.stop(f"max_steps={c.max_steps} reached")
+                break
             every = c.checkpoints.every
             if every and self.global_step % every == 0 and not last_batch:
                 self._save_mid_epoch(i + 1, totals)
-        if skip > seen:
+        if skip > seen and not self.should_stop:
             raise ValueError(
                 f"the checkpoint was taken after batch {skip} of epoch {epoch + 1}, but the "
                 f"training data yields {seen} batches: resume with the same training data"
