@@ -39,16 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from . import synthetic
+from .containers import LabelledTexts, NumericSequences, TimeSeries
 from .errors import DataError, MissingPackageError
+from .files import read_table
 from .music import MUSIC21_INSTALL, bach_chorales
-from .readers import (
-    LabelledTexts,
-    NumericSequences,
-    TimeSeries,
-    read_table,
-    read_text,
-    read_time_series,
-)
+from .readers import read_text
+from .series import read_time_series
 from .sword import kjv_web_pairs
 
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import DataError
-from .readers import read_file_text
+from .files import read_file_text
 from .vocab import Vocab
 
 

@@ -25,8 +25,8 @@ import zlib
 from os import PathLike
 from pathlib import Path
 
+from .containers import TextPairs
 from .errors import DataError, MissingPackageError
-from .readers import TextPairs
 
 SWORD_ROOT = "/usr/share/sword/modules/texts/ztext"
 SWORD_INSTALL = "apt-get install sword-text-kjv sword-text-web"

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .readers import NumericSequences, TextPairs
+from .containers import NumericSequences, TextPairs
 
 
 def _check(name: str, value: int, low: int) -> int:

@@ -37,8 +37,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .containers import TimeSeries
 from .errors import DataError, read_json, write_json
-from .readers import TimeSeries
 
 SCALINGS = ("standard", "minmax")
 
