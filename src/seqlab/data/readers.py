@@ -7,7 +7,7 @@ read_text            text file(s), one stream (language models)   str
 read_classification  CSV / TSV / JSONL with text and label        LabelledTexts
 read_conll           token<TAB>tag lines, blank between sentences  TaggedSentences
 read_parallel        source<TAB>target lines (encoder-decoder)      TextPairs
-read_npz             .npz with x (N, T, C), y (N,), [lengths (N,)]  NumericSequences
+read_npz             .npz: x padded or ragged, y (N,); no pickle     NumericSequences
 read_time_series     CSV: a time column and value columns          TimeSeries
 =================== ============================================ =====================
 
@@ -20,16 +20,15 @@ here and from :mod:`seqlab.data`, as before the split.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
 
-import numpy as np
-
+from ..checks import check_choice, check_int
 from .containers import LabelledTexts, NumericSequences, TaggedSentences, TextPairs, TimeSeries
 from .errors import DataError
-from .files import FORMATS, Path_, read_file_text, read_table
+from .files import FORMATS, Path_, iter_lines, read_file_text, read_table
+from .npz import read_npz, save_npz
 from .series import parse_time, read_time_series, regular_step
 
 __all__ = [
@@ -49,6 +48,7 @@ __all__ = [
     "read_text",
     "read_time_series",
     "regular_step",
+    "save_npz",
 ]
 
 
@@ -81,12 +81,19 @@ def read_classification(
     ``labels``: the label set of the training split; a label outside it is an error (so a
     validation file cannot bring a class the model has never seen).
     """
+    if isinstance(labels, str):
+        raise ValueError(f"labels must be a collection of label names, got the string {labels!r}")
+    if text_column == label_column:
+        raise ValueError(f"text_column and label_column are both {text_column!r}")
     known = None if labels is None else set(labels)
     rows = read_table(path, [text_column, label_column], fmt, encoding)
     if not rows:
         raise DataError("no examples after the header", path=path)
     texts, ys = [], []
     for n, (text, label) in rows:
+        for column, value in ((text_column, text), (label_column, label)):
+            if value is None:
+                raise DataError(f"{column!r} is null, expected a string", path, n)
         if not text.strip():
             raise DataError(f"empty text in column {text_column!r}", path, n)
         if not label.strip():
@@ -121,15 +128,16 @@ def read_conll(
     """CoNLL-style: one ``token<TAB>tag`` line per token (more columns allowed: pick them by
     index), a blank line between sentences, ``-DOCSTART-`` lines skipped. With
     ``scheme="bio"`` every tag must be ``O``, ``B-TYPE`` or ``I-TYPE``."""
-    if scheme not in ("bio", None):
-        raise ValueError(f"scheme must be 'bio' or None, got {scheme!r}")
+    check_choice("scheme", scheme, ("bio", None))
+    check_int("token_column", token_column)
+    check_int("tag_column", tag_column)
     path = Path(path)
     text = read_file_text(path, encoding)
     sentences: list[tuple[list[str], list[str]]] = []
     tokens: list[str] = []
     tags: list[str] = []
     width = None
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in iter_lines(text):
         if not line.strip():
             if tokens:
                 sentences.append((tokens, tags))
@@ -171,7 +179,7 @@ def read_parallel(path: Path_, encoding: str = "utf-8") -> TextPairs:
     path = Path(path)
     text = read_file_text(path, encoding)
     pairs = []
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in iter_lines(text):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -181,74 +189,3 @@ def read_parallel(path: Path_, encoding: str = "utf-8") -> TextPairs:
             raise DataError("empty source or target", path, n)
         pairs.append((fields[0], fields[1]))
     return TextPairs(pairs)
-
-
-# ----------------------------------------------------------------------------- numeric
-
-
-def read_npz(path: Path_) -> NumericSequences:
-    """Numeric sequences for classification or regression from an ``.npz``:
-
-    * ``x``: float (N, T, C), or (N, T) for one channel, or an object array of (T_i, C)
-      arrays; ``y``: (N,) labels; optional ``lengths`` (N,): the real length of each
-      padded row of ``x`` (steps past it are dropped).
-
-    An object array is stored with pickle, which can run code: load such files only from
-    sources you trust (plain float arrays are read without pickle).
-    """
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files if k != "x"}
-            try:
-                x = z["x"]
-            except ValueError:  # an object array needs pickle
-                with np.load(path, allow_pickle=True) as zp:
-                    x = zp["x"]
-            except KeyError:
-                raise DataError(f"missing array 'x'; arrays are {z.files}", path=path) from None
-    except FileNotFoundError:
-        raise DataError("file not found", path=path) from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise DataError(f"not a readable .npz ({e})", path=path) from None
-    if "y" not in data:
-        raise DataError(f"missing array 'y'; arrays are {['x', *data]}", path=path)
-    y = data["y"]
-    if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"'y' must be (N,) with N = {len(x)}, got shape {y.shape}", path=path)
-    if x.dtype == object:
-        seqs = [np.asarray(s) for s in x]
-    else:
-        if x.ndim == 2:
-            x = x[:, :, None]  # (N, T, 1)
-        if x.ndim != 3:
-            raise DataError(f"'x' must be (N, T, C), got shape {x.shape}", path=path)
-        seqs = list(x)
-    if "lengths" in data:
-        lengths = data["lengths"]
-        if x.dtype == object or lengths.shape != (len(seqs),):
-            raise DataError(f"'lengths' must be (N,) = ({len(seqs)},) for a padded 'x'", path)
-        for i, n in enumerate(lengths):
-            if not 1 <= n <= len(seqs[i]):
-                raise DataError(f"example {i}: length {n} not in [1, {len(seqs[i])}]", path)
-        seqs = [s[: int(n)] for s, n in zip(seqs, lengths, strict=True)]
-    out = []
-    channels = None
-    for i, s in enumerate(seqs):
-        if s.ndim == 1:
-            s = s[:, None]
-        if s.ndim != 2 or len(s) == 0:
-            raise DataError(f"example {i}: expected a non-empty (T, C) array, got {s.shape}", path)
-        if not np.issubdtype(s.dtype, np.number):
-            raise DataError(f"example {i}: non-numeric dtype {s.dtype}", path)
-        channels = s.shape[1] if channels is None else channels
-        if s.shape[1] != channels:
-            raise DataError(f"example {i}: {s.shape[1]} channels, example 0 has {channels}", path)
-        bad = np.argwhere(~np.isfinite(s))
-        if len(bad):
-            t, c = bad[0]
-            raise DataError(f"example {i}, step {t}, channel {c}: value {s[t, c]}", path)
-        out.append(s.astype(np.float32))
-    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
-        raise DataError("'y' must be finite numbers", path=path)
-    return NumericSequences(out, y)

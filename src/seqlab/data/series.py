@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import check_choice
 from .containers import TimeSeries
 from .errors import DataError
 from .files import Path_, read_table
@@ -69,14 +70,21 @@ def read_time_series(
 
     What was found and done is in ``TimeSeries.issues``.
     """
-    if missing not in MISSING:
-        raise ValueError(f"missing must be one of {MISSING}, got {missing!r}")
+    check_choice("missing", missing, MISSING)
     if isinstance(target_columns, str):
         target_columns = [target_columns]
+    if isinstance(covariate_columns, str):
+        covariate_columns = [covariate_columns]
     if not target_columns:
         raise ValueError("target_columns must name at least one column")
     path = Path(path)
     names = [*target_columns, *covariate_columns]
+    twice = sorted({c for c in [time_column, *names] if [time_column, *names].count(c) > 1})
+    if twice:
+        raise ValueError(
+            f"columns {twice} are named more than once among time_column, target_columns "
+            "and covariate_columns"
+        )
     rows = read_table(path, [time_column, *names], fmt, encoding)
     if len(rows) < 2:
         raise DataError(f"need at least 2 rows of data, got {len(rows)}", path=path)
@@ -84,11 +92,11 @@ def read_time_series(
     times, values = [], np.empty((len(rows), len(names)))
     for k, (n, cells) in enumerate(rows):
         try:
-            times.append(parse_time(cells[0], time_format))
+            times.append(parse_time(cells[0] or "", time_format))
         except ValueError:
             raise DataError(f"cannot parse time {cells[0]!r} in {time_column!r}", path, n) from None
         for j, cell in enumerate(cells[1:]):
-            if cell.strip().lower() in _NA:
+            if cell is None or cell.strip().lower() in _NA:  # None: a JSON null
                 values[k, j] = math.nan
                 continue
             try:
