@@ -84,12 +84,23 @@ def _encoding_hint(raw: bytes, otherwise: str = " (pass encoding=...)") -> str:
     return otherwise
 
 
-def read_file_text(path: Path_, encoding: str = "utf-8") -> str:
-    """The whole file as text (``.gz``/``.bz2`` decompressed, a UTF-8 BOM dropped).
+def given_root(root: str | PathLike, dataset: str, layout: str) -> Path:
+    """A ``root=`` the caller passed: it must be a folder; the error names the argument and
+    the layout expected under it (not the package to install: the caller chose a folder)."""
+    if not isinstance(root, str | PathLike):
+        raise ValueError(f"root must be a folder path (str or PathLike), got {root!r}")
+    folder = Path(root)
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is not a folder"
+        raise DataError(
+            f"root={str(root)!r} for dataset {dataset!r} {what}; expected a folder with {layout}"
+        )
+    return folder
 
-    Empty files, undecodable bytes and decoded text holding control characters (binary
-    data, or text of another encoding) are errors naming the line of the first one."""
-    codec = check_encoding(encoding)
+
+def read_file_bytes(path: Path_) -> bytes:
+    """The file's bytes, ``.gz``/``.bz2`` decompressed; a missing, unreadable, corrupt or
+    truncated file is a :class:`DataError` naming it."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -99,7 +110,17 @@ def read_file_text(path: Path_, encoding: str = "utf-8") -> str:
         raise DataError("is a directory, expected a file", path=path) from None
     except PermissionError:
         raise DataError("permission denied", path=path) from None
-    raw = _decompress(raw, path)
+    return _decompress(raw, path)
+
+
+def read_file_text(path: Path_, encoding: str = "utf-8") -> str:
+    """The whole file as text (``.gz``/``.bz2`` decompressed, a UTF-8 BOM dropped).
+
+    Empty files, undecodable bytes and decoded text holding control characters (binary
+    data, or text of another encoding) are errors naming the line of the first one."""
+    codec = check_encoding(encoding)
+    path = Path(path)
+    raw = read_file_bytes(path)
     if not raw.strip():
         raise DataError("file is empty", path=path)
     try:
