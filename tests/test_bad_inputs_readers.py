@@ -6,12 +6,17 @@ import csv
 import gzip
 import json
 import re
+import struct
+import zlib
 
 import numpy as np
 import pytest
 
 from seqlab.data import (
     DataError,
+    Vocab,
+    WordTokenizer,
+    get_tokenizer,
     read_classification,
     read_conll,
     read_npz,
@@ -20,6 +25,7 @@ from seqlab.data import (
     read_time_series,
     save_npz,
 )
+from seqlab.data.sword import read_ztext
 
 
 def write(path, data):
@@ -373,3 +379,40 @@ def test_reader_arguments_are_checked_at_the_boundary(tmp_path):
     # a single covariate name is one column, not its letters
     series = write(tmp_path / "s.csv", "t,v,w\n2000,1,5\n2001,2,6\n")
     assert read_time_series(series, "t", "v", "w").covariates.tolist() == [[5], [6]]
+
+
+# ----------------------------------------------------------------------------- other readers
+
+
+def test_tokenizer_patterns_and_texts():
+    with pytest.raises(ValueError, match=r"has capturing groups; make them non-capturing"):
+        WordTokenizer(pattern=r"(\w+)|[^\w\s]")  # findall would return the groups
+    assert WordTokenizer(pattern=r"(?:\w+)|[^\w\s]")("a, b") == ["a", ",", "b"]
+    with pytest.raises(ValueError, match="text must be a str, got bytes"):
+        WordTokenizer()(b"bytes")
+    with pytest.raises(ValueError, match="lowercase must be true or false"):
+        WordTokenizer(lowercase="yes")
+    with pytest.raises(ValueError, match=r"takes lowercase and pattern, got \['lower'\]"):
+        get_tokenizer("word", lower=True)
+
+
+def test_json_side_files(tmp_path):
+    with pytest.raises(DataError, match="is a directory, expected a JSON file"):
+        Vocab.load(tmp_path)
+    path = write(tmp_path / "vocab.json", b"\xff\xfe{}")
+    with raises_at(path, None, "not UTF-8"):
+        Vocab.load(path)
+    Vocab(["a"]).save(tmp_path / "v.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.json", "vocab.json"]  # no temp
+
+
+def test_a_ztext_entry_past_its_block_is_an_error(tmp_path):
+    block = b"<chapter sID='X.1'/>verse"
+    folder = tmp_path / "mod"
+    folder.mkdir()
+    compressed = zlib.compress(block)
+    (folder / "nt.bzs").write_bytes(struct.pack("<III", 0, len(compressed), len(block)))
+    (folder / "nt.bzz").write_bytes(compressed)
+    (folder / "nt.bzv").write_bytes(struct.pack("<IIH", 0, 20, 50))  # 20 + 50 > 25 bytes
+    with raises_at(folder / "nt.bzv", None, "entry 0 reaches byte 70 of block 0, which has 25"):
+        read_ztext(folder, "nt")

@@ -72,3 +72,7 @@ def read_json(path: str | PathLike) -> object:
         raise DataError(f"not valid JSON: {e.msg}", path=path, line=e.lineno) from None
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 ({e.reason})", path=path) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, expected a JSON file", path=path) from None
+    except OSError as e:
+        raise DataError(f"cannot be read ({e.strerror or e})", path=path) from None

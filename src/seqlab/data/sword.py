@@ -66,6 +66,12 @@ def read_ztext(folder: str | PathLike, testament: str) -> list[str]:
                 cache[block] = zlib.decompress(bzz[start : start + length])
             except zlib.error as e:
                 raise DataError(f"block {block} is not zlib data ({e})", path=paths[2]) from None
+        if offset + size > len(cache[block]):
+            raise DataError(
+                f"entry {i // 10} reaches byte {offset + size} of block {block}, which has "
+                f"{len(cache[block])}",
+                path=paths[1],
+            )
         try:
             entries.append(cache[block][offset : offset + size].decode("utf-8"))
         except UnicodeDecodeError:
