@@ -302,3 +302,48 @@ def test_a_half_written_checkpoint_is_never_under_its_name(tmp_path, monkeypatch
     assert loaded_epoch(path) == 1
     save(path, 3)
     assert sorted(os.listdir(tmp_path)) == ["last"]
+
+
+CHILD = """
+import sys, torch
+from torch import nn
+from seqlab.train import load_checkpoint, save_checkpoint
+path = sys.argv[1]
+model = nn.Linear(64, 64)
+try:
+    epoch = load_checkpoint(path, model).metrics["epoch"]
+except Exception:
+    epoch = 0
+print("ready", flush=True)
+while True:
+    epoch += 1
+    save_checkpoint(path, model, metrics={"epoch": epoch}, state={"epoch": epoch})
+"""
+
+
+@pytest.mark.slow
+def test_real_sigkill_during_saves_again_and_again(tmp_path, no_fsync, monkeypatch):
+    """Real processes saving in a loop, each resuming from what the last one left and
+    SIGKILLed at a random moment (real fsyncs): a checkpoint always loads."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.undo()  # real fsync here
+    path = tmp_path / "last"
+    rng = random.Random(0)
+    last = 0
+    for _ in range(6):
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE)
+        assert child.stdout.readline().strip() == b"ready"
+        while not path.exists():  # the first run's first save
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.05, 0.5))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        ckpt = load_checkpoint(path, nn.Linear(64, 64))
+        assert ckpt.metrics["epoch"] >= last
+        last = ckpt.metrics["epoch"]
+    assert last > 0
