@@ -100,6 +100,24 @@ def test_random_bytes_are_not_called_pickled_data(tmp_path, data, match):
     assert "pickle" not in str(e.value)
 
 
+def test_a_zip_of_other_things_is_not_an_npz(tmp_path):
+    import io
+    import zipfile
+
+    npy = io.BytesIO()
+    np.save(npy, np.zeros(2))
+    path = tmp_path / "z.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x", b"hello")
+        z.writestr("y.npy", npy.getvalue())
+    with raises_at(path, None, "member 'x' is not a .npy array"):
+        read_npz(path)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", b"\x93NUMPY garbage")
+    with raises_at(path, None, "not a readable .npz"):
+        read_npz(path)
+
+
 def test_ragged_layout_round_trip_and_atomic_write(tmp_path):
     seqs = [np.arange(6.0).reshape(3, 2), np.ones((1, 2)), np.zeros((5, 2))]
     path = tmp_path / "r.npz"

@@ -83,6 +83,11 @@ def _load_arrays(path: Path, allow_pickle: bool) -> dict[str, np.ndarray]:
             for name in z.files:
                 try:
                     arrays[name] = z[name]
+                    if not isinstance(arrays[name], np.ndarray):  # a zip member not in .npy
+                        raise DataError(
+                            f"member {name!r} is not a .npy array (np.savez writes only those)",
+                            path=path,
+                        )
                 except ValueError as e:
                     if "allow_pickle" not in str(e):
                         raise
