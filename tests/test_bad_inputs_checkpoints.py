@@ -204,6 +204,29 @@ def test_a_corrupt_last_falls_back_to_a_whole_last_old(tmp_path, monkeypatch):
             break
 
 
+def test_a_save_never_replaces_what_is_not_a_checkpoint(tmp_path):
+    """save_checkpoint("runs") by mistake must not rename the user's folder away."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match="a folder that is not a seqlab checkpoint"):
+        save(runs, 1)
+    assert (runs / "notes.txt").read_text() == "mine" and sorted(os.listdir(tmp_path)) == ["runs"]
+    file = tmp_path / "ck"
+    file.write_text("x")
+    with pytest.raises(CheckpointError, match="exists and is not a checkpoint directory"):
+        save(file, 1)
+    (tmp_path / "b.old").mkdir()
+    (tmp_path / "b.old" / "data.csv").write_text("1,2")
+    with pytest.raises(CheckpointError, match=r"b\.old: a folder that is not"):
+        save(tmp_path / "b", 1)
+    with pytest.raises(ValueError, match="path must name the checkpoint directory"):
+        save_checkpoint("", nn.Linear(1, 1))
+    (tmp_path / "empty").mkdir()
+    save(tmp_path / "empty", 1)  # an empty folder is fine
+    assert loaded_epoch(tmp_path / "empty") == 1
+
+
 # ----------------------------------------------------------------------------- manifests
 
 

@@ -23,6 +23,7 @@ import gzip
 import io
 import json
 import re
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from os import PathLike
@@ -35,6 +36,7 @@ Path_ = str | PathLike
 
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+_CSV_LOCK = threading.Lock()
 CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default, 131,072 characters, refuses real data
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # C0 controls (and DEL) that never occur in text; tab, newlines, \v and \f do
@@ -230,8 +232,17 @@ def read_table(
                 raise DataError(problem, path, n)
             rows.append((n, [row[i] for i in where]))
         return rows
-    limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, CSV_FIELD_LIMIT))
+    with _CSV_LOCK:  # the limit is process-wide: raised while we read, then put back
+        limit = csv.field_size_limit()
+        csv.field_size_limit(max(limit, CSV_FIELD_LIMIT))
+        try:
+            return _csv_rows(text, columns, path)
+        finally:
+            csv.field_size_limit(limit)
+
+
+def _csv_rows(text: str, columns: Sequence[str], path: Path) -> list[tuple[int, list[str | None]]]:
+    rows: list[tuple[int, list[str | None]]] = []
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
@@ -245,6 +256,4 @@ def read_table(
             rows.append((reader.line_num, [row[i] for i in where]))
     except csv.Error as e:
         raise DataError(f"malformed CSV ({e})", path, reader.line_num) from None
-    finally:
-        csv.field_size_limit(limit)
     return rows

@@ -121,6 +121,20 @@ def _discard(path: str) -> None:
     _remove_tree(trash)
 
 
+def _check_replaceable(path: str) -> None:
+    """``path`` is replaced by a save: it must be absent, empty, or a checkpoint (never a
+    file or a folder of something else, which a save would otherwise delete)."""
+    if not os.path.lexists(path):
+        return
+    if not os.path.isdir(path) or os.path.islink(path):
+        raise CheckpointError(f"{path}: exists and is not a checkpoint directory; not replacing it")
+    if os.listdir(path) and not os.path.exists(os.path.join(path, "manifest.json")):
+        raise CheckpointError(
+            f"{path}: a folder that is not a seqlab checkpoint (no manifest.json); a save "
+            "would replace it, so pick another path"
+        )
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -175,6 +189,10 @@ def save_checkpoint(
                 f"extras key {name!r} cannot be a checkpoint file name; use letters, digits, "
                 f"'_' or '-', and none of {', '.join(RESERVED)}"
             )
+    if not path:
+        raise ValueError("path must name the checkpoint directory, got ''")
+    for target in (path, f"{path}.old"):
+        _check_replaceable(target)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     _remove_stale_temporaries(path)
