@@ -251,6 +251,10 @@ def test_whitespace_controls_are_text_and_encoding_names_are_checked(tmp_path):
     assert read_text(path) == "a\tb\fc\vd\r\n"
     with pytest.raises(ValueError, match=r"encoding must be the name of a text codec.*'utf-9'"):
         read_text(path, encoding="utf-9")
+    with pytest.raises(ValueError, match="encoding must be the name of a text codec"):
+        read_text(path, encoding="base64")  # a codec, but of bytes to bytes
+    bom16 = write(tmp_path / "b.txt", "\ufeffhi".encode("utf-16-le"))
+    assert read_text(bom16, encoding="utf-16-le") == "hi"  # the BOM is never text
 
 
 def test_line_separators_inside_a_text_do_not_split_lines(tmp_path):

@@ -46,11 +46,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 def check_encoding(encoding: str) -> str:
     """The codec's canonical name; an unknown one is a ``ValueError`` naming the argument."""
     try:
-        return codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except (LookupError, TypeError):
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):  # base64, zlib, ...
         raise ValueError(
             f"encoding must be the name of a text codec such as 'utf-8', got {encoding!r}"
-        ) from None
+        )
+    return info.name
 
 
 def _decompress(raw: bytes, path: Path) -> bytes:
@@ -126,7 +129,7 @@ def read_file_text(path: Path_, encoding: str = "utf-8") -> str:
     if not raw.strip():
         raise DataError("file is empty", path=path)
     try:
-        text = raw.decode("utf-8-sig" if codec == "utf-8" else codec)
+        text = raw.decode(codec).removeprefix("\ufeff")  # a byte-order mark is no text
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(
