@@ -153,6 +153,14 @@ def test_bad_offsets(tmp_path, arrays, match):
         read_npz(path)
 
 
+def test_ragged_x_must_be_flat(tmp_path):
+    path = tmp_path / "f.npz"
+    for x in (np.float64(3.0), np.zeros((4, 2, 2))):
+        np.savez(path, x=x, y=np.zeros(1), offsets=np.array([0, 4]))
+        with raises_at(path, None, r"'x' must be a numeric \(sum T_i, C\)"):
+            read_npz(path)
+
+
 def test_lengths_must_be_whole_numbers_not_truncated(tmp_path):
     x = np.arange(12.0).reshape(2, 6, 1)
     path = tmp_path / "l.npz"

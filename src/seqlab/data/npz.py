@@ -128,8 +128,12 @@ def read_npz(path: Path_, allow_pickle: bool = False) -> NumericSequences:
         raise DataError(f"'y' must be (N,), got shape {y.shape}", path=path)
     n = len(y)
     if "offsets" in data:
-        if x.dtype == object:
-            raise DataError("'x' must be a numeric array in the ragged layout", path=path)
+        if x.dtype == object or x.ndim not in (1, 2):
+            raise DataError(
+                f"'x' must be a numeric (sum T_i, C) or (sum T_i,) array in the ragged layout, "
+                f"got shape {x.shape} dtype {x.dtype}",
+                path=path,
+            )
         offsets = _whole_numbers("offsets", data["offsets"], path)
         if len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != len(x):
             raise DataError(
