@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data import collate_classification, collate_tagging, collate_windows, pad_sequences
+from seqlab.data import (
+    BucketSampler,
+    collate_classification,
+    collate_tagging,
+    collate_windows,
+    pad_sequences,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +52,28 @@ def test_good_examples_still_collate():
     assert x.shape == (2, 4, 3) and n.tolist() == [2, 4]
     b = collate_classification([(np.array([1, 2]), 0), (torch.tensor([3]), 1)])
     assert b.inputs.dtype == torch.long and b.targets.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "match"),
+    [
+        ([3, 2.7, 4], r"lengths\[1\] must be an int >= 1, got 2.7"),  # never truncated to 2
+        (np.array([3.0, 2.0]), r"lengths\[0\] must be an int >= 1, got 3.0"),
+        ([3, 0], r"lengths\[1\] must be an int >= 1, got 0"),
+        ([3, True], r"lengths\[1\] must be an int >= 1, got True"),
+        ([[3, 4]], r"lengths\[0\] must be an int"),
+        ([], "lengths must be a non-empty list of ints"),
+    ],
+)
+def test_bucket_sampler_lengths_are_whole_numbers(lengths, match):
+    with pytest.raises(ValueError, match=match):
+        BucketSampler(lengths, batch_size=2)
+
+
+def test_bucket_sampler_arguments():
+    assert len(list(BucketSampler(torch.tensor([3, 1, 2]), batch_size=2, shuffle=False))) == 2
+    assert len(list(BucketSampler(np.array([3, 1, 2]), batch_size=2, shuffle=False))) == 2
+    with pytest.raises(ValueError, match="shuffle must be true or false, got 1"):
+        BucketSampler([3, 1], 2, shuffle=1)
+    with pytest.raises(ValueError, match=r"batch_size must be an int >= 1, got 2\.0"):
+        BucketSampler([3, 1], 2.0)
