@@ -7,6 +7,7 @@ import torch
 
 from seqlab.data import (
     BucketSampler,
+    batchify,
     collate_classification,
     collate_tagging,
     collate_windows,
@@ -77,3 +78,9 @@ def test_bucket_sampler_arguments():
         BucketSampler([3, 1], 2, shuffle=1)
     with pytest.raises(ValueError, match=r"batch_size must be an int >= 1, got 2\.0"):
         BucketSampler([3, 1], 2.0)
+
+
+@pytest.mark.parametrize("ids", [torch.arange(20.0), torch.ones(20, dtype=torch.bool)])
+def test_batchify_takes_token_ids_only(ids):
+    with pytest.raises(ValueError, match="ids must be integer token ids, got dtype"):
+        batchify(ids, 2)
