@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import seqlab.data.datasets as registry
+import seqlab.data.sword as sword
 from seqlab.data import (
     DataError,
     LabelledTexts,
@@ -78,10 +79,17 @@ def test_missing_package_message(monkeypatch, no_network, name, package, hint):
     assert hint in str(e.value)
 
 
-def test_missing_debian_packages(tmp_path, no_network):
+def test_missing_debian_packages(tmp_path, monkeypatch, no_network):
+    monkeypatch.setattr(registry, "FASHION_ROOT", str(tmp_path / "none"))
+    monkeypatch.setattr(sword, "SWORD_ROOT", str(tmp_path / "none"))
     with pytest.raises(MissingPackageError, match="apt-get install dataset-fashion-mnist"):
-        load("fashion_mnist", root=tmp_path / "none")
+        load("fashion_mnist")
     with pytest.raises(MissingPackageError, match="apt-get install sword-text-kjv sword-text-web"):
+        load("bible_kjv_web")
+    # a root= the caller passed is never answered with a package to install
+    with pytest.raises(DataError, match=r"root='.*none' for dataset 'fashion_mnist' does not"):
+        load("fashion_mnist", root=tmp_path / "none")
+    with pytest.raises(DataError, match="for dataset 'bible_kjv_web' has no module folder"):
         load("bible_kjv_web", root=tmp_path)
 
 

@@ -15,6 +15,7 @@ from seqlab.data import (
     read_parallel,
     read_text,
     read_time_series,
+    save_npz,
 )
 
 
@@ -202,16 +203,27 @@ def test_read_npz_padded_with_lengths(tmp_path):
     assert data[1][0].dtype == np.float32 and data.labels.tolist() == [0, 1, 0]
 
 
-def test_read_npz_object_array_and_univariate(tmp_path):
+def test_read_npz_ragged_layout_and_univariate(tmp_path):
+    seqs = [np.ones((4, 3)), np.zeros((2, 3))]
+    path = tmp_path / "r.npz"
+    save_npz(path, seqs, [1.5, -2.0])
+    data = read_npz(path)
+    assert [s.shape for s in data.sequences] == [(4, 3), (2, 3)]
+    assert data.labels.tolist() == [1.5, -2.0]
+    path2 = tmp_path / "u.npz"
+    np.savez(path2, x=np.ones((2, 7)), y=np.array([0, 1]))
+    assert read_npz(path2)[0][0].shape == (7, 1)
+
+
+def test_read_npz_object_array_only_when_the_caller_opts_in(tmp_path):
     seqs = np.empty(2, dtype=object)
     seqs[0], seqs[1] = np.ones((4, 3)), np.zeros((2, 3))
     path = tmp_path / "o.npz"
     np.savez(path, x=seqs, y=np.array([1.5, -2.0]))
-    data = read_npz(path)
+    with raises_at(path, None, "array 'x' is an object array, stored with pickle.*offsets"):
+        read_npz(path)
+    data = read_npz(path, allow_pickle=True)  # a file from a trusted source
     assert [s.shape for s in data.sequences] == [(4, 3), (2, 3)]
-    path2 = tmp_path / "u.npz"
-    np.savez(path2, x=np.ones((2, 7)), y=np.array([0, 1]))
-    assert read_npz(path2)[0][0].shape == (7, 1)
 
 
 @pytest.mark.parametrize(
@@ -235,7 +247,7 @@ def test_read_npz_malformed(tmp_path, arrays, match):
 
 def test_read_npz_not_a_zip(tmp_path):
     path = write(tmp_path / "x.npz", "hello")
-    with raises_at(path, None, "not a readable .npz"):
+    with raises_at(path, None, r"not an \.npz file \(expected a zip archive"):
         read_npz(path)
 
 

@@ -12,6 +12,7 @@ from seqlab.data import (
     load_word_vectors,
     one_hot,
 )
+from seqlab.nn import Embedding, OneHot
 
 
 def test_special_ids_are_fixed():
@@ -98,15 +99,31 @@ def test_tokenizers():
 
 def test_one_hot():
     ids = torch.tensor([[4, 0, 2], [1, 1, 0]])
-    x = one_hot(ids, 5)
+    x = one_hot(ids, 5)  # <pad> = 0 is the all-zero vector by default
     assert x.shape == (2, 3, 5) and x.dtype == torch.float32
-    assert torch.equal(x.argmax(-1), ids) and torch.equal(x.sum(-1), torch.ones(2, 3))
-    padded = one_hot(ids, 5, pad_id=0)
-    assert padded[0, 1].sum() == 0 and padded[0, 0, 4] == 1
-    with pytest.raises(ValueError, match=r"ids must be in \[0, 3\)"):
+    assert torch.equal(x.sum(-1), (ids != 0).float()) and x[0, 0, 4] == 1 and x[1, 0, 1] == 1
+    plain = one_hot(ids, 5, pad_id=None)
+    assert torch.equal(plain.argmax(-1), ids) and torch.equal(plain.sum(-1), torch.ones(2, 3))
+    other = one_hot(ids, 5, pad_id=1)
+    assert other[1, :2].sum() == 0 and other[0, 1, 0] == 1
+    with pytest.raises(ValueError, match=r"token id 4 is out of range .* \[0, 3\)"):
         one_hot(ids, 3)
-    with pytest.raises(ValueError, match="integer ids"):
+    with pytest.raises(ValueError, match="must be integers"):
         one_hot(ids.float(), 5)
+    with pytest.raises(ValueError, match=r"padding_idx must be None or an int in \[0, 5\)"):
+        one_hot(ids, 5, pad_id=5)
+
+
+def test_one_hot_paths_agree_on_padding():
+    """The data helper and the model layer are one function: the pad row is zero in both,
+    as it is in Embedding, and a linear layer sees nothing of padding."""
+    ids = torch.tensor([[3, 0, 1, 0]])
+    layer, emb = OneHot(4), Embedding(4, 3)
+    assert torch.equal(layer(ids), one_hot(ids, 4))
+    assert layer(ids)[0, 1].abs().sum() == 0 and emb(ids)[0, 1].abs().sum() == 0
+    assert torch.equal(OneHot(4, padding_idx=None)(ids), one_hot(ids, 4, pad_id=None))
+    head = torch.nn.Linear(4, 2, bias=False)
+    assert head(layer(ids))[0, [1, 3]].abs().sum() == 0
 
 
 @pytest.mark.parametrize("header", [False, True])

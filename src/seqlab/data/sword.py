@@ -25,8 +25,9 @@ import zlib
 from os import PathLike
 from pathlib import Path
 
+from .containers import TextPairs
 from .errors import DataError, MissingPackageError
-from .readers import TextPairs
+from .files import given_root
 
 SWORD_ROOT = "/usr/share/sword/modules/texts/ztext"
 SWORD_INSTALL = "apt-get install sword-text-kjv sword-text-web"
@@ -65,6 +66,12 @@ def read_ztext(folder: str | PathLike, testament: str) -> list[str]:
                 cache[block] = zlib.decompress(bzz[start : start + length])
             except zlib.error as e:
                 raise DataError(f"block {block} is not zlib data ({e})", path=paths[2]) from None
+        if offset + size > len(cache[block]):
+            raise DataError(
+                f"entry {i // 10} reaches byte {offset + size} of block {block}, which has "
+                f"{len(cache[block])}",
+                path=paths[1],
+            )
         try:
             entries.append(cache[block][offset : offset + size].decode("utf-8"))
         except UnicodeDecodeError:
@@ -118,12 +125,25 @@ def kjv_web_pairs(
 ) -> TextPairs:
     """(source verse, target verse) pairs in canonical order, by default King James ->
     World English Bible: 31,095 pairs. ``root`` holds the module folders."""
-    folder = Path(root if root is not None else SWORD_ROOT)
-    for module in (source, target):
-        if not (folder / module).is_dir():
-            raise MissingPackageError(
-                f"dataset 'bible_kjv_web' needs: {SWORD_INSTALL} (module {module} not in {folder})"
-            )
+    for name, value in (("source", source), ("target", target)):
+        if not isinstance(value, str) or not value or Path(value).name != value:
+            raise ValueError(f"{name} must be a module folder name, got {value!r}")
+    if root is not None:
+        folder = given_root(root, "bible_kjv_web", f"the zText module folders {source}/, {target}/")
+        for module in (source, target):
+            if not (folder / module).is_dir():
+                raise DataError(
+                    f"root={str(root)!r} for dataset 'bible_kjv_web' has no module folder "
+                    f"{module!r}; its folders are {sorted(p.name for p in folder.iterdir())}"
+                )
+    else:
+        folder = Path(SWORD_ROOT)
+        for module in (source, target):
+            if not (folder / module).is_dir():
+                raise MissingPackageError(
+                    f"dataset 'bible_kjv_web' needs: {SWORD_INSTALL} (module {module} not in "
+                    f"{folder})"
+                )
     a, b = module_verses(folder / source), module_verses(folder / target)
     pairs = [(text, b[key]) for key, text in a.items() if key in b]
     if not pairs:

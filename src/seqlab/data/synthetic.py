@@ -22,13 +22,12 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .readers import NumericSequences, TextPairs
+from ..checks import check_int
+from .containers import NumericSequences, TextPairs
 
 
 def _check(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
+    return check_int(name, value, min=low)
 
 
 def adding_problem(n: int = 10_000, length: int = 200, seed: int = 0) -> NumericSequences:

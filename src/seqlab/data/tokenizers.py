@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..checks import check_bool
+
 WORD_PATTERN = r"\w+(?:'\w+)?|[^\w\s]"
 
 
@@ -35,12 +37,18 @@ class WordTokenizer:
     def __init__(self, lowercase: bool = False, pattern: str = WORD_PATTERN):
         try:
             self._regex = re.compile(pattern)
-        except re.error as e:
+        except (re.error, TypeError) as e:
             raise ValueError(f"pattern {pattern!r} is not a valid regular expression ({e})") from e
-        self.lowercase = lowercase
+        if self._regex.groups:  # findall would return the groups, not the tokens
+            raise ValueError(
+                f"pattern {pattern!r} has capturing groups; make them non-capturing: (?:...)"
+            )
+        self.lowercase = check_bool("lowercase", lowercase)
         self.pattern = pattern
 
     def __call__(self, text: str) -> list[str]:
+        if not isinstance(text, str):
+            raise ValueError(f"text must be a str, got {type(text).__name__}")
         if self.lowercase:
             text = text.lower()
         return self._regex.findall(text)
@@ -56,5 +64,8 @@ def get_tokenizer(kind: str, **options) -> CharTokenizer | WordTokenizer:
             raise ValueError(f"the char tokenizer takes no options, got {sorted(options)}")
         return CharTokenizer()
     if kind == "word":
+        unknown = sorted(set(options) - {"lowercase", "pattern"})
+        if unknown:
+            raise ValueError(f"the word tokenizer takes lowercase and pattern, got {unknown}")
         return WordTokenizer(**options)
     raise ValueError(f"tokenizer must be 'char' or 'word', got {kind!r}")

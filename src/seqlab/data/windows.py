@@ -37,10 +37,35 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..checks import check_choice, check_int
+from .containers import TimeSeries
 from .errors import DataError, read_json, write_json
-from .readers import TimeSeries
 
 SCALINGS = ("standard", "minmax")
+FILL_HINT = "fill or drop missing values first, e.g. read_time_series(..., missing='interpolate')"
+
+
+def finite_values(values, name: str = "values", column_names: Sequence[str] | None = None):
+    """``values`` (N,) or (N, C) as a float64 array, or a ``ValueError`` naming the first
+    NaN or infinite entry (its step and column): a NaN that reached a window would turn
+    every loss and gradient that touches it into NaN, or be learnt as a value."""
+    if isinstance(values, Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be numbers, got {type(values).__name__} ({e})") from None
+    bad = ~np.isfinite(array) | (np.abs(array) > np.finfo(np.float32).max)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        step, col = int(where[0]), (int(where[1]) if array.ndim > 1 else 0)
+        column = repr(column_names[col]) if column_names is not None else str(col)
+        raise ValueError(
+            f"{name} has {array[tuple(where)]} at step {step}, column {column} "
+            f"({int(bad.sum())} non-finite value(s) in all, or past float32's range): "
+            f"{FILL_HINT}"
+        )
+    return array
 
 
 def _check_fraction(name: str, value: float) -> float:
@@ -141,8 +166,10 @@ class Scaler:
             scale = np.asarray(data["scale"], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"expected method, shift and scale ({e})", path=source) from None
-        if shift.shape != scale.shape or shift.ndim != 1 or np.any(scale <= 0):
-            raise DataError("shift and scale must be equal-length lists, scale > 0", source)
+        if shift.shape != scale.shape or shift.ndim != 1 or len(shift) == 0:
+            raise DataError("shift and scale must be non-empty lists of equal length", source)
+        if not (np.all(np.isfinite(shift)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise DataError("shift and scale must be finite, scale > 0", source)
         scaler.shift, scaler.scale = shift, scale
         return scaler
 
@@ -152,6 +179,20 @@ class Scaler:
     @classmethod
     def load(cls, path: str | PathLike) -> Scaler:
         return cls.from_dict(read_json(path), source=str(path))
+
+
+def _column_indices(target_columns: Sequence[int] | None, width: int) -> list[int]:
+    if target_columns is None:
+        return list(range(width))
+    if isinstance(target_columns, str) or not isinstance(target_columns, Sequence):
+        raise ValueError(f"target_columns must be a list of column indices, got {target_columns!r}")
+    cols = list(target_columns)
+    ok = all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < width for c in cols)
+    if not cols or not ok:
+        raise ValueError(
+            f"target_columns must index the {width} columns (ints in [0, {width})), got {cols}"
+        )
+    return cols
 
 
 class SlidingWindows(Dataset):
@@ -167,10 +208,10 @@ class SlidingWindows(Dataset):
         stride: int = 1,
         target_columns: Sequence[int] | None = None,
     ):
-        for name, v in (("input_length", input_length), ("horizon", horizon), ("stride", stride)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        values = torch.as_tensor(np.asarray(values, dtype=np.float32))
+        input_length = check_int("input_length", input_length, min=1)
+        horizon = check_int("horizon", horizon, min=1)
+        stride = check_int("stride", stride, min=1)
+        values = torch.as_tensor(finite_values(values).astype(np.float32))
         if values.dim() == 1:
             values = values.unsqueeze(1)  # (N, 1)
         if values.dim() != 2:
@@ -180,9 +221,7 @@ class SlidingWindows(Dataset):
                 f"a series of {len(values)} steps is shorter than input_length + horizon "
                 f"= {input_length} + {horizon}"
             )
-        cols = list(range(values.size(1))) if target_columns is None else list(target_columns)
-        if not cols or any(not 0 <= c < values.size(1) for c in cols):
-            raise ValueError(f"target_columns must index the {values.size(1)} columns, got {cols}")
+        cols = _column_indices(target_columns, values.size(1))
         self.values = values
         self.input_length, self.horizon, self.stride = input_length, horizon, stride
         self.target_columns = cols
@@ -225,16 +264,29 @@ def prepare_forecasting(
     Predictions go back to data units with ``scaler.inverse_transform(pred,
     columns=target_columns)``.
     """
+    for name, value in (("input_length", input_length), ("horizon", horizon), ("stride", stride)):
+        check_int(name, value, min=1)
+    if scaling is not None:
+        check_choice("scaling", scaling, SCALINGS)
     if isinstance(series, TimeSeries):
-        values = series.values
+        if target_columns is not None:
+            raise ValueError(
+                "target_columns is for an array; a TimeSeries's targets are its target "
+                f"columns {series.target_names} (read it with other target_columns instead)"
+            )
+        names = [*series.target_names, *series.covariate_names]
+        values = finite_values(
+            series.values, "series", names if len(names) == series.values.shape[-1] else None
+        )
         target_columns = list(range(len(series.target_names)))
     else:
-        values = np.asarray(series, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[:, None]  # (N, 1)
-        target_columns = (
-            list(range(values.shape[1])) if target_columns is None else list(target_columns)
-        )
+        values = finite_values(series, "series")
+    if values.ndim == 1:
+        values = values[:, None]  # (N, 1)
+    if values.ndim != 2 or len(values) == 0:
+        raise ValueError(f"series must be (N, C) values, got shape {values.shape}")
+    if not isinstance(series, TimeSeries):
+        target_columns = _column_indices(target_columns, values.shape[1])
     train, val, test = chronological_split(values, val_fraction, test_fraction)
     scaler = None
     if scaling is not None:

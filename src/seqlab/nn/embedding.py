@@ -3,12 +3,16 @@
 Both take ``(B, T)`` integer ids and return ``(B, T, C)`` floats, and both reject ids
 outside ``[0, num_embeddings)`` with a ``ValueError`` naming the bad id (an id past the
 vocabulary is a data/model mismatch, never something to wrap around or clip).
-Id 0 is padding project-wide (``<pad>``); ``Embedding`` keeps its vector at zero
-(``padding_idx=0``) so that padding carries no signal and gets no gradient.
+Id 0 is padding project-wide (``<pad>``); both map it to the zero vector
+(``padding_idx=0``, torch's name) so that padding carries no signal into the next layer,
+and ``Embedding`` gives it no gradient. :func:`one_hot` is the one one-hot encoding in
+seqlab (``seqlab.data.one_hot`` is this function).
 
 >>> import torch
->>> OneHot(5)(torch.tensor([[1, 4, 0]])).shape
-torch.Size([1, 3, 5])
+>>> OneHot(5)(torch.tensor([[1, 4, 0]]))        # (B, T) -> (B, T, V); <pad> is all zero
+tensor([[[0., 1., 0., 0., 0.],
+         [0., 0., 0., 0., 1.],
+         [0., 0., 0., 0., 0.]]])
 >>> emb = Embedding(10, 4)
 >>> emb(torch.tensor([[1, 2], [3, 0]])).shape
 torch.Size([2, 2, 4])
@@ -26,7 +30,7 @@ from torch import Tensor, nn
 
 from ..checks import check_bool, check_int
 
-__all__ = ["Embedding", "OneHot", "check_token_ids"]
+__all__ = ["Embedding", "OneHot", "check_token_ids", "one_hot"]
 
 
 def check_token_ids(ids: Tensor, vocab_size: int, name: str = "token id") -> None:
@@ -46,23 +50,46 @@ def check_token_ids(ids: Tensor, vocab_size: int, name: str = "token id") -> Non
         )
 
 
-class OneHot(nn.Module):
-    """``(B, T)`` ids -> ``(B, T, num_classes)`` one-hot floats; the character-RNN input."""
+def _check_padding_idx(padding_idx: int | None, size: int) -> int | None:
+    if padding_idx is not None and (
+        isinstance(padding_idx, bool)
+        or not isinstance(padding_idx, int)
+        or not 0 <= padding_idx < size
+    ):
+        raise ValueError(f"padding_idx must be None or an int in [0, {size}), got {padding_idx!r}")
+    return padding_idx
 
-    def __init__(self, num_classes: int):
+
+def one_hot(ids: Tensor, num_classes: int, padding_idx: int | None = 0) -> Tensor:
+    """Integer ids ``(...)`` -> float ``(..., num_classes)``; ``padding_idx`` steps (``<pad>``
+    = 0 by default, ``None`` for none) are all-zero vectors, as ``Embedding``'s pad row."""
+    num_classes = check_int("num_classes", num_classes, min=1)
+    _check_padding_idx(padding_idx, num_classes)
+    check_token_ids(ids, num_classes)
+    out = F.one_hot(ids.long(), num_classes).float()  # (..., V)
+    if padding_idx is not None:
+        out[..., padding_idx] = 0.0  # the pad id's column is 1 exactly at its steps
+    return out
+
+
+class OneHot(nn.Module):
+    """``(B, T)`` ids -> ``(B, T, num_classes)`` one-hot floats; the character-RNN input.
+    ``padding_idx`` (default 0, ``<pad>``) gives the all-zero vector; ``None``: none."""
+
+    def __init__(self, num_classes: int, padding_idx: int | None = 0):
         super().__init__()
         self.num_classes = check_int("num_classes", num_classes, min=1)
+        self.padding_idx = _check_padding_idx(padding_idx, self.num_classes)
 
     @property
     def output_size(self) -> int:
         return self.num_classes
 
     def forward(self, ids: Tensor) -> Tensor:
-        check_token_ids(ids, self.num_classes)
-        return F.one_hot(ids.long(), self.num_classes).float()  # (B, T, V)
+        return one_hot(ids, self.num_classes, self.padding_idx)  # (B, T, V)
 
     def extra_repr(self) -> str:
-        return f"num_classes={self.num_classes}"
+        return f"num_classes={self.num_classes}, padding_idx={self.padding_idx}"
 
 
 class Embedding(nn.Module):
@@ -87,7 +114,7 @@ class Embedding(nn.Module):
         super().__init__()
         self.num_embeddings = check_int("num_embeddings", num_embeddings, min=1)
         self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1)
-        check_int("padding_idx", padding_idx, min=0, max=num_embeddings - 1, none=True)
+        _check_padding_idx(padding_idx, self.num_embeddings)
         check_bool("freeze", freeze)
         self.table = nn.Embedding(num_embeddings, embedding_dim, padding_idx=padding_idx)
         if pretrained is not None:

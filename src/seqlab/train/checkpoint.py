@@ -11,15 +11,29 @@
                             plain data; read with torch.load(weights_only=True))
       manifest.json         format version, and the SHA-256 of every file above
 
-**Atomic**: all files are written into ``run/last.tmp-<pid>/`` and flushed to disk; only
-then does the directory take the place of ``run/last`` (the old one is renamed to
-``run/last.old`` and removed after the swap). A crash or error mid-save leaves the
-previous ``run/last`` whole; a crash between the two renames leaves ``run/last.old``,
-which :func:`load_checkpoint` falls back to.
+**Atomic, and the previous checkpoint survives a second crash.** All files are written
+into ``run/last.tmp-<pid>/``, each flushed to disk (fsync), hashed into the manifest, and
+the directory flushed; only then does it take the place of ``run/last``::
 
-**Checked**: a missing or changed file (its hash differs from the manifest), weights
-whose names or shapes differ from the model, or optimizer state for other parameters
-raise :class:`CheckpointError`, naming the file and what differs.
+    1  remove stale temporaries   (last.tmp-* / last.del-* of dead processes)
+    2  write last.tmp-<pid>/       (every file fsynced, then the manifest, then the dir)
+    3  last -> last.old            (only when last exists; a last.old already there is
+                                    discarded first, or instead of last when last fails
+                                    verification)
+    4  last.tmp-<pid> -> last      (the new checkpoint appears whole, under its name)
+    5  fsync run/, discard last.old
+
+At every instant ``run/last`` or ``run/last.old`` is a whole checkpoint (a directory is
+discarded by renaming it to ``last.del-<pid>`` first, so a half-deleted one never carries
+a checkpoint's name), and :func:`load_checkpoint` takes ``last``, or ``last.old`` when
+``last`` is missing or fails verification: a run resumed from ``last.old`` that dies in
+its first save still leaves ``last.old``. The save's file operations go through the
+module's ``_rename`` / ``_remove_tree`` / ``_fsync`` so that a test can kill it at each.
+
+**Checked**: the manifest must list every file in the directory (and the four that every
+checkpoint has) with a SHA-256 each; a missing, unlisted or changed file, weights whose
+names or shapes differ from the model, or optimizer state for other parameters raise
+:class:`CheckpointError`, naming the file and what differs.
 
 >>> import tempfile, torch
 >>> model = torch.nn.Linear(3, 2)
@@ -32,10 +46,13 @@ raise :class:`CheckpointError`, naming the file and what differs.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import re
 import shutil
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +66,8 @@ __all__ = ["FORMAT_VERSION", "Checkpoint", "CheckpointError", "load_checkpoint",
 
 FORMAT_VERSION = 1
 RESERVED = ("weights", "config", "metrics", "state", "manifest")
+REQUIRED_FILES = ("weights.safetensors", "config.json", "metrics.json", "state.pt")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class CheckpointError(ValueError):
@@ -80,6 +99,62 @@ def _fsync(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _rename(src: str, dst: str) -> None:
+    os.replace(src, dst)
+
+
+def _remove_tree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _discard(path: str) -> None:
+    """Remove a checkpoint directory; renamed out of its name first, so that a crash
+    mid-removal leaves a half-deleted ``*.del-<pid>`` (cleaned later), never a
+    half-deleted directory under a checkpoint's name."""
+    if not os.path.lexists(path):
+        return
+    trash = f"{path.rsplit('.old', 1)[0] if path.endswith('.old') else path}.del-{os.getpid()}"
+    _remove_tree(trash)
+    _rename(path, trash)
+    _remove_tree(trash)
+
+
+def _check_replaceable(path: str) -> None:
+    """``path`` is replaced by a save: it must be absent, empty, or a checkpoint (never a
+    file or a folder of something else, which a save would otherwise delete)."""
+    if not os.path.lexists(path):
+        return
+    if not os.path.isdir(path) or os.path.islink(path):
+        raise CheckpointError(f"{path}: exists and is not a checkpoint directory; not replacing it")
+    if os.listdir(path) and not os.path.exists(os.path.join(path, "manifest.json")):
+        raise CheckpointError(
+            f"{path}: a folder that is not a seqlab checkpoint (no manifest.json); a save "
+            "would replace it, so pick another path"
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # a process we may not signal (or a pid out of range: not ours)
+    return True
+
+
+def _remove_stale_temporaries(path: str) -> None:
+    """``<path>.tmp-<pid>`` / ``<path>.del-<pid>`` left by a killed save: removed when that
+    process is gone (or is this one); a live other process's are left alone."""
+    for leftover in glob.glob(glob.escape(path) + ".tmp-*") + glob.glob(
+        glob.escape(path) + ".del-*"
+    ):
+        suffix = leftover.rsplit("-", 1)[-1]
+        pid = int(suffix) if suffix.isdigit() else None
+        if pid is None or pid == os.getpid() or not _pid_alive(pid):
+            _remove_tree(leftover)
 
 
 def _write_json(path: str, data: Any) -> None:
@@ -114,10 +189,14 @@ def save_checkpoint(
                 f"extras key {name!r} cannot be a checkpoint file name; use letters, digits, "
                 f"'_' or '-', and none of {', '.join(RESERVED)}"
             )
+    if not path:
+        raise ValueError("path must name the checkpoint directory, got ''")
+    for target in (path, f"{path}.old"):
+        _check_replaceable(target)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = f"{path}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     try:
         files = {"weights.safetensors": lambda p: save_model(_unwrap(model), p)}
@@ -131,21 +210,26 @@ def save_checkpoint(
             target = os.path.join(tmp, name)
             write(target)
             _fsync(target)
-            digests[name] = _sha256(target)
+            digests[name] = _sha256(target)  # read back from disk, after the flush
         manifest = {"format_version": FORMAT_VERSION, "files": digests}
         _write_json(os.path.join(tmp, "manifest.json"), manifest)
         _fsync(os.path.join(tmp, "manifest.json"))
         _fsync(tmp)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
         raise
     old = f"{path}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if os.path.exists(path):
-        os.replace(path, old)
-    os.replace(tmp, path)  # the new checkpoint appears whole, under its name
+    if os.path.isdir(path):
+        # One of last / last.old must stay whole until the new one is in place: keep last
+        # (the newer) unless last.old is there too and last fails verification.
+        if os.path.isdir(old) and not _verifies(path):
+            _discard(path)
+        else:
+            _discard(old)
+            _rename(path, old)
+    _rename(tmp, path)  # the new checkpoint appears whole, under its name
     _fsync(parent)
-    shutil.rmtree(old, ignore_errors=True)
+    _discard(old)
     return path
 
 
@@ -153,11 +237,17 @@ def _read_json(path: str) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing from the checkpoint") from None
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise CheckpointError(f"{path}: cannot be read as UTF-8 JSON ({e})") from None
 
 
 def _verify(path: str) -> dict[str, str]:
+    """The manifest's ``{file: sha256}``, once every file in ``path`` is listed in it, every
+    listed file is there, and each one's hash matches."""
     manifest_path = os.path.join(path, "manifest.json")
     if not os.path.exists(manifest_path):
         raise CheckpointError(f"{path}: not a seqlab checkpoint (no manifest.json)")
@@ -167,14 +257,42 @@ def _verify(path: str) -> dict[str, str]:
         raise CheckpointError(
             f"{manifest_path}: format_version {version!r}, this seqlab reads {FORMAT_VERSION}"
         )
-    files = manifest.get("files", {})
+    files = manifest.get("files")
+    shape = "'files' must map each file name of the checkpoint to its SHA-256 (64 hex digits)"
+    if not isinstance(files, dict):
+        raise CheckpointError(f"{manifest_path}: {shape}, got {type(files).__name__}")
+    for name, digest in files.items():
+        plain = name not in ("", ".", "..", "manifest.json") and os.path.basename(name) == name
+        if not plain or "/" in name or "\\" in name:
+            raise CheckpointError(f"{manifest_path}: {name!r} is not a file name of the checkpoint")
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise CheckpointError(f"{manifest_path}: {shape}; {name!r} has {digest!r}")
+    missing = [name for name in REQUIRED_FILES if name not in files]
+    if missing:
+        raise CheckpointError(
+            f"{manifest_path}: does not list {missing}; it covers {sorted(files)}"
+        )
+    unlisted = sorted(set(os.listdir(path)) - set(files) - {"manifest.json"})
+    if unlisted:
+        raise CheckpointError(
+            f"{path}: {unlisted} not covered by manifest.json (a checkpoint holds only the "
+            "files its manifest lists and hashes)"
+        )
     for name, digest in files.items():
         file = os.path.join(path, name)
-        if not os.path.exists(file):
+        if not os.path.isfile(file):
             raise CheckpointError(f"{file}: missing from the checkpoint")
         if _sha256(file) != digest:
             raise CheckpointError(f"{file}: corrupt (its SHA-256 differs from manifest.json)")
     return files
+
+
+def _verifies(path: str) -> bool:
+    try:
+        _verify(path)
+    except (CheckpointError, OSError):
+        return False
+    return True
 
 
 def _load_weights(model: nn.Module, file: str) -> None:
@@ -204,13 +322,20 @@ def load_checkpoint(
     trainer's ``resume``) to load into objects it has built.
     """
     path = os.fspath(path).rstrip(os.sep)
+    old = f"{path}.old"
     if not os.path.isdir(path):
-        old = f"{path}.old"
-        if os.path.isdir(old):  # a crash came between the two renames of save_checkpoint
-            path = old
-        else:
+        if not os.path.isdir(old):
             raise CheckpointError(f"{path}: no checkpoint directory there")
-    files = _verify(path)
+        path = old  # a crash came between the renames of save_checkpoint
+        files = _verify(path)
+    else:
+        try:
+            files = _verify(path)
+        except CheckpointError as e:
+            if not (os.path.isdir(old) and _verifies(old)):
+                raise
+            warnings.warn(f"{e}; loading the previous checkpoint {old} instead", stacklevel=2)
+            path, files = old, _verify(old)
     if model is not None:
         _load_weights(model, os.path.join(path, "weights.safetensors"))
     state_file = os.path.join(path, "state.pt")

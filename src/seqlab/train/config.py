@@ -171,9 +171,10 @@ class TrainerConfig:
     """The trainer's settings; the sections are above.
 
     ``max_steps``: stop after that many optimizer steps, inside an epoch if need be (the
-    epoch is logged and checkpointed as a shorter one). ``monitor`` (a logged value: ``val_loss``, ``train_loss`` or ``val_<metric>``) with
-    ``mode`` drives early stopping, ``best/`` and the plateau schedule; ``metrics`` names
-    metrics (:func:`seqlab.train.metrics.make_metric`) computed on validation data;
+    epoch is logged and checkpointed as a shorter one). ``monitor`` (a logged value:
+    ``val_loss``, ``train_loss`` or ``val_<metric>``) with ``mode`` drives early stopping,
+    ``best/`` and the plateau schedule; ``metrics`` names metrics
+    (:func:`seqlab.train.metrics.make_metric`) computed on validation data;
     ``on_nonfinite``: ``stop`` or ``skip`` a step whose loss or gradient is not finite.
     ``seed``; ``deterministic`` (``torch.use_deterministic_algorithms``: slower on GPU);
     ``precision`` (``fp32``, or ``bf16`` autocast); ``device`` (``auto``: CUDA when
