@@ -114,6 +114,10 @@ def run_config(
     data = json.loads(json.dumps(dict(mapping), default=str))  # a private, plain copy
     by_section: dict[str, list[str]] = {}
     for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                f"--set {item!r}: expected key=value, e.g. model.encoder.hidden_size=64"
+            )
         head = item.split("=", 1)[0].strip().split(".", 1)[0]
         by_section.setdefault(head, []).append(item)
     for item in by_section.pop("task", []):
@@ -135,7 +139,10 @@ def run_config(
         if section in by_section:
             prefix = len(section) + 1
             items = [o.strip()[prefix:] for o in by_section[section]]
-            apply_overrides(value, items, schema)
+            try:
+                apply_overrides(value, items, schema)
+            except ConfigError as e:
+                raise ConfigError(f"{section}.{e}") from None
     source = from_dict(task.data_class, data["data"], prefix="data.")
     if check_files:
         source.check_files()
@@ -322,10 +329,13 @@ def load_run(path: str | os.PathLike, checkpoint: str | None = None) -> Run:
         if not found:
             raise ConfigError(f"{path}: no checkpoint in this run directory ({', '.join(names)})")
         ckpt_path, directory = found[0], path
-    elif path.is_dir():
+    elif (path / "manifest.json").is_file() or Path(f"{path}.old").is_dir():
         ckpt_path, directory = path, None
     else:
-        raise ConfigError(f"{path}: not a run directory or a checkpoint")
+        raise ConfigError(
+            f"{path}: not a run directory or a checkpoint (neither {CONFIG_FILE} nor "
+            "manifest.json is there)"
+        )
     ckpt = load_checkpoint(ckpt_path)
     if "run" not in ckpt.extras or "task" not in ckpt.extras:
         raise ConfigError(

@@ -174,8 +174,8 @@ class Task:
         raise NotImplementedError
 
     def placeholder_sizes(self) -> dict[str, Any]:
-        """Stand-ins for :meth:`model_sizes`, to check a ``model:`` section before any
-        data is read."""
+        """Stand-ins for :meth:`model_sizes` (the same keys), to check a ``model:``
+        section before any data is read."""
         raise NotImplementedError
 
     def metric_facts(self) -> dict[str, dict[str, Any]]:

@@ -131,10 +131,10 @@ class ClassificationTask(Task):
     def model_sizes(self) -> dict[str, Any]:
         if self.labels is None:
             return {"inputs": self._inputs(), "task": "regression", "num_classes": self.outputs}
-        return {"inputs": self._inputs(), "num_classes": len(self.labels)}
+        return {"inputs": self._inputs(), "task": "classification", "num_classes": len(self.labels)}
 
     def placeholder_sizes(self) -> dict[str, Any]:
-        return {"inputs": {"vocab_size": 8}, "num_classes": 2}
+        return {"inputs": {"vocab_size": 8}, "task": "classification", "num_classes": 2}
 
     # --- batches ----------------------------------------------------------------------
     def _example(self, x: Any) -> torch.Tensor:

@@ -81,7 +81,8 @@ class ForecastingTask(Task):
         self.names: list[str] = []
         self.scale: float | None = None  # MASE denominator on the scaled training targets
 
-    def _series(self) -> TimeSeries:
+    def series(self) -> TimeSeries:
+        """The whole series the data section names."""
         d = self.data
         if d.dataset is not None:
             return self.load_dataset(TimeSeries, "a time series")
@@ -93,7 +94,7 @@ class ForecastingTask(Task):
         """Split and window the series. The scaler is fitted on the training part here
         too (the windows are scaled); a restored run's saved scaler is the same fit."""
         d = self.data
-        series = self._series()
+        series = self.series()
         prepared = prepare_forecasting(
             series, d.input_length, d.horizon, d.stride, d.val_fraction, d.test_fraction,
             d.scaling,
@@ -131,7 +132,7 @@ class ForecastingTask(Task):
         }
 
     def placeholder_sizes(self) -> dict[str, Any]:
-        return {"input_size": 1, "horizon": 1, "window": 1}
+        return {"input_size": 1, "output_size": 1, "horizon": 1, "window": 1}
 
     def metric_facts(self) -> dict[str, dict[str, Any]]:
         return {"mase": {"scale": self.scale}} if self.scale else {}

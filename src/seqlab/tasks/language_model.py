@@ -90,7 +90,7 @@ class LanguageModelTask(Task):
         return {"inputs": {"vocab_size": len(self.text.vocab)}, "pad_id": Vocab.pad_id}
 
     def placeholder_sizes(self) -> dict[str, Any]:
-        return {"inputs": {"vocab_size": 8}}
+        return {"inputs": {"vocab_size": 8}, "pad_id": Vocab.pad_id}
 
     def loader(self, split: str, shuffle: bool = False):
         parts = self._require().get(split)

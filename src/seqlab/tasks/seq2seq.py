@@ -81,16 +81,20 @@ class Seq2SeqTask(Task):
         self.target = fit(targets, d.target_tokenizer)
 
     def model_sizes(self) -> dict[str, Any]:
+        return self.model_sizes_of(len(self.source.vocab), len(self.target.vocab))
+
+    @staticmethod
+    def model_sizes_of(source: int, target: int) -> dict[str, Any]:
         return {
-            "inputs": {"vocab_size": len(self.source.vocab)},
-            "tgt_vocab_size": len(self.target.vocab),
+            "inputs": {"vocab_size": source},
+            "tgt_vocab_size": target,
             "pad_id": Vocab.pad_id,
             "bos_id": Vocab.bos_id,
             "eos_id": Vocab.eos_id,
         }
 
     def placeholder_sizes(self) -> dict[str, Any]:
-        return {"inputs": {"vocab_size": 8}, "tgt_vocab_size": 8}
+        return {**self.model_sizes_of(8, 8)}
 
     def metric_facts(self) -> dict[str, dict[str, Any]]:
         return {"bleu": {"decode": self.target.text}}

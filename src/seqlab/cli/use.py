@@ -1,0 +1,183 @@
+"""``seqlab evaluate / predict / generate / forecast``: what a run directory is for.
+
+Each needs only the run directory (or one of its checkpoints): a run copied to another
+machine works there. ``predict`` reads one input a line and writes one result a line,
+``batch_size`` lines at a time, so an input of any length streams through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ..config import ConfigError
+from ..data import read_time_series
+from ..run import Run, load_run
+from ..tasks import ForecastingTask, LanguageModelTask
+
+__all__ = ["add_commands"]
+
+
+def add_commands(commands) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    e = commands.add_parser("evaluate", help="metrics of a run on a split", formatter_class=fmt)
+    e.add_argument("run_dir", help="a run directory (or a checkpoint in one)")
+    e.add_argument("--split", default="test", choices=["val", "test", "train"])
+    e.add_argument("--data", help="another dataset name or training file, read the same way")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e.set_defaults(run=run_evaluate)
+
+    p = commands.add_parser(
+        "predict", help="one prediction per input line (stdin with -)", formatter_class=fmt
+    )
+    p.add_argument("run_dir")
+    p.add_argument("input", nargs="?", default="-", help="a file of inputs, one a line")
+    p.add_argument("--format", default="text", choices=["text", "jsonl", "csv"])
+    p.add_argument("--batch-size", type=int, help="inputs per batch (default: the run's)")
+    p.add_argument("--beam", type=int, help="beam size for a seq2seq run (1: greedy)")
+    p.set_defaults(run=run_predict)
+
+    g = commands.add_parser(
+        "generate", help="sample text from a language model", formatter_class=fmt
+    )
+    g.add_argument("run_dir")
+    g.add_argument("--prompt", default="\n", help="the text to continue")
+    g.add_argument("--length", type=int, default=200, help="tokens to generate")
+    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
+    g.add_argument("--top-p", type=float, help="sample from the nucleus of mass p")
+    g.add_argument("--greedy", action="store_true", help="the most likely token each step")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(run=run_generate)
+
+    f = commands.add_parser(
+        "forecast", help="forecast past the end of a series", formatter_class=fmt
+    )
+    f.add_argument("run_dir")
+    f.add_argument("--input", help="a CSV with the run's columns (default: the run's data)")
+    f.set_defaults(run=run_forecast)
+
+
+def _load(path: str, task: type | None = None) -> Run:
+    run = load_run(path)
+    if task is not None and not isinstance(run.task, task):
+        raise ConfigError(f"{path}: a {run.config.task} run; this command needs a {task.name} run")
+    return run
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    run = _load(args.run_dir)
+    if args.data is not None:
+        key = "train" if Path(args.data).is_file() else "dataset"
+        other = {"dataset": None, "train": None, "val": None, "test": None, "options": {}}
+        data = dataclasses.replace(run.config.data, **{**other, key: args.data})
+        run.task.data = data
+    metrics = run.evaluate(args.split)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            print(f"{args.split}_{key}\t{value:.6g}")
+    return 0
+
+
+def _lines(path: str) -> Iterator[str]:
+    stream: TextIO = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    try:
+        for line in stream:
+            yield line.rstrip("\r\n")
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _text(row: dict[str, Any]) -> str:
+    if "label" in row:
+        return f"{row['label']}\t{row['probability']}"
+    if "tags" in row:
+        return " ".join(f"{t}/{g}" for t, g in zip(row["tokens"], row["tags"], strict=True))
+    if "output" in row:
+        return row["output"]
+    if "next" in row:
+        return f"{row['next']!r}\t{row['probability']}"
+    return json.dumps(row)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    run = _load(args.run_dir)
+    if isinstance(run.task, ForecastingTask):
+        raise ConfigError(f"{args.run_dir}: a forecasting run; use `seqlab forecast`")
+    if args.beam is not None:
+        if not hasattr(run.model.config, "beam_size"):
+            raise ConfigError(f"--beam applies to a seq2seq run, not a {run.config.task} run")
+        run.model.config = dataclasses.replace(run.model.config, beam_size=args.beam)
+    if not Path(args.input).is_file() and args.input != "-":
+        raise ConfigError(f"{args.input}: input file not found")
+    out = sys.stdout
+    writer = None
+    for row in run.predict(_lines(args.input), batch_size=args.batch_size):
+        if args.format == "jsonl":
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        elif args.format == "csv":
+            flat = {
+                k: v if isinstance(v, str | int | float) else json.dumps(v) for k, v in row.items()
+            }
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=list(flat))
+                writer.writeheader()
+            writer.writerow(flat)
+        else:
+            out.write(_text(row) + "\n")
+    out.flush()
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    run = _load(args.run_dir, LanguageModelTask)
+    sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    greedy=args.greedy, seed=args.seed)  # fmt: skip
+    sys.stdout.write(args.prompt)
+    run.task.generate(
+        run.model, args.prompt, args.length,
+        on_text=lambda t: (sys.stdout.write(t), sys.stdout.flush()), **sampling,
+    )  # fmt: skip
+    sys.stdout.write("\n")
+    return 0
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    run = _load(args.run_dir, ForecastingTask)
+    task, d = run.task, run.config.data
+    if args.input is not None:
+        if d.dataset is not None:
+            raise ConfigError("--input needs a run trained on a CSV (it names the columns)")
+        series = read_time_series(
+            args.input, d.time_column, d.target_columns, d.covariate_columns, d.missing
+        )
+    else:
+        series = task.series()
+    row = next(iter(run.predict([series.values])))
+    step = _time_step(series.times)
+    writer = csv.writer(sys.stdout)
+    names = task.names or [f"y{i}" for i in range(len(task.targets))]
+    levels = [k for k in row if k.startswith("q")]
+    writer.writerow(["time", *names, *(f"{n}_{q}" for q in levels for n in names)])
+    for h, values in enumerate(row["forecast"]):
+        when = series.times[-1] + step * (h + 1) if step is not None else len(series) + h
+        extra = [row[q][h][k] for q in levels for k in range(len(names))]
+        writer.writerow([str(when), *[f"{v:.6g}" for v in values], *[f"{v:.6g}" for v in extra]])
+    return 0
+
+
+def _time_step(times: np.ndarray):
+    if times is None or len(times) < 2:
+        return None
+    return np.median(np.diff(times)) if times.dtype.kind != "M" else times[-1] - times[-2]
