@@ -42,7 +42,9 @@ class DataSource:
     for its loader (``n``, ``root``, ...); or ``train`` (and optionally ``val``, ``test``):
     the user's files. A split that is not given is cut from the training examples:
     ``val_fraction`` and ``test_fraction`` of them (at random with ``seed``, or the last
-    part for time-ordered data). ``batch_size``: examples per batch.
+    part for time-ordered data). ``batch_size``: examples per batch. ``limit``: use at most
+    this many examples (a random sample, seeded; the first steps of a series, the first
+    characters of a text), to try a config on a little of the data first.
     """
 
     dataset: str | None = None
@@ -54,6 +56,7 @@ class DataSource:
     test_fraction: float = 0.1
     batch_size: int = 32
     seed: int = 0
+    limit: int | None = None
 
     def __post_init__(self) -> None:
         if (self.dataset is None) == (self.train is None):
@@ -74,6 +77,7 @@ class DataSource:
             )
         check_int("batch_size", self.batch_size, min=1)
         check_int("seed", self.seed, min=0)
+        check_int("limit", self.limit, min=1, none=True)
 
     def files(self) -> dict[str, str]:
         """The files this source names, by split."""
@@ -105,7 +109,8 @@ def random_split(items: Sequence[Any], source: DataSource, have: Iterable[str] =
     have = set(have)
     order = list(range(len(items)))
     random.Random(source.seed).shuffle(order)
-    n = len(items)
+    order = order[: source.limit]  # a random sample of ``limit`` examples
+    n = len(order)
     n_val = 0 if "val" in have else round(n * source.val_fraction)
     n_test = 0 if "test" in have else round(n * source.test_fraction)
     if n - n_val - n_test < 1:

@@ -19,6 +19,7 @@ tokens, and mapped through a vocabulary of the training split.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,9 +142,27 @@ class ClassificationTask(Task):
         if self.text is not None:
             ids = self.text.ids(x, self.data.max_length) or [self.text.vocab.unk_id]
             return torch.tensor(ids, dtype=torch.long)
-        x = np.asarray(x, dtype=np.float64)
+        if isinstance(x, str):  # a line of input: the steps as JSON, [[x_1...], [x_2...]]
+            try:
+                x = json.loads(x)
+            except json.JSONDecodeError:
+                raise ValueError(
+                    f"this run reads sequences of {len(self.channels['mean'])} features: give "
+                    f"each as a JSON list of steps, e.g. [[0.5, 1.0], [0.2, 0.0]]; got {x[:40]!r}"
+                ) from None
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"a sequence must be numbers (steps x features), got {x!r:.60}"
+            ) from None
         if x.ndim == 1:
             x = x[:, None]
+        C = len(self.channels["mean"])
+        if x.ndim != 2 or x.shape[1] != C or len(x) == 0:
+            raise ValueError(f"a sequence must be (T >= 1, {C}) values, got shape {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("a sequence has NaN or infinite values")
         mean, std = np.asarray(self.channels["mean"]), np.asarray(self.channels["std"])
         return torch.from_numpy((x - mean) / std).float()  # (T, C)
 

@@ -18,6 +18,7 @@ training part's seasonal-naive error with period ``season``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,10 @@ class ForecastingTask(Task):
         too (the windows are scaled); a restored run's saved scaler is the same fit."""
         d = self.data
         series = self.series()
+        if d.limit is not None:  # the first ``limit`` steps
+            series = dataclasses.replace(
+                series, times=series.times[: d.limit], values=series.values[: d.limit]
+            )
         prepared = prepare_forecasting(
             series, d.input_length, d.horizon, d.stride, d.val_fraction, d.test_fraction,
             d.scaling,

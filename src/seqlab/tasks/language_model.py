@@ -40,14 +40,12 @@ class LanguageModelData(DataSource):
     min_freq: int = 1
     max_vocab: int | None = None
     bptt: int = 64  # steps per chunk (k1 of truncated BPTT)
-    limit: int | None = None  # read at most this many characters of the text
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_int("min_freq", self.min_freq, min=1)
         check_int("max_vocab", self.max_vocab, min=1, none=True)
         check_int("bptt", self.bptt, min=1)
-        check_int("limit", self.limit, min=1, none=True)
         check_bool("lowercase", self.lowercase)
 
 
