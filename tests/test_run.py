@@ -61,6 +61,10 @@ def test_classification_run_directory_load_and_predict(tmp_path):
     run = train_run(cfg, tmp_path / "run")
     files = {p.name for p in (tmp_path / "run").iterdir()}
     assert {"config.yaml", "last", "best", "summary.json", "epochs.csv", "steps.csv"} <= files
+    assert {"loss.png", "accuracy.png", "macro_f1.png"} <= {
+        p.name for p in (tmp_path / "run" / "plots").iterdir()
+    }
+    assert (tmp_path / "run" / "plots" / "loss.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["parameters"] == sum(p.numel() for p in run.model.parameters())
     assert summary["epochs"] == 4 and summary["versions"]["torch"] == torch.__version__

@@ -22,6 +22,7 @@ it and writes the run directory::
       last/  best/       checkpoints: weights, the model config, the task's encoders
                          (task.json) and the run config (run.json), the training state
       epochs.csv  steps.csv
+      plots/             loss.png and one PNG per validation metric, by epoch
       summary.json       the final metrics on val and test (of the best checkpoint), epochs,
                          wall time, parameter count, seed, versions, git commit, command
 
@@ -52,6 +53,7 @@ import torch
 import yaml
 
 from .config import ConfigError, apply_overrides, from_dict, load_yaml, to_dict
+from .diagnostics.plots import PLOTS_INSTALL, plot_training, plots_available
 from .models import MODELS, TaskModel, build_model
 from .tasks import TASKS, DataSource, Task
 from .tasks.base import merge_sizes
@@ -314,6 +316,10 @@ def train_run(
             if task.splits.get(split)
         }
         summary = run_summary(config, model, trainer, metrics, time.perf_counter() - start)
+        if plots_available():
+            plot_training(trainer.history, directory / "plots")
+        else:
+            summary["plots"] = f"not drawn: {PLOTS_INSTALL}"
         _write_text(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     model.eval()
     return run
