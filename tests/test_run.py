@@ -213,6 +213,12 @@ def test_a_bad_config_is_refused_before_anything_runs(mapping, match):
         run_config(mapping)
 
 
+def test_task_aliases():
+    cfg = run_config({"task": "forecast", "data": {"dataset": "airline_passengers"}})
+    assert cfg.task == "forecasting"
+    assert run_config({"task": "classify", "data": {"dataset": "x"}}).task == "classification"
+
+
 def test_overrides_and_files(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump({"task": "classification", "data": {"dataset": "rotten_tomatoes"},

@@ -89,9 +89,17 @@ class RunConfig:
         }
 
 
+# the short names people also write
+TASK_ALIASES = {"classify": "classification", "tag": "tagging", "forecast": "forecasting",
+                "lm": "language_model", "translate": "seq2seq"}  # fmt: skip
+
+
 def _task_class(name: Any) -> type[Task]:
+    name = TASK_ALIASES.get(name, name) if isinstance(name, str) else name
     if name not in TASKS:
-        raise ConfigError(f"task: expected one of {list(TASKS)}, got {name!r}")
+        raise ConfigError(
+            f"task: expected one of {list(TASKS)} (or {', '.join(TASK_ALIASES)}), got {name!r}"
+        )
     return TASKS[name]
 
 

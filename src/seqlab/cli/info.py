@@ -20,6 +20,7 @@ from typing import Any
 from ..config import from_dict
 from ..data import list_datasets
 from ..models import MODELS
+from ..run import TASK_ALIASES
 from ..tasks import TASKS
 from ..tasks.base import DataSource, merge_sizes
 from ..train import TrainerConfig
@@ -49,7 +50,7 @@ def add_commands(commands) -> None:
     d.add_argument("--json", action="store_true", help="print the table as JSON lines")
     d.set_defaults(run=run_datasets)
     c = commands.add_parser("config", help="print a starter config for a task", formatter_class=fmt)
-    c.add_argument("task", choices=list(TASKS))
+    c.add_argument("task", choices=[*TASKS, *TASK_ALIASES])
     c.set_defaults(run=run_config_command)
 
 
@@ -149,5 +150,5 @@ def starter_config(task_name: str) -> str:
 
 
 def run_config_command(args: argparse.Namespace) -> int:
-    print(starter_config(args.task), end="")
+    print(starter_config(TASK_ALIASES.get(args.task, args.task)), end="")
     return 0
