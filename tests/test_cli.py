@@ -169,3 +169,24 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path, c
                                               "train": {"progress": False}})  # fmt: skip
     code, _, err = run(capsys, "train", cfg, "--out", tmp_path / "run")
     assert code == 2 and not (tmp_path / "run").exists(), err
+
+
+def test_nproc_2_trains_as_one_process_does(tmp_path, capsys):
+    # two ranks on torchrun (gloo), each a half of every global batch, take the same steps
+    cfg = _write_config(tmp_path / "a.yaml", {
+        "task": "classification",
+        "data": {"dataset": "adding_problem", "options": {"n": 400, "length": 8}, "batch_size": 32},
+        "model": {"encoder": {"kind": "gru", "hidden_size": 8}},
+        "train": {"epochs": 2, "metrics": ["mae"], "progress": False, "tensorboard": False},
+    })  # fmt: skip
+    assert run(capsys, "train", cfg, "--out", tmp_path / "one")[0] == 0
+    code, _, err = run(capsys, "train", cfg, "--out", tmp_path / "two", "--nproc", "2")
+    assert code == 0, err
+    one = (tmp_path / "one" / "epochs.csv").read_text().splitlines()
+    two = (tmp_path / "two" / "epochs.csv").read_text().splitlines()
+    assert len(one) == len(two) == 3
+    for a, b in zip(one[1:], two[1:], strict=True):
+        assert [float(v) for v in a.split(",")] == pytest.approx(
+            [float(v) for v in b.split(",")], rel=1e-5
+        )
+    assert (tmp_path / "two" / "summary.json").is_file()

@@ -57,7 +57,7 @@ from .diagnostics.plots import PLOTS_INSTALL, plot_training, plots_available
 from .models import MODELS, TaskModel, build_model
 from .tasks import TASKS, DataSource, Task
 from .tasks.base import merge_sizes
-from .train import Trainer, TrainerConfig, load_checkpoint
+from .train import Trainer, TrainerConfig, is_main_process, load_checkpoint, seed_everything
 
 __all__ = ["Run", "RunConfig", "load_run", "load_run_config", "run_config", "train_run"]
 
@@ -284,6 +284,7 @@ def train_run(
     """Read the data, build the model, train, and (with ``directory``) write the run
     directory; ``resume`` continues from ``directory/last``."""
     start = time.perf_counter()
+    seed_everything(config.train.seed)  # the model's initial weights follow train.seed
     task = config.task_class(config.data)
     task.prepare()
     model_config = merge_sizes(config.model, task.model_sizes())
@@ -296,8 +297,9 @@ def train_run(
             train, checkpoints=dataclasses.replace(train.checkpoints, dir=os.fspath(directory))
         )
         config = dataclasses.replace(config, train=train)
-        text = yaml.safe_dump(config.to_dict(), sort_keys=False)
-        _write_text(directory / CONFIG_FILE, text)
+        if is_main_process():  # under torchrun, rank 0 writes what the run directory holds
+            text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+            _write_text(directory / CONFIG_FILE, text)
     elif resume:
         raise ValueError("resume needs the run directory")
     trainer = Trainer(
@@ -324,11 +326,12 @@ def train_run(
             if task.splits.get(split)
         }
         summary = run_summary(config, model, trainer, metrics, time.perf_counter() - start)
-        if plots_available():
-            plot_training(trainer.history, directory / "plots")
-        else:
-            summary["plots"] = f"not drawn: {PLOTS_INSTALL}"
-        _write_text(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+        if is_main_process():
+            if plots_available():
+                plot_training(trainer.history, directory / "plots")
+            else:
+                summary["plots"] = f"not drawn: {PLOTS_INSTALL}"
+            _write_text(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     model.eval()
     return run
 

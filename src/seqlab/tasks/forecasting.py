@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from ..checks import check_int
 from ..config import ConfigError
@@ -39,6 +38,7 @@ from ..data import (
 from ..data.batch import Batch
 from ..train.metrics import naive_scale
 from .base import DataSource, Splits, Task
+from .text import plain_loader
 
 __all__ = ["ForecastingData", "ForecastingTask"]
 
@@ -144,9 +144,8 @@ class ForecastingTask(Task):
 
     def loader(self, split: str, shuffle: bool = False):
         windows = self._require().get(split)
-        return DataLoader(
-            windows, batch_size=self.data.batch_size, shuffle=shuffle, collate_fn=collate_windows
-        )
+        d = self.data
+        return plain_loader(windows, d.batch_size, collate_windows, shuffle, d.seed)
 
     def state(self) -> dict[str, Any]:
         return {

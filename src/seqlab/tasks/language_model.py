@@ -28,7 +28,7 @@ from ..data import StreamChunks, Vocab, batchify, read_text
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task
-from .text import TextEncoder, Tokenizer
+from .text import TextEncoder, Tokenizer, rank_and_world
 
 __all__ = ["LanguageModelData", "LanguageModelTask"]
 
@@ -101,7 +101,13 @@ class LanguageModelTask(Task):
                 f"data: the {split} text has {len(ids)} tokens, too few for batch_size={B} "
                 "parallel streams of two or more tokens"
             )
-        return StreamChunks(batchify(ids, B), self.data.bptt)  # in order: the state carries
+        streams = batchify(ids, B)  # (B, N // B)
+        rank, world = rank_and_world()
+        if world > 1:  # each rank carries its own share of the parallel streams
+            if world > B:
+                raise ConfigError(f"data.batch_size={B} streams cannot be shared by {world} ranks")
+            streams = streams[rank::world]
+        return StreamChunks(streams, self.data.bptt)  # in order: the state carries
 
     def state(self) -> dict[str, Any]:
         return {"text": self.text.state()}

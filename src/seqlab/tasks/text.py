@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from ..data import BucketSampler, Vocab, get_tokenizer
 from ..data.batch import Batch
+from ..train.distributed import world_size
 
 __all__ = ["TextEncoder", "Tokenizer", "bucketed_loader"]
 
@@ -69,6 +70,28 @@ class TextEncoder:
         return cls(vocab, state["tokenizer"], bool(state.get("lowercase", False)))
 
 
+class RankBatches:
+    """This rank's share of each batch of a batch sampler that every rank runs alike (the
+    same seed and epoch): ``batch[rank::world]``, so ``world`` ranks together take the
+    batches one process would. A batch smaller than ``world`` lends its first items again
+    so that every rank takes a step."""
+
+    def __init__(self, batches: BucketSampler, rank: int, world: int):
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batches.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            while len(batch) < self.world:
+                batch = batch + batch[: self.world - len(batch)]
+            yield batch[self.rank :: self.world]
+
+
 def bucketed_loader(
     items: Sequence[tuple[Any, Any]],
     lengths: Sequence[int],
@@ -78,11 +101,34 @@ def bucketed_loader(
     seed: int,
 ) -> DataLoader:
     """Batches of similar lengths (:class:`~seqlab.data.BucketSampler`) when shuffling;
-    in order, as given, when not (evaluation and prediction)."""
+    in order, as given, when not (evaluation and prediction). Under torchrun each rank
+    takes its share of every batch (``batch_size`` is the global batch)."""
+    rank, world = rank_and_world()
     if shuffle:
         sampler = BucketSampler(lengths, batch_size=batch_size, seed=seed)
+        if world > 1:
+            sampler = RankBatches(sampler, rank, world)
         return DataLoader(items, batch_sampler=sampler, collate_fn=collate)
-    return DataLoader(items, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    return plain_loader(items, batch_size, collate, shuffle=False, seed=seed)
+
+
+def rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of processes (0 and 1 alone)."""
+    world = world_size()
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def plain_loader(
+    items: Sequence[Any], batch_size: int, collate: Callable, shuffle: bool, seed: int
+) -> DataLoader:
+    """Batches in order (or shuffled); under torchrun a ``DistributedSampler`` gives each
+    rank its ``1/world`` (it repeats a few items to make the shares equal)."""
+    _, world = rank_and_world()
+    if world == 1:
+        return DataLoader(items, batch_size=batch_size, shuffle=shuffle, collate_fn=collate)
+    sampler = DistributedSampler(items, shuffle=shuffle, seed=seed)
+    per_rank = max(1, batch_size // world)
+    return DataLoader(items, batch_size=per_rank, sampler=sampler, collate_fn=collate)
 
 
 def as_ids(seq: Sequence[int]) -> torch.Tensor:
