@@ -225,6 +225,18 @@ class Recurrent(nn.Module):
     def forward(self, x: Tensor, state=None, lengths: Tensor | None = None):
         lengths = self._check_input(x, lengths)
         state = self._check_state(state, x)
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # oneDNN's bf16 RNN primitives need AVX-512 bf16 hardware (without it even
+            # torch.nn.LSTM fails under CPU bf16 autocast), and a bf16 cell state loses
+            # long memory: run the recurrence in the parameters' dtype, autocast off.
+            dtype = self.weight_hh_l0.dtype
+            with torch.autocast("cpu", enabled=False):
+                x = x.to(dtype)
+                state = None if state is None else tuple(s.to(dtype) for s in state)
+                return self._forward(x, state, lengths)
+        return self._forward(x, state, lengths)
+
+    def _forward(self, x: Tensor, state: State | None, lengths: Tensor | None):
         if self.uses_fused_kernel():
             out, final = self._forward_fused(x, state, lengths)
         else:
