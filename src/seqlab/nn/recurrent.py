@@ -277,7 +277,9 @@ class Recurrent(nn.Module):
                 finals.append(s)
             layer_in = self._merge(outs)
             if k < self.num_layers - 1 and self.dropout > 0:
-                layer_in = F.dropout(layer_in, self.dropout, self.training)
+                # contiguous: the mask is drawn in memory order, so all paths (time-major
+                # or batch-major outputs) drop the same elements for a seed
+                layer_in = F.dropout(layer_in.contiguous(), self.dropout, self.training)
         final = tuple(torch.stack([f[i] for f in finals]) for i in range(self._state_size))
         return layer_in, final
 
