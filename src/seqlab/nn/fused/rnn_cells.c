@@ -112,32 +112,46 @@ static inline REAL exp_(REAL x) {
 static inline REAL sigmoid_(REAL x) { return (REAL)1 / ((REAL)1 + exp_(-x)); }
 static inline REAL tanh_(REAL x) { return (REAL)1 - (REAL)2 / (exp_((REAL)2 * x) + (REAL)1); }
 
+/* Row reductions in LANES independent partial sums: without -ffast-math gcc keeps a plain
+ * sum serial (one add per latency), while LANES sums vectorize; the order of the additions
+ * differs from torch's, which is within rounding. */
+#define LANES 16
+
+/* Σ_j x_j y_j (y NULL: Σ_j x_j) */
+static inline REAL dot(const REAL *restrict x, const REAL *restrict y, int64_t n) {
+    REAL acc[LANES] = {0};
+    int64_t j = 0;
+    if (y) {
+        for (; j + LANES <= n; j += LANES)
+            for (int k = 0; k < LANES; k++) acc[k] += x[j + k] * y[j + k];
+        for (; j < n; j++) acc[0] += x[j] * y[j];
+    } else {
+        for (; j + LANES <= n; j += LANES)
+            for (int k = 0; k < LANES; k++) acc[k] += x[j + k];
+        for (; j < n; j++) acc[0] += x[j];
+    }
+    REAL total = 0;
+    for (int k = 0; k < LANES; k++) total += acc[k];
+    return total;
+}
+
 /* Normalize row v (n) in place: v <- (v - mean) * rstd; returns rstd. */
 static inline REAL normalize(REAL *restrict v, int64_t n, REAL eps) {
-    REAL mean = 0, var = 0;
-    for (int64_t j = 0; j < n; j++) mean += v[j];
-    mean /= (REAL)n;
-    for (int64_t j = 0; j < n; j++) {
-        REAL d = v[j] - mean;
-        var += d * d;
-    }
-    REAL rstd = (REAL)1 / sqrt(var / (REAL)n + eps);
-    for (int64_t j = 0; j < n; j++) v[j] = (v[j] - mean) * rstd;
+    REAL mean = dot(v, NULL, n) / (REAL)n;
+    for (int64_t j = 0; j < n; j++) v[j] -= mean;
+    REAL rstd = (REAL)1 / sqrt(dot(v, v, n) / (REAL)n + eps);
+    for (int64_t j = 0; j < n; j++) v[j] *= rstd;
     return rstd;
 }
 
-/* dx (n) = LN'(dy): dŷ = γ dy, dx = rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)); dx is not dy. */
-static inline void normalize_backward(REAL *restrict dx, const REAL *dy, const REAL *restrict y,
-                                      const REAL *restrict gamma, REAL rstd, int64_t n) {
-    REAL m1 = 0, m2 = 0;
-    for (int64_t j = 0; j < n; j++) {
-        REAL d = dy[j] * gamma[j];
-        m1 += d;
-        m2 += d * y[j];
-    }
-    m1 /= (REAL)n;
-    m2 /= (REAL)n;
-    for (int64_t j = 0; j < n; j++) dx[j] = rstd * (dy[j] * gamma[j] - m1 - y[j] * m2);
+/* dx (n) = LN'(dy): dŷ = γ dy, dx = rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)); dx is not dy.
+ * dx holds dŷ in between. */
+static inline void normalize_backward(REAL *restrict dx, const REAL *restrict dy,
+                                      const REAL *restrict y, const REAL *restrict gamma,
+                                      REAL rstd, int64_t n) {
+    for (int64_t j = 0; j < n; j++) dx[j] = dy[j] * gamma[j];
+    REAL m1 = dot(dx, NULL, n) / (REAL)n, m2 = dot(dx, y, n) / (REAL)n;
+    for (int64_t j = 0; j < n; j++) dx[j] = rstd * (dx[j] - m1 - y[j] * m2);
 }
 
 typedef struct {
