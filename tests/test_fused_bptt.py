@@ -102,6 +102,23 @@ def test_fused_equals_reference(kind, config, dtype):
         assert got[0][1, 3:].abs().sum() == 0  # zeros past a length
 
 
+@pytest.mark.parametrize("kind", ["lstm-all", "gru-ln-rec-dropout", "lstm-peephole"])
+def test_inference_forward_equals_training_forward(kind):
+    """Without grad the step buffers are one step and a ring of two (rnn_cells.c: keep)."""
+    layer = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float64)
+    x = torch.randn(3, 6, 5, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out, state = layer(x, lengths=lengths)
+    torch.manual_seed(0)
+    out2, state2 = layer(x.requires_grad_(), lengths=lengths)
+    torch.testing.assert_close(out, out2.detach(), rtol=0, atol=0)
+    for a, b in zip(state if isinstance(state, tuple) else (state,),
+                    state2 if isinstance(state2, tuple) else (state2,), strict=True):  # fmt: skip
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+
+
 def test_plain_cells_keep_torch_kernels_and_take_bptt_for_recurrent_dropout():
     x = torch.randn(2, 3, 4)
     assert snn.LSTM(4, 5).fused_path(x).name == "torch"
@@ -122,16 +139,16 @@ def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
         return torch.randn(*shape, generator=gen, dtype=torch.float64).requires_grad_()
 
     G = 4 * H if kind == "lstm" else 3 * H
-    keep = (torch.rand(B, H, generator=gen) > 0.3).double() / 0.7 if mask else None
+    drop = (torch.rand(B, H, generator=gen) > 0.3).double() / 0.7 if mask else None
     valid = None
     if lengths:
         valid = (torch.arange(T).unsqueeze(1) < torch.tensor([T, 2, 1])).to(torch.uint8)
     lib = bptt.cell_library(torch.float64)
     if kind == "lstm":
-        return (rand(T, B, G), rand(B, H), rand(B, H), rand(G, H), rand(3 * H), rand(G),
-                rand(G), rand(H), rand(H), keep, valid, 1e-5, lib)  # fmt: skip
-    return (rand(T, B, G), rand(B, H), rand(G, H), rand(G), rand(G), rand(G), keep, valid,
-            1e-5, lib)  # fmt: skip
+        return (rand(T, B, G), rand(G), rand(B, H), rand(B, H), rand(G, H), rand(3 * H),
+                rand(G), rand(G), rand(H), rand(H), drop, valid, True, 1e-5, lib)  # fmt: skip
+    return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), rand(G), rand(G), rand(G), drop,
+            valid, True, 1e-5, lib)  # fmt: skip
 
 
 @pytest.mark.parametrize("lengths", [False, True], ids=["full", "lengths"])
@@ -145,9 +162,9 @@ def test_gradcheck_functions(kind, mask, lengths):
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 def test_gradcheck_functions_without_options(kind):
-    """No peepholes or norms (the None inputs): the plain cell with a dropout mask."""
+    """No bias, peepholes or norms (the None inputs): the plain cell with a dropout mask."""
     args = list(_function_inputs(kind))
-    for i in [4, 5, 6, 7, 8] if kind == "lstm" else [4, 5]:
+    for i in [1, 5, 6, 7, 8, 9] if kind == "lstm" else [1, 4, 5, 6]:
         args[i] = None
     fn = bptt.LSTMFunction if kind == "lstm" else bptt.GRUFunction
     assert torch.autograd.gradcheck(fn.apply, tuple(args))

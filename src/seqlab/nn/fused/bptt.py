@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..cells import GRUCell, LSTMCell, RecurrentCell
@@ -81,14 +82,16 @@ def _ptr(t: Tensor | None) -> int | None:
 
 def _real_struct(dtype: torch.dtype, fields: list[tuple[str, type]]) -> type[ctypes.Structure]:
     eps = ctypes.c_float if dtype == torch.float32 else ctypes.c_double
-    fields = [("B", _i), ("H", _i), ("eps", eps), *fields]
+    fields = [("B", _i), ("H", _i), ("keep", _i), ("eps", eps), *fields]
     return type("Seq", (ctypes.Structure,), {"_fields_": fields})
 
 
 # The field names and order of lstm_seq / gru_seq in rnn_cells.c (all pointers).
-_LSTM_FIELDS = "peep ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx a rstd_a act c h hm tc chat rstd_c"
+_LSTM_FIELDS = (
+    "bias peep ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx a rstd_a act c h hm tc chat rstd_c"
+)
 _LSTM_FIELDS += " dh_out dgx da dcn R G dc"
-_GRU_FIELDS = "b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
+_GRU_FIELDS = "bias b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
 _STRUCTS = {
     (kind, dtype): _real_struct(dtype, [(n, _p) for n in fields.split()])
     for kind, fields in (("lstm", _LSTM_FIELDS), ("gru", _GRU_FIELDS))
@@ -96,52 +99,54 @@ _STRUCTS = {
 }
 
 
-def _seq(kind: str, dtype: torch.dtype, B: int, H: int, eps: float, **tensors) -> ctypes.Structure:
-    return _STRUCTS[kind, dtype](B, H, eps, **{n: _ptr(t) for n, t in tensors.items()})
+def _seq(kind, dtype, B, H, keep: bool, eps: float, **tensors) -> ctypes.Structure:
+    return _STRUCTS[kind, dtype](B, H, int(keep), eps, **{n: _ptr(t) for n, t in tensors.items()})
 
 
 class LSTMFunction(torch.autograd.Function):
     """One LSTM layer-direction over time; see ``rnn_cells.c`` for the equations.
 
-    Inputs: ``gx`` (T, B, 4H) the hoisted input half (``[LN_ih](W_ih x) + b_ih + b_hh``),
-    ``h0``, ``c0`` (B, H), ``w_hh`` (4H, H), then ``peep`` (3H), ``ln_hh_w``, ``ln_hh_b``
+    Inputs: ``gx`` (T, B, 4H) and ``bias`` (4H) or None, the hoisted input half
+    (``gx + bias = [LN_ih](W_ih x) + b_ih + b_hh``), ``h0``, ``c0`` (B, H), ``w_hh``
+    (4H, H), then ``peep`` (3H), ``ln_hh_w``, ``ln_hh_b``
     (4H), ``ln_c_w``, ``ln_c_b`` (H), each or None, the dropout ``mask`` (B, H) or None,
-    ``valid`` (T, B) uint8 or None, ``eps`` and the library. Returns ``h`` (T, B, H), the
-    state after each step (held over padding), and the last cell state ``c_T`` (B, H).
+    ``valid`` (T, B) uint8 or None, ``keep`` (False: no backward follows, save nothing),
+    ``eps`` and the library. Returns ``h`` (T, B, H), the state after each step (held over
+    padding), and the last cell state ``c_T`` (B, H).
     """
 
     @staticmethod
-    def forward(ctx, gx, h0, c0, w_hh, peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, mask, valid,
-                eps, lib):  # fmt: skip
+    def forward(ctx, gx, bias, h0, c0, w_hh, peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, mask,
+                valid, keep, eps, lib):  # fmt: skip
         gx = gx.contiguous()
         T, B, G = gx.shape
         H = G // 4
         new = dict(dtype=gx.dtype, device=gx.device)
-        h, c = torch.empty(T + 1, B, H, **new), torch.empty(T + 1, B, H, **new)
+        S = T if keep else 1  # steps held in the step buffers (rnn_cells.c: keep)
+        h, c = torch.empty(T + 1, B, H, **new), torch.empty(S + 1, B, H, **new)
         h[0], c[0] = h0, c0
         hm = None
         if mask is not None:  # h ⊙ m, the W_hh operand, kept for dW_hh
-            hm = torch.empty(T + 1, B, H, **new)
+            hm = torch.empty(S + 1, B, H, **new)
             torch.mul(h0, mask, out=hm[0])
-        a, act, tc = (
-            torch.empty(T, B, G, **new),
-            torch.empty(T, B, G, **new),
-            torch.empty_like(h[1:]),
-        )
-        rstd_a = torch.empty(T, B, **new) if ln_hh_w is not None else None
-        chat = torch.zeros(T, B, H, **new) if ln_c_w is not None else None  # 0 at padding
-        rstd_c = torch.empty(T, B, **new) if ln_c_w is not None else None
+        a, act, tc = (torch.empty(S, B, n, **new) for n in (G, G, H))
+        rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
+        chat = torch.zeros(S, B, H, **new) if ln_c_w is not None else None  # 0 at padding
+        rstd_c = torch.empty(S, B, **new) if ln_c_w is not None else None
         seq = _seq(
-            "lstm", gx.dtype, B, H, eps, peep=peep, ln_hh_w=ln_hh_w, ln_hh_b=ln_hh_b,
-            ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a,
-            act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
+            "lstm", gx.dtype, B, H, keep, eps, bias=bias, peep=peep, ln_hh_w=ln_hh_w,
+            ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a,
+            rstd_a=rstd_a, act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
         )  # fmt: skip
         operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
         step, ref = lib.lstm_forward_step, ctypes.byref(seq)
         for t in range(T):
-            torch.mm(operand[t], w_t, out=a_t[t])  # (B, 4H) = (h_{t-1} ⊙ m) W_hh^T
+            i, j = (t, t) if keep else (t if hm is None else t % 2, 0)
+            torch.mm(operand[i], w_t, out=a_t[j])  # (B, 4H) = (h_{t-1} ⊙ m) W_hh^T
             step(ref, t)
-        ctx.lib, ctx.eps = lib, eps
+        if not keep:
+            return h[1:], c[T % 2].clone()
+        ctx.lib, ctx.eps, ctx.has_bias = lib, eps, bias is not None
         ctx.save_for_backward(w_hh, peep, ln_hh_w, ln_c_w, mask, valid, h, c, hm, a, act, tc,
                               chat, rstd_a, rstd_c)  # fmt: skip
         return h[1:], c[T]
@@ -165,7 +170,7 @@ class LSTMFunction(torch.autograd.Function):
         dcn = torch.empty_like(h[1:]) if ln_c_w is not None else None
         R, carry = torch.zeros_like(dc), torch.zeros_like(dc)
         seq = _seq(
-            "lstm", a.dtype, B, H, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
+            "lstm", a.dtype, B, H, True, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
             mask=mask, valid=valid, a=a, rstd_a=rstd_a, act=act, c=c, h=h, tc=tc, chat=chat,
             rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc,
         )  # fmt: skip
@@ -188,43 +193,51 @@ class LSTMFunction(torch.autograd.Function):
             dln_hh_w, dln_hh_b = (dgx * a).sum(**sums), dgx.sum(**sums)
         if ln_c_w is not None:
             dln_c_w, dln_c_b = (dcn * chat).sum(**sums), dcn.sum(**sums)
-        return (dgx, dh0, dc, dw_hh, dpeep, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b,
-                None, None, None, None)  # fmt: skip
+        dbias = dgx.sum(**sums) if ctx.has_bias else None
+        return (dgx, dbias, dh0, dc, dw_hh, dpeep, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b,
+                None, None, None, None, None)  # fmt: skip
 
 
 class GRUFunction(torch.autograd.Function):
     """One GRU (``reset_after=True``) layer-direction over time; see ``rnn_cells.c``.
 
-    Inputs: ``gx`` (T, B, 3H) = ``[LN_ih](W_ih x) + b_ih``, ``h0`` (B, H), ``w_hh`` (3H, H),
+    Inputs: ``gx`` (T, B, 3H) and ``bias`` (3H) or None (``gx + bias = [LN_ih](W_ih x) +
+    b_ih``), ``h0`` (B, H), ``w_hh`` (3H, H),
     ``b_hh``, ``ln_hh_w``, ``ln_hh_b`` (3H) each or None, ``mask`` (B, H) or None,
-    ``valid`` (T, B) uint8 or None, ``eps`` and the library. Returns ``h`` (T, B, H).
+    ``valid`` (T, B) uint8 or None, ``keep``, ``eps`` and the library (as
+    :class:`LSTMFunction`). Returns ``h`` (T, B, H).
     """
 
     @staticmethod
-    def forward(ctx, gx, h0, w_hh, b_hh, ln_hh_w, ln_hh_b, mask, valid, eps, lib):
+    def forward(ctx, gx, bias, h0, w_hh, b_hh, ln_hh_w, ln_hh_b, mask, valid, keep, eps, lib):
         gx = gx.contiguous()
         T, B, G = gx.shape
         H = G // 3
         new = dict(dtype=gx.dtype, device=gx.device)
+        S = T if keep else 1
         h = torch.empty(T + 1, B, H, **new)
         h[0] = h0
         hm = None
         if mask is not None:
-            hm = torch.empty(T + 1, B, H, **new)
+            hm = torch.empty(S + 1, B, H, **new)
             torch.mul(h0, mask, out=hm[0])
-        a, act = torch.empty(T, B, G, **new), torch.empty(T, B, G, **new)
-        ghn = torch.empty(T, B, H, **new)
-        rstd_a = torch.empty(T, B, **new) if ln_hh_w is not None else None
+        a, act, ghn = (torch.empty(S, B, n, **new) for n in (G, G, H))
+        rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
         seq = _seq(
-            "gru", gx.dtype, B, H, eps, b_hh=b_hh, ln_hh_w=ln_hh_w, ln_hh_b=ln_hh_b,
-            mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act, ghn=ghn, h=h, hm=hm,
+            "gru", gx.dtype, B, H, keep, eps, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
+            ln_hh_b=ln_hh_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act,
+            ghn=ghn, h=h, hm=hm,
         )  # fmt: skip
         operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
         step, ref = lib.gru_forward_step, ctypes.byref(seq)
         for t in range(T):
-            torch.mm(operand[t], w_t, out=a_t[t])  # (B, 3H) = (h_{t-1} ⊙ m) W_hh^T
+            i, j = (t, t) if keep else (t if hm is None else t % 2, 0)
+            torch.mm(operand[i], w_t, out=a_t[j])  # (B, 3H) = (h_{t-1} ⊙ m) W_hh^T
             step(ref, t)
-        ctx.lib, ctx.eps, ctx.has_bias = lib, eps, b_hh is not None
+        if not keep:
+            return h[1:]
+        ctx.lib, ctx.eps = lib, eps
+        ctx.has_bias, ctx.has_b_hh = bias is not None, b_hh is not None
         ctx.save_for_backward(w_hh, ln_hh_w, mask, valid, h, hm, a, act, ghn, rstd_a)
         return h[1:]
 
@@ -239,7 +252,7 @@ class GRUFunction(torch.autograd.Function):
         da = torch.empty_like(a) if ln_hh_w is not None else dgh
         R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
         seq = _seq(
-            "gru", a.dtype, B, H, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
+            "gru", a.dtype, B, H, True, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
             rstd_a=rstd_a, act=act, ghn=ghn, h=h, dh_out=dh, dgx=dgx, dgh=dgh, da=da, R=R,
             G=carry,
         )  # fmt: skip
@@ -251,11 +264,12 @@ class GRUFunction(torch.autograd.Function):
         operand = (h if hm is None else hm)[:T].reshape(T * B, H)
         dw_hh = da.reshape(T * B, G).t() @ operand
         sums = dict(dim=(0, 1))
-        db_hh = dgh.sum(**sums) if ctx.has_bias else None
+        dbias = dgx.sum(**sums) if ctx.has_bias else None
+        db_hh = dgh.sum(**sums) if ctx.has_b_hh else None
         dln_w = dln_b = None
         if ln_hh_w is not None:
             dln_w, dln_b = (dgh * a).sum(**sums), dgh.sum(**sums)
-        return dgx, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None
+        return dgx, dbias, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None, None
 
 
 class BPTTPath:
@@ -277,26 +291,48 @@ class BPTTPath:
         return layer.run_stack(x, state, lengths, lambda *args: self._direction(lib, *args))
 
     def _direction(self, lib, cell, w, seq, s, valid, h_mask):
-        gx = cell.project_input(seq.transpose(0, 1), w)  # (T, B, G*H), time-major
+        gx, bias = _input_half(cell, w, seq.transpose(0, 1))  # (T, B, G*H), time-major
         v = None if valid is None else valid.t().to(torch.uint8).contiguous()  # (T, B)
         mask = None if h_mask is None else h_mask.contiguous()
         eps = float(getattr(cell, "layer_norm_eps", 0.0))
+        keep = torch.is_grad_enabled() and any(  # will a backward follow?
+            t.requires_grad for t in (gx, *s, *w.values())
+        )
         if self.kind == "lstm":
-            if cell.bias:  # b_hh is added to every gate after any norm: hoist it too
-                gx = gx + w["bias_hh"]
             hs, c_last = LSTMFunction.apply(
-                gx, s[0], s[1], w["weight_hh"], w.get("weight_ch"), w.get("ln_hh_weight"),
-                w.get("ln_hh_bias"), w.get("ln_c_weight"), w.get("ln_c_bias"), mask, v, eps, lib,
+                gx, bias, s[0], s[1], w["weight_hh"], w.get("weight_ch"), w.get("ln_hh_weight"),
+                w.get("ln_hh_bias"), w.get("ln_c_weight"), w.get("ln_c_bias"), mask, v, keep, eps,
+                lib,
             )  # fmt: skip
             final = (hs[-1], c_last)
         else:
             hs = GRUFunction.apply(
-                gx, s[0], w["weight_hh"], w.get("bias_hh"), w.get("ln_hh_weight"),
-                w.get("ln_hh_bias"), mask, v, eps, lib,
+                gx, bias, s[0], w["weight_hh"], w.get("bias_hh"), w.get("ln_hh_weight"),
+                w.get("ln_hh_bias"), mask, v, keep, eps, lib,
             )  # fmt: skip
             final = (hs[-1],)
         out = hs if v is None else hs * v.unsqueeze(-1)  # (T, B, H), 0 past each length
         return out.transpose(0, 1), final
+
+
+def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    """``cell.project_input(x, w)`` (plus ``b_hh`` for the LSTM) as ``(gx, bias)``.
+
+    The same sum, split so that no extra pass over the (T, B, G) projection adds constants:
+    without layer norm the biases ride in the GEMM (``addmm``); with it, the norm's shift
+    and the biases are one (G,) vector the C step adds.
+    """
+    lstm = isinstance(cell, LSTMCell)
+    b = None
+    if cell.bias:
+        b = w["bias_ih"] + w["bias_hh"] if lstm else w["bias_ih"]  # LSTM: b_hh is constant too
+    if not cell.layer_norm:
+        return F.linear(x, w["weight_ih"], b), None
+    gx = F.layer_norm(
+        F.linear(x, w["weight_ih"]), (w["weight_ih"].shape[0],),
+        w["ln_ih_weight"], None, cell.layer_norm_eps,
+    )  # fmt: skip
+    return gx, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
 
 
 @register_fused_path

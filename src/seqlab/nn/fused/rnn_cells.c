@@ -6,12 +6,16 @@
  * one pass over each batch row: layer norms, gates, peepholes, the recurrent-dropout
  * mask m, the lengths mask. The equations are those of seqlab/nn/cells.py:
  *
- *   LSTM:  z = gx_t + LN_hh(a_t)                  (gx_t = [LN_ih](W_ih x_t) + b_ih + b_hh)
+ *   LSTM:  z = gx_t + bias + LN_hh(a_t)      (gx_t + bias = [LN_ih](W_ih x_t) + b_ih + b_hh)
  *          i = σ(z_i + p_i c_{t-1}),  f = σ(z_f + p_f c_{t-1}),  g = tanh(z_g)
  *          c_t = f c_{t-1} + i g,     o = σ(z_o + p_o c_t)
  *          h_t = o tanh(LN_c(c_t))
- *   GRU:   gh = LN_hh(a_t) + b_hh,   r = σ(gx_r + gh_r),  z = σ(gx_z + gh_z)
- *          n = tanh(gx_n + r gh_n),  h_t = (1 - z) n + z h_{t-1}
+ *   GRU:   gh = LN_hh(a_t) + b_hh,   gx' = gx_t + bias  (= [LN_ih](W_ih x_t) + b_ih)
+ *          r = σ(gx'_r + gh_r),  z = σ(gx'_z + gh_z),  n = tanh(gx'_n + r gh_n)
+ *          h_t = (1 - z) n + z h_{t-1}
+ *
+ * bias (optional) is the constant part of the input half, added here rather than as one
+ * more pass over the (T, B, G) projection (with layer norm: its shift β_ih and the biases).
  *
  * (LN, peepholes and m each optional; LN(v) = γ (v - mean v) / sqrt(var v + eps) + β over
  * the row, var biased, as F.layer_norm.) The forward saves what the backward reads:
@@ -25,6 +29,10 @@
  *          dgh = [dr, dz, dn r],  dgx = [dr, dz, dn],  dh_{t-1} = dh z + (da W_hh) m
  *
  *   LN'(dy) = rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)),  dŷ = γ dy   (ŷ the normalized value)
+ *
+ * With keep = 0 (a forward that no backward follows) the step buffers hold one step
+ * (rows b, not t * B + b) and c and h ⊙ m a ring of two steps (t mod 2): inference
+ * touches a few hundred KB instead of T steps of activations.
  *
  * Padding steps (valid[t, b] = 0) keep the state and pass the gradient through untouched.
  * sigmoid and tanh use exp_() below, a range-reduced polynomial that gcc vectorizes
@@ -156,8 +164,10 @@ static inline void normalize_backward(REAL *restrict dx, const REAL *restrict dy
 
 typedef struct {
     int64_t B, H;
+    int64_t keep; /* 1: one row per step in the step buffers (for backward); 0: see below */
     REAL eps;
     /* weights (NULL when the option is off) */
+    const REAL *bias;               /* (4H): added to gx */
     const REAL *peep;               /* (3H): p_i, p_f, p_o */
     const REAL *ln_hh_w, *ln_hh_b;  /* (4H) */
     const REAL *ln_c_w, *ln_c_b;    /* (H) */
@@ -188,25 +198,29 @@ VECTOR_CLONES
 void lstm_forward_step(const lstm_seq *s, int64_t t) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
     for (int64_t b = 0; b < B; b++) {
-        const int64_t row = t * B + b;
-        const REAL *restrict c_prev = s->c + row * H;
-        REAL *restrict c = s->c + (row + B) * H;
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
+        const REAL *restrict c_prev = s->c + prev * H;
+        REAL *restrict c = s->c + next * H;
         REAL *restrict h = s->h + (row + B) * H;
         if (s->valid && !s->valid[row]) { /* padding: the state stays */
             memcpy(c, c_prev, H * sizeof(REAL));
             memcpy(h, s->h + row * H, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + (row + B) * H, s->hm + row * H, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
         const REAL *restrict gx = s->gx + row * G4;
-        REAL *restrict a = s->a + row * G4;
-        REAL *restrict act = s->act + row * G4;
+        REAL *restrict a = s->a + srow * G4;
+        REAL *restrict act = s->act + srow * G4;
         if (s->ln_hh_w) {
-            s->rstd_a[row] = normalize(a, G4, s->eps);
+            s->rstd_a[srow] = normalize(a, G4, s->eps);
             for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j] * s->ln_hh_w[j] + s->ln_hh_b[j];
         } else {
             for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j];
         }
+        if (s->bias)
+            for (int64_t j = 0; j < G4; j++) act[j] += s->bias[j];
         REAL *restrict ai = act, *restrict af = act + H, *restrict ag = act + 2 * H;
         REAL *restrict ao = act + 3 * H;
         if (s->peep) {
@@ -224,11 +238,11 @@ void lstm_forward_step(const lstm_seq *s, int64_t t) {
         }
         if (s->peep)
             for (int64_t j = 0; j < H; j++) ao[j] += s->peep[2 * H + j] * c[j];
-        REAL *restrict tc = s->tc + row * H;
+        REAL *restrict tc = s->tc + srow * H;
         if (s->ln_c_w) {
-            REAL *restrict ch = s->chat + row * H;
+            REAL *restrict ch = s->chat + srow * H;
             memcpy(ch, c, H * sizeof(REAL));
-            s->rstd_c[row] = normalize(ch, H, s->eps);
+            s->rstd_c[srow] = normalize(ch, H, s->eps);
             for (int64_t j = 0; j < H; j++) tc[j] = tanh_(ch[j] * s->ln_c_w[j] + s->ln_c_b[j]);
         } else {
             for (int64_t j = 0; j < H; j++) tc[j] = tanh_(c[j]);
@@ -238,7 +252,7 @@ void lstm_forward_step(const lstm_seq *s, int64_t t) {
             h[j] = ao[j] * tc[j];
         }
         if (s->mask) {
-            REAL *restrict hm = s->hm + (row + B) * H;
+            REAL *restrict hm = s->hm + next * H;
             const REAL *restrict m = s->mask + b * H;
             for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
         }
@@ -307,7 +321,9 @@ void lstm_backward_step(const lstm_seq *s, int64_t t) {
 
 typedef struct {
     int64_t B, H;
+    int64_t keep; /* 1: one row per step in the step buffers (for backward); 0: see below */
     REAL eps;
+    const REAL *bias;               /* (3H) or NULL: added to gx */
     const REAL *b_hh;               /* (3H) or NULL */
     const REAL *ln_hh_w, *ln_hh_b;  /* (3H) or NULL */
     const REAL *mask;               /* (B, H) or NULL */
@@ -331,33 +347,40 @@ VECTOR_CLONES
 void gru_forward_step(const gru_seq *s, int64_t t) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = 0; b < B; b++) {
-        const int64_t row = t * B + b;
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
         const REAL *restrict h_prev = s->h + row * H;
         REAL *restrict h = s->h + (row + B) * H;
         if (s->valid && !s->valid[row]) {
             memcpy(h, h_prev, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + (row + B) * H, s->hm + row * H, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
         const REAL *restrict gx = s->gx + row * G3;
-        REAL *restrict a = s->a + row * G3;
-        REAL *restrict act = s->act + row * G3;
-        REAL *restrict ghn = s->ghn + row * H;
+        REAL *restrict a = s->a + srow * G3;
+        REAL *restrict act = s->act + srow * G3;
+        REAL *restrict ghn = s->ghn + srow * H;
         REAL *restrict r = act, *restrict z = act + H, *restrict n = act + 2 * H;
-        if (s->ln_hh_w) s->rstd_a[row] = normalize(a, G3, s->eps);
+        if (s->ln_hh_w) s->rstd_a[srow] = normalize(a, G3, s->eps);
         for (int64_t j = 0; j < G3; j++) { /* act <- gh = LN_hh(a) + b_hh */
             REAL v = s->ln_hh_w ? a[j] * s->ln_hh_w[j] + s->ln_hh_b[j] : a[j];
             act[j] = s->b_hh ? v + s->b_hh[j] : v;
         }
+        if (s->bias) /* act <- gx' + gh for r and z; gx'_n + r gh_n below */
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j] + s->bias[j];
+        else
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j];
+        const REAL *restrict bn = s->bias ? s->bias + 2 * H : NULL;
         for (int64_t j = 0; j < H; j++) {
             ghn[j] = n[j];
-            r[j] = sigmoid_(gx[j] + r[j]);
-            z[j] = sigmoid_(gx[H + j] + z[j]);
-            n[j] = tanh_(gx[2 * H + j] + r[j] * ghn[j]);
+            r[j] = sigmoid_(r[j]);
+            z[j] = sigmoid_(z[j]);
+            n[j] = tanh_(gx[2 * H + j] + (bn ? bn[j] : (REAL)0) + r[j] * ghn[j]);
             h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
         }
         if (s->mask) {
-            REAL *restrict hm = s->hm + (row + B) * H;
+            REAL *restrict hm = s->hm + next * H;
             const REAL *restrict m = s->mask + b * H;
             for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
         }
