@@ -129,7 +129,8 @@ class LSTMFunction(torch.autograd.Function):
         if mask is not None:  # h ⊙ m, the W_hh operand, kept for dW_hh
             hm = torch.empty(S + 1, B, H, **new)
             torch.mul(h0, mask, out=hm[0])
-        a, act, tc = (torch.empty(S, B, n, **new) for n in (G, G, H))
+        A = S if ln_hh_w is not None else 1  # W_hh h outlives its step only as LN's ŷ
+        a, act, tc = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
         rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
         chat = torch.zeros(S, B, H, **new) if ln_c_w is not None else None  # 0 at padding
         rstd_c = torch.empty(S, B, **new) if ln_c_w is not None else None
@@ -141,7 +142,8 @@ class LSTMFunction(torch.autograd.Function):
         operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
         step, ref = lib.lstm_forward_step, ctypes.byref(seq)
         for t in range(T):
-            i, j = (t, t) if keep else (t if hm is None else t % 2, 0)
+            i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
+            j = t if A > 1 else 0
             torch.mm(operand[i], w_t, out=a_t[j])  # (B, 4H) = (h_{t-1} ⊙ m) W_hh^T
             step(ref, t)
         if not keep:
@@ -157,7 +159,7 @@ class LSTMFunction(torch.autograd.Function):
         w_hh, peep, ln_hh_w, ln_c_w, mask, valid, h, c, hm, a, act, tc, chat, rstd_a, rstd_c = (
             ctx.saved_tensors
         )
-        T, B, G = a.shape
+        T, B, G = act.shape
         H = G // 4
         dh = torch.zeros_like(h[1:]) if dh is None else dh.contiguous()
         dc = (
@@ -165,12 +167,12 @@ class LSTMFunction(torch.autograd.Function):
             if dc_last is None
             else dc_last.clone(memory_format=torch.contiguous_format)
         )
-        dgx = torch.empty_like(a)
-        da = torch.empty_like(a) if ln_hh_w is not None else dgx
+        dgx = torch.empty_like(act)
+        da = torch.empty_like(act) if ln_hh_w is not None else dgx
         dcn = torch.empty_like(h[1:]) if ln_c_w is not None else None
         R, carry = torch.zeros_like(dc), torch.zeros_like(dc)
         seq = _seq(
-            "lstm", a.dtype, B, H, True, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
+            "lstm", act.dtype, B, H, True, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
             mask=mask, valid=valid, a=a, rstd_a=rstd_a, act=act, c=c, h=h, tc=tc, chat=chat,
             rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc,
         )  # fmt: skip
@@ -221,7 +223,8 @@ class GRUFunction(torch.autograd.Function):
         if mask is not None:
             hm = torch.empty(S + 1, B, H, **new)
             torch.mul(h0, mask, out=hm[0])
-        a, act, ghn = (torch.empty(S, B, n, **new) for n in (G, G, H))
+        A = S if ln_hh_w is not None else 1
+        a, act, ghn = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
         rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
         seq = _seq(
             "gru", gx.dtype, B, H, keep, eps, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
@@ -231,7 +234,8 @@ class GRUFunction(torch.autograd.Function):
         operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
         step, ref = lib.gru_forward_step, ctypes.byref(seq)
         for t in range(T):
-            i, j = (t, t) if keep else (t if hm is None else t % 2, 0)
+            i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
+            j = t if A > 1 else 0
             torch.mm(operand[i], w_t, out=a_t[j])  # (B, 3H) = (h_{t-1} ⊙ m) W_hh^T
             step(ref, t)
         if not keep:
@@ -245,14 +249,14 @@ class GRUFunction(torch.autograd.Function):
     def backward(ctx, dh):
         _refuse_double_backward("GRUFunction")
         w_hh, ln_hh_w, mask, valid, h, hm, a, act, ghn, rstd_a = ctx.saved_tensors
-        T, B, G = a.shape
+        T, B, G = act.shape
         H = G // 3
         dh = dh.contiguous()
-        dgx, dgh = torch.empty_like(a), torch.empty_like(a)
-        da = torch.empty_like(a) if ln_hh_w is not None else dgh
+        dgx, dgh = torch.empty_like(act), torch.empty_like(act)
+        da = torch.empty_like(act) if ln_hh_w is not None else dgh
         R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
         seq = _seq(
-            "gru", a.dtype, B, H, True, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
+            "gru", act.dtype, B, H, True, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
             rstd_a=rstd_a, act=act, ghn=ghn, h=h, dh_out=dh, dgx=dgx, dgh=dgh, da=da, R=R,
             G=carry,
         )  # fmt: skip
