@@ -11,9 +11,10 @@ Two kinds of path compute the same function:
   cell and option;
 * **fused** paths (:mod:`seqlab.nn.fused`), found per cell by the hooks of
   :mod:`seqlab.nn.fused.dispatch`: torch's own kernels (oneDNN on CPU, cuDNN on GPU) for
-  the plain cells when recurrent dropout is off (``uses_fused_kernel()``).
-  ``layer.fused_path()`` names the one in use; ``impl="reference"`` forces the loop
-  (tests prove the paths equal).
+  the plain cells when recurrent dropout is off (``uses_fused_kernel()``); seqlab's
+  explicit-BPTT cells (:mod:`seqlab.nn.fused.bptt`, CPU) for peephole and layer-norm
+  LSTMs, layer-norm GRUs and recurrent dropout. ``layer.fused_path()`` names the one in
+  use; ``impl="reference"`` forces the loop (tests prove the paths equal).
 
 Shapes (batch first, always)::
 
@@ -74,8 +75,8 @@ class Recurrent(nn.Module):
         merge: how the two directions' outputs combine: ``"concat"`` (torch), ``"sum"``,
             ``"mul"`` or ``"ave"`` (Keras' merge modes). The merged output feeds the next
             layer.
-        impl: ``"auto"`` (torch's fused kernels where the configuration allows) or
-            ``"reference"`` (always the Python loop over the cell's step).
+        impl: ``"auto"`` (a fused path where one runs the configuration, see
+            :mod:`seqlab.nn.fused.dispatch`) or ``"reference"`` (always the Python loop).
     """
 
     def __init__(
@@ -116,9 +117,8 @@ class Recurrent(nn.Module):
                     f"got {cell.input_size}"
                 )
         self.cells = nn.ModuleList(self._adopt(k, cell) for k, cell in enumerate(cells))
-        # Facts about the cell that forward() needs on every call, read once (cells are
-        # fixed after construction): the state's arity and the fast paths for its equation
-        # (seqlab.nn.fused.dispatch: torch's kernels, seqlab's explicit-BPTT cells).
+        # Read once (cells are fixed after construction): the state's arity and the fast
+        # paths for the cell's equation (seqlab.nn.fused.dispatch).
         self._state_size = cells[0].state_size
         self._fused_paths = fused_paths(cells[0])
         # How torch's kernels handle ``lengths``: None picks (packed on CUDA, padded on the
@@ -249,15 +249,11 @@ class Recurrent(nn.Module):
         return (fwd + bwd) / 2
 
     def run_stack(self, x, state, lengths, run_direction):
-        """Layers and directions over ``run_direction``; merges, dropout, final states.
-
-        ``run_direction(cell, w, seq, s, valid, h_mask) -> (out (B, T, H), final s)`` runs
-        one layer-direction over ``seq`` (B, T, C) from state ``s`` (each (B, H)), with
-        ``valid`` (B, T) or None and the recurrent-dropout mask ``h_mask`` (B, H) or None;
-        steps past a length keep the state and output 0. The reverse direction runs over
-        ``reverse_padded(seq)``. Masks are drawn here, one per layer-direction in this
-        order, so every path given the same seed drops the same units.
-        """
+        """Layers, directions, merges and dropout around ``run_direction(cell, w, seq, s,
+        valid, h_mask) -> (out (B, T, H), final s)``, which runs one layer-direction over
+        ``seq`` (B, T, C; reverse_padded for the reverse one) from ``s`` (each (B, H)), with
+        ``valid`` (B, T) or None (padding steps keep the state, output 0). Recurrent-dropout
+        masks are drawn here in one order, so every path drops the same units for a seed."""
         B, T, _ = x.shape
         D = self.num_directions
         valid = valid_steps(lengths, T, x.device)  # (B, T)
