@@ -129,7 +129,8 @@ def test_recurrent_wraps_user_cells_and_keeps_their_weights():
 
 def test_recurrent_dropout_mask_fixed_over_time(monkeypatch):
     layer = snn.LSTM(3, 4, recurrent_dropout=0.5, bidirectional=True)
-    assert not layer.uses_fused_kernel()  # a variational mask needs the step loop
+    assert not layer.uses_fused_kernel()  # a variational mask: not torch's kernel
+    layer.impl = "reference"  # the spy watches the loop (the BPTT path is tested equal to it)
     seen = []
     step = type(layer.cell).step
 
@@ -145,6 +146,7 @@ def test_recurrent_dropout_mask_fixed_over_time(monkeypatch):
     assert set(fwd[0].unique().tolist()) <= {0.0, 2.0}  # inverted dropout, keep prob 0.5
     seen.clear()
     layer.eval()
+    layer.impl = "auto"
     assert layer.uses_fused_kernel()  # eval mode: no dropout, torch's kernel
     out_eval = layer(torch.randn(2, 6, 3))[0]
     assert out_eval.shape == (2, 6, 8) and not seen

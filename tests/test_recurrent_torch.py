@@ -13,6 +13,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqlab.nn as snn
+from seqlab.nn.fused.torch_kernels import packs_lengths
 
 
 def tol(dtype):
@@ -168,8 +169,8 @@ def test_padded_path_ignores_padding_content(kind):
 
 def test_lengths_path_choice():
     x = torch.randn(2, 4, 3)
-    assert not snn.LSTM(3, 4)._packs_lengths(x)  # CPU: padded oneDNN kernels
-    assert snn.RNN(3, 4, nonlinearity="relu")._packs_lengths(x)  # unbounded state: pack
+    assert not packs_lengths(snn.LSTM(3, 4), x)  # CPU: padded oneDNN kernels
+    assert packs_lengths(snn.RNN(3, 4, nonlinearity="relu"), x)  # unbounded state: pack
     forced = snn.GRU(3, 4)
     forced.pack_lengths = True
-    assert forced._packs_lengths(x)
+    assert packs_lengths(forced, x)

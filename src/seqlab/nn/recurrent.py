@@ -5,14 +5,16 @@ one set of weights per layer and direction under torch's names (``weight_ih_l0``
 ``bias_hh_l1_reverse``, ``weight_ch_l0`` for peepholes, ``ln_ih_weight_l0`` for layer
 norm), so ``load_state_dict`` works both ways with ``torch.nn.RNN/LSTM/GRU``.
 
-Two paths compute the same function:
+Two kinds of path compute the same function:
 
 * the **reference** path: the cell's ``step`` in a Python loop over time; it runs every
   cell and option;
-* the **fused** path: torch's own kernels (oneDNN on CPU, cuDNN on GPU) for the plain
-  cells (Elman, LSTM without peephole or layer norm, GRU with ``reset_after=True``
-  without layer norm) when recurrent dropout is off; ``lengths`` become a packed
-  sequence. ``impl="reference"`` forces the loop (tests prove both paths equal).
+* **fused** paths (:mod:`seqlab.nn.fused`), found per cell by the hooks of
+  :mod:`seqlab.nn.fused.dispatch`: torch's own kernels (oneDNN on CPU, cuDNN on GPU) for
+  the plain cells when recurrent dropout is off (``uses_fused_kernel()``); seqlab's
+  explicit-BPTT cells (:mod:`seqlab.nn.fused.bptt`, CPU) for peephole and layer-norm
+  LSTMs, layer-norm GRUs and recurrent dropout. ``layer.fused_path()`` names the one in
+  use; ``impl="reference"`` forces the loop (tests prove the paths equal).
 
 Shapes (batch first, always)::
 
@@ -40,15 +42,15 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import _VF, Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch import Tensor, nn
 
 from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell, State, check_positive_int
+from .fused.dispatch import FusedPath, fused_paths
+from .fused.padding import reverse_padded, valid_steps
 
-__all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
+__all__ = ["GRU", "LSTM", "RNN", "Recurrent", "reverse_padded"]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
-_SATURATE = 1e4  # σ(±1e4) is exactly 1 or 0 in float16/32/64: a gate fully open or shut
 IMPLS = ("auto", "reference")
 
 
@@ -56,21 +58,6 @@ def _check_rate(name: str, p: object) -> float:
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
         raise ValueError(f"{name} must be a float in [0, 1), got {p!r}")
     return float(p)
-
-
-def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse each sequence of ``x`` (B, T, C) within its own length; padding stays put.
-
-    ``[a b c 0 0] -> [c b a 0 0]``: the reverse direction then starts at the last real
-    step, and reversing twice gives back the input.
-    """
-    if lengths is None:
-        return x.flip(1)
-    B, T = x.shape[:2]
-    t = torch.arange(T, device=x.device).expand(B, T)
-    lens = lengths.to(x.device).unsqueeze(1)
-    idx = torch.where(t < lens, lens - 1 - t, t)  # (B, T)
-    return x.gather(1, idx.unsqueeze(-1).expand_as(x))
 
 
 class Recurrent(nn.Module):
@@ -88,8 +75,8 @@ class Recurrent(nn.Module):
         merge: how the two directions' outputs combine: ``"concat"`` (torch), ``"sum"``,
             ``"mul"`` or ``"ave"`` (Keras' merge modes). The merged output feeds the next
             layer.
-        impl: ``"auto"`` (torch's fused kernels where the configuration allows) or
-            ``"reference"`` (always the Python loop over the cell's step).
+        impl: ``"auto"`` (a fused path where one runs the configuration, see
+            :mod:`seqlab.nn.fused.dispatch`) or ``"reference"`` (always the Python loop).
     """
 
     def __init__(
@@ -130,14 +117,13 @@ class Recurrent(nn.Module):
                     f"got {cell.input_size}"
                 )
         self.cells = nn.ModuleList(self._adopt(k, cell) for k, cell in enumerate(cells))
-        # Facts about the cell that forward() needs on every call, read once (cells are
-        # fixed after construction): the state's arity and which fused kernel, if any.
+        # Read once (cells are fixed after construction): the state's arity and the fast
+        # paths for the cell's equation (seqlab.nn.fused.dispatch).
         self._state_size = cells[0].state_size
-        # How the fused path handles ``lengths``: None picks (packed on CUDA, padded on the
-        # CPU, see _packs_lengths); True or False forces one (both compute the same).
+        self._fused_paths = fused_paths(cells[0])
+        # How torch's kernels handle ``lengths``: None picks (packed on CUDA, padded on the
+        # CPU, see fused.torch_kernels.packs_lengths); True or False forces one.
         self.pack_lengths: bool | None = None
-        self._kernel_name = _fused_kernel_name(cells[0])
-        self._bias = cells[0].bias
 
     def _adopt(self, k: int, cell: RecurrentCell) -> RecurrentCell:
         """Register the cell's weights on the layer under torch's names; keep its equation."""
@@ -217,18 +203,37 @@ class Recurrent(nn.Module):
         return parts
 
     # --- forward ---------------------------------------------------------------------
+    def fused_path(self, x: Tensor | None = None) -> FusedPath | None:
+        """The fast path ``forward(x)`` takes in the current mode, or None for the loop."""
+        if self.impl != "auto":
+            return None
+        return next((p for p in self._fused_paths if p.runs(self, x)), None)
+
     def uses_fused_kernel(self) -> bool:
         """Whether ``forward`` runs torch's fused kernel in the current mode."""
-        no_rec_dropout = self.recurrent_dropout == 0.0 or not self.training
-        return self.impl == "auto" and self._kernel_name is not None and no_rec_dropout
+        path = self.fused_path()
+        return path is not None and path.name == "torch"
 
     def forward(self, x: Tensor, state=None, lengths: Tensor | None = None):
         lengths = self._check_input(x, lengths)
         state = self._check_state(state, x)
-        if self.uses_fused_kernel():
-            out, final = self._forward_fused(x, state, lengths)
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # oneDNN's bf16 RNN primitives need AVX-512 bf16 hardware (without it even
+            # torch.nn.LSTM fails under CPU bf16 autocast), and a bf16 cell state loses
+            # long memory: run the recurrence in the parameters' dtype, autocast off.
+            dtype = self.weight_hh_l0.dtype
+            with torch.autocast("cpu", enabled=False):
+                x = x.to(dtype)
+                state = None if state is None else tuple(s.to(dtype) for s in state)
+                return self._forward(x, state, lengths)
+        return self._forward(x, state, lengths)
+
+    def _forward(self, x: Tensor, state: State | None, lengths: Tensor | None):
+        path = self.fused_path(x)
+        if path is not None:
+            out, final = path.forward(self, x, state, lengths)
         else:
-            out, final = self._forward_reference(x, state, lengths)
+            out, final = self.run_stack(x, state, lengths, self._run_loop)
         return out, (final[0] if self._state_size == 1 else final)
 
     def _merge(self, outs: list[Tensor]) -> Tensor:
@@ -243,13 +248,15 @@ class Recurrent(nn.Module):
             return fwd * bwd
         return (fwd + bwd) / 2
 
-    # The reference path: the cell's equation in a loop over time.
-    def _forward_reference(self, x, state, lengths):
+    def run_stack(self, x, state, lengths, run_direction):
+        """Layers, directions, merges and dropout around ``run_direction(cell, w, seq, s,
+        valid, h_mask) -> (out (B, T, H), final s)``, which runs one layer-direction over
+        ``seq`` (B, T, C; reverse_padded for the reverse one) from ``s`` (each (B, H)), with
+        ``valid`` (B, T) or None (padding steps keep the state, output 0). Recurrent-dropout
+        masks are drawn here in one order, so every path drops the same units for a seed."""
         B, T, _ = x.shape
         D = self.num_directions
-        if lengths is not None:
-            steps = torch.arange(T).unsqueeze(1)  # (T, 1)
-            valid = (steps < lengths.unsqueeze(0)).to(x.device).unsqueeze(-1)  # (T, B, 1)
+        valid = valid_steps(lengths, T, x.device)  # (B, T)
         finals: list[State] = []
         layer_in = x
         for k, cell in enumerate(self.cells):
@@ -261,27 +268,32 @@ class Recurrent(nn.Module):
                 else:
                     s = tuple(part[k * D + d] for part in state)
                 seq = reverse_padded(layer_in, lengths) if d == 1 else layer_in
-                xp = cell.project_input(seq, w)  # (B, T, G*H), all steps at once
-                h_mask = self._recurrent_mask(B, x)
-                hs = []
-                for t in range(T):
-                    new = cell.step(xp[:, t], s, w, h_mask)
-                    if lengths is not None:  # padding steps keep the state, output 0
-                        new = tuple(
-                            torch.where(valid[t], n, o) for n, o in zip(new, s, strict=True)
-                        )
-                        hs.append(new[0] * valid[t])
-                    else:
-                        hs.append(new[0])
-                    s = new
-                out = torch.stack(hs, dim=1)  # (B, T, H)
+                out, s = run_direction(cell, w, seq, s, valid, self._recurrent_mask(B, x))
                 outs.append(reverse_padded(out, lengths) if d == 1 else out)
                 finals.append(s)
             layer_in = self._merge(outs)
             if k < self.num_layers - 1 and self.dropout > 0:
-                layer_in = F.dropout(layer_in, self.dropout, self.training)
-        final = tuple(torch.stack([f[i] for f in finals]) for i in range(self.cell.state_size))
+                # contiguous: the mask is drawn in memory order, so all paths (time-major
+                # or batch-major outputs) drop the same elements for a seed
+                layer_in = F.dropout(layer_in.contiguous(), self.dropout, self.training)
+        final = tuple(torch.stack([f[i] for f in finals]) for i in range(self._state_size))
         return layer_in, final
+
+    @staticmethod
+    def _run_loop(cell, w, seq, s, valid, h_mask):
+        """The reference path: the cell's equation in a Python loop over time."""
+        xp = cell.project_input(seq, w)  # (B, T, G*H), all steps at once
+        hs = []
+        for t in range(seq.size(1)):
+            new = cell.step(xp[:, t], s, w, h_mask)
+            if valid is not None:  # padding steps keep the state, output 0
+                v = valid[:, t, None]  # (B, 1)
+                new = tuple(torch.where(v, n, o) for n, o in zip(new, s, strict=True))
+                hs.append(new[0] * v)
+            else:
+                hs.append(new[0])
+            s = new
+        return torch.stack(hs, dim=1), s  # (B, T, H)
 
     def _recurrent_mask(self, batch: int, like: Tensor) -> Tensor | None:
         p = self.recurrent_dropout
@@ -289,136 +301,6 @@ class Recurrent(nn.Module):
             return None
         keep = like.new_empty(batch, self.hidden_size).bernoulli_(1 - p)
         return keep / (1 - p)
-
-    # The fused path: torch's kernels, the same calls torch.nn.LSTM makes.
-    def _flat_weights(self, layers: range) -> list[Tensor]:
-        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self._bias else [])
-        return [
-            getattr(self, self._param_name(n, k, d))
-            for k in layers
-            for d in range(self.num_directions)
-            for n in names
-        ]
-
-    def _packs_lengths(self, x: Tensor) -> bool:
-        """Whether ``lengths`` go through a packed sequence (else the padded fused path)."""
-        if self.pack_lengths is not None:
-            return self.pack_lengths
-        # cuDNN's packed kernels are fast; torch's CPU packed kernels are several times
-        # slower than its padded oneDNN ones. A ReLU RNN could overflow over long padding
-        # (its state is unbounded), which the padded path must never compute on.
-        return x.is_cuda or self._kernel_name == "rnn_relu"
-
-    def _forward_fused(self, x, state, lengths):
-        if lengths is not None and not self._packs_lengths(x):
-            return self._forward_fused_padded(x, state, lengths)
-        B = x.size(0)
-        n_state = self._state_size
-        kernel = getattr(_VF, self._kernel_name)
-        if state is None:
-            zeros = x.new_zeros(self.num_layers * self.num_directions, B, self.hidden_size)
-            state = (zeros,) * n_state
-        if lengths is not None:
-            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            order, unorder = packed.sorted_indices, packed.unsorted_indices
-            state = tuple(s.index_select(1, order) for s in state)
-        # With merge="concat" torch's multi-layer kernel is the whole stack; other merge
-        # modes feed each layer the merged output, so the layers run one call each.
-        if self.merge == "concat" or not self.bidirectional:
-            groups = [range(self.num_layers)]
-        else:
-            groups = [range(k, k + 1) for k in range(self.num_layers)]
-        finals = []
-        D = self.num_directions
-        data = packed.data if lengths is not None else x
-        for g, layers in enumerate(groups):
-            hx = (
-                state
-                if len(groups) == 1
-                else tuple(s[layers.start * D : layers.stop * D] for s in state)
-            )
-            hx_arg = hx if n_state == 2 else hx[0]
-            weights = self._flat_weights(layers)
-            common = (weights, self._bias, len(layers), self.dropout, self.training)
-            if lengths is not None:
-                res = kernel(data, packed.batch_sizes, hx_arg, *common, self.bidirectional)
-            else:
-                res = kernel(data, hx_arg, *common, self.bidirectional, True)
-            out, fin = res[0], res[1:]
-            if self.merge != "concat" and self.bidirectional:
-                H = self.hidden_size
-                out = self._merge([out[..., :H], out[..., H:]])
-                if g < len(groups) - 1 and self.dropout > 0:
-                    out = F.dropout(out, self.dropout, self.training)
-            data = out
-            finals.append(fin)
-        if len(finals) == 1:
-            final = tuple(finals[0])
-        else:
-            final = tuple(torch.cat([f[i] for f in finals]) for i in range(n_state))
-        if lengths is not None:
-            out = pad_packed_sequence(
-                packed._replace(data=data), batch_first=True, total_length=x.size(1)
-            )[0]
-            final = tuple(f.index_select(1, unorder) for f in final)
-        else:
-            out = data
-        return out, final
-
-    # The padded fused path for ``lengths``: one padded kernel call per layer and direction
-    # over all T steps, with what packing guarantees restored exactly:
-    #
-    #   * a real step only ever sees real steps: the forward direction is causal, and the
-    #     reverse one runs over reverse_padded(x), where each sequence's real steps come first;
-    #   * outputs past a length are set to zero, and the final h is read at step length-1;
-    #   * the LSTM's final c: an extra input column, 1 at padding steps, with weight -M on
-    #     the input gate and +M on the forget gate (M = 1e4), saturates them to exactly
-    #     σ(-M) = 0 and σ(M) = 1, so c_t = 1·c_{t-1} + 0·g_t stops at the last real step;
-    #     as σ' = 0 there, no gradient leaks through padding steps either.
-    #
-    #   x      [a b c 0 0]          forward kernel  -> [A B C * *] -> [A B C 0 0], h = C
-    #   rev x  [c b a 0 0]          reverse kernel  -> [C'B'A'* *] -> [A'B'C'0 0], h = A'
-    def _forward_fused_padded(self, x, state, lengths):
-        B, T, _ = x.shape
-        D, H, L = self.num_directions, self.hidden_size, self.num_layers
-        kernel = getattr(_VF, self._kernel_name)
-        lstm = self._state_size == 2
-        lens = lengths.to(x.device)
-        valid = (torch.arange(T, device=x.device) < lens.unsqueeze(1)).unsqueeze(-1)  # (B, T, 1)
-        last = (lens - 1).view(B, 1, 1).expand(B, 1, H)
-        if lstm:
-            padding = (~valid).to(x.dtype)  # (B, T, 1)
-            freeze = x.new_zeros(4 * H, 1)
-            freeze[:H], freeze[H : 2 * H] = -_SATURATE, _SATURATE  # input gate 0, forget gate 1
-        if state is None:
-            state = (x.new_zeros(L * D, B, H),) * self._state_size
-        finals = []
-        layer_in = x.masked_fill(~valid, 0.0)  # padding content (even NaN) never enters
-        for k in range(L):
-            outs = []
-            for d in range(D):
-                w = self.cell_weights(k, d)
-                seq = reverse_padded(layer_in, lengths) if d else layer_in
-                w_ih = w["weight_ih"]
-                if lstm:
-                    seq = torch.cat([seq, padding], dim=-1)  # (B, T, C+1)
-                    w_ih = torch.cat([w_ih, freeze], dim=1)  # (4H, C+1)
-                weights = [w_ih, w["weight_hh"]]
-                if self._bias:
-                    weights += [w["bias_ih"], w["bias_hh"]]
-                i = k * D + d
-                hx = tuple(s[i : i + 1] for s in state)
-                res = kernel(seq, hx if lstm else hx[0], weights, self._bias, 1, 0.0,
-                             self.training, False, True)  # fmt: skip
-                out = torch.where(valid, res[0], 0.0)  # (B, T, H)
-                h_last = out.gather(1, last).squeeze(1)  # (B, H), at step length-1
-                finals.append((h_last, res[2][0]) if lstm else (h_last,))
-                outs.append(reverse_padded(out, lengths) if d else out)
-            layer_in = self._merge(outs)
-            if k < L - 1 and self.dropout > 0:
-                layer_in = F.dropout(layer_in, self.dropout, self.training)
-        final = tuple(torch.stack([f[j] for f in finals]) for j in range(self._state_size))
-        return layer_in, final
 
     def extra_repr(self) -> str:
         parts = [f"num_layers={self.num_layers}"]
@@ -431,17 +313,6 @@ class Recurrent(nn.Module):
         if self.impl != "auto":
             parts.append(f"impl={self.impl!r}")
         return ", ".join(parts)
-
-
-def _fused_kernel_name(cell: RecurrentCell) -> str | None:
-    """The name in ``torch._VF`` of the fused kernel computing this cell's equation, or None."""
-    if type(cell) is ElmanCell:
-        return f"rnn_{cell.nonlinearity}"
-    if type(cell) is LSTMCell and not cell.peephole and not cell.layer_norm:
-        return "lstm"
-    if type(cell) is GRUCell and cell.reset_after and not cell.layer_norm:
-        return "gru"
-    return None
 
 
 def _stack(cell_cls, input_size, hidden_size, num_layers, bidirectional, merge, **cell_kwargs):

@@ -1,0 +1,348 @@
+"""Explicit backward through time for the cells torch has no kernel for (CPU).
+
+Peephole and layer-norm LSTMs, layer-norm GRUs, and any LSTM or GRU (``reset_after``)
+with recurrent dropout in training: autograd over the reference loop records ~20 small
+ops per step and replays them backward, several times torch's fused kernels. Here each
+layer-direction is one :class:`torch.autograd.Function`:
+
+* the input projection (``W_ih x``, ``LN_ih``, the biases) is hoisted out of the loop: one
+  GEMM over all T steps, under autograd as usual;
+* the forward runs the time loop without a graph: per step one GEMM
+  ``a_t = (h_{t-1} ⊙ m) W_hh^T`` and one C call (``rnn_cells.c``) for all the elementwise
+  work, saving only what the backward needs (activations, states, norm statistics);
+* the backward runs the BPTT recursion of the same equations (``rnn_cells.c`` gives them):
+  per step one C call and one GEMM ``R = da_t W_hh``; the gradients of ``W_hh``, the
+  peepholes and the norm gains are single reductions over all steps after the loop.
+
+``lengths`` are handled inside the kernel: a padding step keeps the state and passes the
+gradient through, as the reference loop's ``torch.where``. Float32 and float64 on the
+CPU; the C source is compiled on first use (:mod:`~seqlab.nn.fused.build`). Without a
+compiler or with ``SEQLAB_NATIVE=0`` the layer runs its reference loop (one log line says
+why). The backward is not itself differentiable: double backward raises.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cells import GRUCell, LSTMCell, RecurrentCell
+from .build import NativeUnavailable, load_library
+from .dispatch import register_fused_path
+
+__all__ = ["BPTTPath", "GRUFunction", "LSTMFunction", "cell_library"]
+
+_C_TYPES = {torch.float32: ("float", "32"), torch.float64: ("double", "64")}
+_p, _i = ctypes.c_void_p, ctypes.c_int64
+
+
+_LIBS: dict[torch.dtype, ctypes.CDLL] = {}  # loaded and bound, per element type
+
+
+def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
+    """The compiled cell steps for ``dtype`` (built on first use), or None where unavailable.
+
+    A failed build is remembered and logged once by :func:`~seqlab.nn.fused.build.load_library`.
+    """
+    if dtype in _LIBS or dtype not in _C_TYPES:
+        return _LIBS.get(dtype)
+    real, bits = _C_TYPES[dtype]
+    try:
+        lib = load_library("rnn_cells.c", {"REAL": real, "RBITS": bits})
+    except NativeUnavailable:
+        return None
+    for name in (
+        "lstm_forward_step",
+        "lstm_backward_step",
+        "gru_forward_step",
+        "gru_backward_step",
+    ):
+        getattr(lib, name).argtypes = [_p, _i]
+        getattr(lib, name).restype = None
+    _LIBS[dtype] = lib
+    return lib
+
+
+def _refuse_double_backward(name: str) -> None:
+    # create_graph=True runs backward with grad mode on; the C steps record no graph, so a
+    # second derivative through them would silently miss terms: refuse instead.
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            f"{name}: double backward (create_graph=True) is not supported by seqlab's fused "
+            "BPTT cells; build the layer with impl='reference' to differentiate twice"
+        )
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _real_struct(dtype: torch.dtype, fields: list[tuple[str, type]]) -> type[ctypes.Structure]:
+    eps = ctypes.c_float if dtype == torch.float32 else ctypes.c_double
+    fields = [("B", _i), ("H", _i), ("keep", _i), ("eps", eps), *fields]
+    return type("Seq", (ctypes.Structure,), {"_fields_": fields})
+
+
+# The field names and order of lstm_seq / gru_seq in rnn_cells.c (all pointers).
+_LSTM_FIELDS = (
+    "bias peep ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx a rstd_a act c h hm tc chat rstd_c"
+)
+_LSTM_FIELDS += " dh_out dgx da dcn R G dc"
+_GRU_FIELDS = "bias b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
+_STRUCTS = {
+    (kind, dtype): _real_struct(dtype, [(n, _p) for n in fields.split()])
+    for kind, fields in (("lstm", _LSTM_FIELDS), ("gru", _GRU_FIELDS))
+    for dtype in _C_TYPES
+}
+
+
+def _seq(kind, dtype, B, H, keep: bool, eps: float, **tensors) -> ctypes.Structure:
+    return _STRUCTS[kind, dtype](B, H, int(keep), eps, **{n: _ptr(t) for n, t in tensors.items()})
+
+
+class LSTMFunction(torch.autograd.Function):
+    """One LSTM layer-direction over time; see ``rnn_cells.c`` for the equations.
+
+    Inputs: ``gx`` (T, B, 4H) and ``bias`` (4H) or None, the hoisted input half
+    (``gx + bias = [LN_ih](W_ih x) + b_ih + b_hh``), ``h0``, ``c0`` (B, H), ``w_hh``
+    (4H, H), then ``peep`` (3H), ``ln_hh_w``, ``ln_hh_b``
+    (4H), ``ln_c_w``, ``ln_c_b`` (H), each or None, the dropout ``mask`` (B, H) or None,
+    ``valid`` (T, B) uint8 or None, ``keep`` (False: no backward follows, save nothing),
+    ``eps`` and the library. Returns ``h`` (T, B, H), the state after each step (held over
+    padding), and the last cell state ``c_T`` (B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, bias, h0, c0, w_hh, peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, mask,
+                valid, keep, eps, lib):  # fmt: skip
+        gx = gx.contiguous()
+        T, B, G = gx.shape
+        H = G // 4
+        new = dict(dtype=gx.dtype, device=gx.device)
+        S = T if keep else 1  # steps held in the step buffers (rnn_cells.c: keep)
+        h, c = torch.empty(T + 1, B, H, **new), torch.empty(S + 1, B, H, **new)
+        h[0], c[0] = h0, c0
+        hm = None
+        if mask is not None:  # h ⊙ m, the W_hh operand, kept for dW_hh
+            hm = torch.empty(S + 1, B, H, **new)
+            torch.mul(h0, mask, out=hm[0])
+        A = S if ln_hh_w is not None else 1  # W_hh h outlives its step only as LN's ŷ
+        a, act, tc = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
+        rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
+        chat = torch.zeros(S, B, H, **new) if ln_c_w is not None else None  # 0 at padding
+        rstd_c = torch.empty(S, B, **new) if ln_c_w is not None else None
+        seq = _seq(
+            "lstm", gx.dtype, B, H, keep, eps, bias=bias, peep=peep, ln_hh_w=ln_hh_w,
+            ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a,
+            rstd_a=rstd_a, act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
+        )  # fmt: skip
+        operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
+        step, ref = lib.lstm_forward_step, ctypes.byref(seq)
+        for t in range(T):
+            i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
+            j = t if A > 1 else 0
+            torch.mm(operand[i], w_t, out=a_t[j])  # (B, 4H) = (h_{t-1} ⊙ m) W_hh^T
+            step(ref, t)
+        if not keep:
+            return h[1:], c[T % 2].clone()
+        ctx.lib, ctx.eps, ctx.has_bias = lib, eps, bias is not None
+        ctx.save_for_backward(w_hh, peep, ln_hh_w, ln_c_w, mask, valid, h, c, hm, a, act, tc,
+                              chat, rstd_a, rstd_c)  # fmt: skip
+        return h[1:], c[T]
+
+    @staticmethod
+    def backward(ctx, dh, dc_last):
+        _refuse_double_backward("LSTMFunction")
+        w_hh, peep, ln_hh_w, ln_c_w, mask, valid, h, c, hm, a, act, tc, chat, rstd_a, rstd_c = (
+            ctx.saved_tensors
+        )
+        T, B, G = act.shape
+        H = G // 4
+        dh = torch.zeros_like(h[1:]) if dh is None else dh.contiguous()
+        dc = (
+            torch.zeros_like(c[0])
+            if dc_last is None
+            else dc_last.clone(memory_format=torch.contiguous_format)
+        )
+        dgx = torch.empty_like(act)
+        da = torch.empty_like(act) if ln_hh_w is not None else dgx
+        dcn = torch.empty_like(h[1:]) if ln_c_w is not None else None
+        R, carry = torch.zeros_like(dc), torch.zeros_like(dc)
+        seq = _seq(
+            "lstm", act.dtype, B, H, True, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
+            mask=mask, valid=valid, a=a, rstd_a=rstd_a, act=act, c=c, h=h, tc=tc, chat=chat,
+            rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc,
+        )  # fmt: skip
+        da_t, step, ref = da.unbind(0), ctx.lib.lstm_backward_step, ctypes.byref(seq)
+        for t in range(T - 1, -1, -1):
+            step(ref, t)
+            torch.mm(da_t[t], w_hh, out=R)  # (B, H): what step t-1's h receives via W_hh
+        dh0 = carry + (R if mask is None else R * mask)
+        operand = (h if hm is None else hm)[:T].reshape(T * B, H)
+        dw_hh = da.reshape(T * B, G).t() @ operand  # Σ_t da_t^T (h_{t-1} ⊙ m)
+        sums = dict(dim=(0, 1))
+        dpeep = dln_hh_w = dln_hh_b = dln_c_w = dln_c_b = None
+        if peep is not None:  # i and f peek at c_{t-1}, o at c_t
+            dpeep = torch.cat([
+                (dgx[..., :H] * c[:T]).sum(**sums),
+                (dgx[..., H : 2 * H] * c[:T]).sum(**sums),
+                (dgx[..., 3 * H :] * c[1:]).sum(**sums),
+            ])  # fmt: skip
+        if ln_hh_w is not None:  # the gates' input is LN_hh(a) = a_hat γ + β
+            dln_hh_w, dln_hh_b = (dgx * a).sum(**sums), dgx.sum(**sums)
+        if ln_c_w is not None:
+            dln_c_w, dln_c_b = (dcn * chat).sum(**sums), dcn.sum(**sums)
+        dbias = dgx.sum(**sums) if ctx.has_bias else None
+        return (dgx, dbias, dh0, dc, dw_hh, dpeep, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b,
+                None, None, None, None, None)  # fmt: skip
+
+
+class GRUFunction(torch.autograd.Function):
+    """One GRU (``reset_after=True``) layer-direction over time; see ``rnn_cells.c``.
+
+    Inputs: ``gx`` (T, B, 3H) and ``bias`` (3H) or None (``gx + bias = [LN_ih](W_ih x) +
+    b_ih``), ``h0`` (B, H), ``w_hh`` (3H, H),
+    ``b_hh``, ``ln_hh_w``, ``ln_hh_b`` (3H) each or None, ``mask`` (B, H) or None,
+    ``valid`` (T, B) uint8 or None, ``keep``, ``eps`` and the library (as
+    :class:`LSTMFunction`). Returns ``h`` (T, B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, bias, h0, w_hh, b_hh, ln_hh_w, ln_hh_b, mask, valid, keep, eps, lib):
+        gx = gx.contiguous()
+        T, B, G = gx.shape
+        H = G // 3
+        new = dict(dtype=gx.dtype, device=gx.device)
+        S = T if keep else 1
+        h = torch.empty(T + 1, B, H, **new)
+        h[0] = h0
+        hm = None
+        if mask is not None:
+            hm = torch.empty(S + 1, B, H, **new)
+            torch.mul(h0, mask, out=hm[0])
+        A = S if ln_hh_w is not None else 1
+        a, act, ghn = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
+        rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
+        seq = _seq(
+            "gru", gx.dtype, B, H, keep, eps, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
+            ln_hh_b=ln_hh_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act,
+            ghn=ghn, h=h, hm=hm,
+        )  # fmt: skip
+        operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
+        step, ref = lib.gru_forward_step, ctypes.byref(seq)
+        for t in range(T):
+            i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
+            j = t if A > 1 else 0
+            torch.mm(operand[i], w_t, out=a_t[j])  # (B, 3H) = (h_{t-1} ⊙ m) W_hh^T
+            step(ref, t)
+        if not keep:
+            return h[1:]
+        ctx.lib, ctx.eps = lib, eps
+        ctx.has_bias, ctx.has_b_hh = bias is not None, b_hh is not None
+        ctx.save_for_backward(w_hh, ln_hh_w, mask, valid, h, hm, a, act, ghn, rstd_a)
+        return h[1:]
+
+    @staticmethod
+    def backward(ctx, dh):
+        _refuse_double_backward("GRUFunction")
+        w_hh, ln_hh_w, mask, valid, h, hm, a, act, ghn, rstd_a = ctx.saved_tensors
+        T, B, G = act.shape
+        H = G // 3
+        dh = dh.contiguous()
+        dgx, dgh = torch.empty_like(act), torch.empty_like(act)
+        da = torch.empty_like(act) if ln_hh_w is not None else dgh
+        R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
+        seq = _seq(
+            "gru", act.dtype, B, H, True, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
+            rstd_a=rstd_a, act=act, ghn=ghn, h=h, dh_out=dh, dgx=dgx, dgh=dgh, da=da, R=R,
+            G=carry,
+        )  # fmt: skip
+        da_t, step, ref = da.unbind(0), ctx.lib.gru_backward_step, ctypes.byref(seq)
+        for t in range(T - 1, -1, -1):
+            step(ref, t)
+            torch.mm(da_t[t], w_hh, out=R)
+        dh0 = carry + (R if mask is None else R * mask)
+        operand = (h if hm is None else hm)[:T].reshape(T * B, H)
+        dw_hh = da.reshape(T * B, G).t() @ operand
+        sums = dict(dim=(0, 1))
+        dbias = dgx.sum(**sums) if ctx.has_bias else None
+        db_hh = dgh.sum(**sums) if ctx.has_b_hh else None
+        dln_w = dln_b = None
+        if ln_hh_w is not None:
+            dln_w, dln_b = (dgh * a).sum(**sums), dgh.sum(**sums)
+        return dgx, dbias, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None, None
+
+
+class BPTTPath:
+    """The fused path of :class:`LSTMFunction` / :class:`GRUFunction` (see the module doc)."""
+
+    name = "bptt"
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def runs(self, layer, x: Tensor | None = None) -> bool:
+        like = layer.weight_hh_l0 if x is None else x
+        if like.device.type != "cpu" or like.dtype != layer.weight_hh_l0.dtype:
+            return False
+        return cell_library(like.dtype) is not None
+
+    def forward(self, layer, x, state, lengths):
+        lib = cell_library(x.dtype)
+        return layer.run_stack(x, state, lengths, lambda *args: self._direction(lib, *args))
+
+    def _direction(self, lib, cell, w, seq, s, valid, h_mask):
+        gx, bias = _input_half(cell, w, seq.transpose(0, 1))  # (T, B, G*H), time-major
+        v = None if valid is None else valid.t().to(torch.uint8).contiguous()  # (T, B)
+        mask = None if h_mask is None else h_mask.contiguous()
+        eps = float(getattr(cell, "layer_norm_eps", 0.0))
+        keep = torch.is_grad_enabled() and any(  # will a backward follow?
+            t.requires_grad for t in (gx, *s, *w.values())
+        )
+        if self.kind == "lstm":
+            hs, c_last = LSTMFunction.apply(
+                gx, bias, s[0], s[1], w["weight_hh"], w.get("weight_ch"), w.get("ln_hh_weight"),
+                w.get("ln_hh_bias"), w.get("ln_c_weight"), w.get("ln_c_bias"), mask, v, keep, eps,
+                lib,
+            )  # fmt: skip
+            final = (hs[-1], c_last)
+        else:
+            hs = GRUFunction.apply(
+                gx, bias, s[0], w["weight_hh"], w.get("bias_hh"), w.get("ln_hh_weight"),
+                w.get("ln_hh_bias"), mask, v, keep, eps, lib,
+            )  # fmt: skip
+            final = (hs[-1],)
+        out = hs if v is None else hs * v.unsqueeze(-1)  # (T, B, H), 0 past each length
+        return out.transpose(0, 1), final
+
+
+def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    """``cell.project_input(x, w)`` (plus ``b_hh`` for the LSTM) as ``(gx, bias)``.
+
+    The same sum, split so that no extra pass over the (T, B, G) projection adds constants:
+    without layer norm the biases ride in the GEMM (``addmm``); with it, the norm's shift
+    and the biases are one (G,) vector the C step adds.
+    """
+    lstm = isinstance(cell, LSTMCell)
+    b = None
+    if cell.bias:
+        b = w["bias_ih"] + w["bias_hh"] if lstm else w["bias_ih"]  # LSTM: b_hh is constant too
+    if not cell.layer_norm:
+        return F.linear(x, w["weight_ih"], b), None
+    gx = F.layer_norm(
+        F.linear(x, w["weight_ih"]), (w["weight_ih"].shape[0],),
+        w["ln_ih_weight"], None, cell.layer_norm_eps,
+    )  # fmt: skip
+    return gx, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
+
+
+@register_fused_path
+def _bptt_cells(cell: RecurrentCell) -> BPTTPath | None:
+    if type(cell) is LSTMCell:
+        return BPTTPath("lstm")
+    if type(cell) is GRUCell and cell.reset_after:
+        return BPTTPath("gru")
+    return None

@@ -1,0 +1,437 @@
+/* The elementwise half of one time step of the custom LSTM and GRU cells, forward and
+ * backward, for the explicit backward through time of seqlab/nn/fused/bptt.py.
+ *
+ * Per step the Python loop runs one GEMM in PyTorch (a = (h_{t-1} ⊙ m) W_hh^T forward,
+ * R = da_t W_hh backward) and one call here, which does everything else of the step in
+ * one pass over each batch row: layer norms, gates, peepholes, the recurrent-dropout
+ * mask m, the lengths mask. The equations are those of seqlab/nn/cells.py:
+ *
+ *   LSTM:  z = gx_t + bias + LN_hh(a_t)      (gx_t + bias = [LN_ih](W_ih x_t) + b_ih + b_hh)
+ *          i = σ(z_i + p_i c_{t-1}),  f = σ(z_f + p_f c_{t-1}),  g = tanh(z_g)
+ *          c_t = f c_{t-1} + i g,     o = σ(z_o + p_o c_t)
+ *          h_t = o tanh(LN_c(c_t))
+ *   GRU:   gh = LN_hh(a_t) + b_hh,   gx' = gx_t + bias  (= [LN_ih](W_ih x_t) + b_ih)
+ *          r = σ(gx'_r + gh_r),  z = σ(gx'_z + gh_z),  n = tanh(gx'_n + r gh_n)
+ *          h_t = (1 - z) n + z h_{t-1}
+ *
+ * bias (optional) is the constant part of the input half, added here rather than as one
+ * more pass over the (T, B, G) projection (with layer norm: its shift β_ih and the biases).
+ *
+ * (LN, peepholes and m each optional; LN(v) = γ (v - mean v) / sqrt(var v + eps) + β over
+ * the row, var biased, as F.layer_norm.) The forward saves what the backward reads:
+ * activations, states, normalized values and their 1/std. The backward is the chain rule
+ * of the same lines in reverse; with dh = G the gradient reaching h_t:
+ *
+ *   LSTM:  dtc = dh o,  do = dh tanh(LN_c c) o (1-o),  dcn = dtc (1 - tanh²),
+ *          dc = LN_c'(dcn) + p_o do + dc_{t+1},  di = dc g i (1-i),  df = dc c_{t-1} f (1-f),
+ *          dg = dc i (1-g²),  dc_{t-1} = dc f + p_i di + p_f df
+ *   GRU:   dn = dh (1-z) (1-n²),  dz = dh (h_{t-1} - n) z (1-z),  dr = dn gh_n r (1-r),
+ *          dgh = [dr, dz, dn r],  dgx = [dr, dz, dn],  dh_{t-1} = dh z + (da W_hh) m
+ *
+ *   LN'(dy) = rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)),  dŷ = γ dy   (ŷ the normalized value)
+ *
+ * With keep = 0 (a forward that no backward follows) the step buffers hold one step
+ * (rows b, not t * B + b) and c and h ⊙ m a ring of two steps (t mod 2): inference
+ * touches a few hundred KB instead of T steps of activations.
+ *
+ * Padding steps (valid[t, b] = 0) keep the state and pass the gradient through untouched.
+ * sigmoid and tanh use exp_() below, a range-reduced polynomial that gcc vectorizes
+ * (libm's exp is a call per element); it is within 2 ulp of exp. All buffers are
+ * time-major and contiguous: (T, B, n) holds step t's rows at t * B * n. Compiled once per
+ * element type with -DREAL=float -DRBITS=32 or -DREAL=double -DRBITS=64 (build.py).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef REAL
+#error "compile with -DREAL=float -DRBITS=32 or -DREAL=double -DRBITS=64"
+#endif
+
+/* Floating-point exceptions are never trapped here, so gcc may compute both sides of a
+ * select (the clamp in exp_) and vectorize the loops; the results are the same IEEE ones. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+#if RBITS == 64
+typedef uint64_t UINT;
+#define MANT 52
+#define EXP_BIAS 1023
+#define EXP_MAX 709.0
+#define EXP_MIN -708.0
+#define SHIFTER 6755399441055744.0 /* 1.5 * 2^52: x + SHIFTER rounds x to an integer */
+#define LN2_HI 6.93147180369123816490e-01
+#define LN2_LO 1.90821492927058770002e-10
+#else
+typedef uint32_t UINT;
+#define MANT 23
+#define EXP_BIAS 127
+#define EXP_MAX 88.0f
+#define EXP_MIN -87.0f
+#define SHIFTER 12582912.0f /* 1.5 * 2^23 */
+#define LN2_HI 0.693145751953125f
+#define LN2_LO 1.428606765330187045e-06f
+#endif
+#define LOG2E ((REAL)1.44269504088896340736)
+
+/* exp(x) = 2^n e^r, n = round(x / ln 2), |r| <= ln2 / 2, e^r by its Taylor polynomial
+ * (degree 13 in double: truncation error below half an ulp; degree 6 in float: below
+ * 1.3e-7 relative, about one ulp). */
+static inline REAL exp_(REAL x) {
+    x = x > EXP_MAX ? EXP_MAX : (x < EXP_MIN ? EXP_MIN : x);
+    REAL kd = x * LOG2E + SHIFTER;
+    REAL n = kd - SHIFTER;
+    REAL r = (x - n * LN2_HI) - n * LN2_LO;
+#if RBITS == 64
+    REAL p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+#else
+    REAL p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+#endif
+    p = p * r + (REAL)(1.0 / 24.0);
+    p = p * r + (REAL)(1.0 / 6.0);
+    p = p * r + (REAL)0.5;
+    p = p * r + (REAL)1.0;
+    p = p * r + (REAL)1.0;
+    UINT kbits, sbits;
+    REAL s = SHIFTER, scale;
+    memcpy(&kbits, &kd, sizeof kbits);
+    memcpy(&sbits, &s, sizeof sbits);
+    UINT e = (kbits - sbits + (UINT)EXP_BIAS) << MANT; /* the bits of 2^n */
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+static inline REAL sigmoid_(REAL x) { return (REAL)1 / ((REAL)1 + exp_(-x)); }
+static inline REAL tanh_(REAL x) { return (REAL)1 - (REAL)2 / (exp_((REAL)2 * x) + (REAL)1); }
+
+/* Row reductions in LANES independent partial sums: without -ffast-math gcc keeps a plain
+ * sum serial (one add per latency), while LANES sums vectorize; the order of the additions
+ * differs from torch's, which is within rounding. */
+#define LANES 16
+
+/* Σ_j x_j y_j (y NULL: Σ_j x_j) */
+static inline REAL dot(const REAL *restrict x, const REAL *restrict y, int64_t n) {
+    REAL acc[LANES] = {0};
+    int64_t j = 0;
+    if (y) {
+        for (; j + LANES <= n; j += LANES)
+            for (int k = 0; k < LANES; k++) acc[k] += x[j + k] * y[j + k];
+        for (; j < n; j++) acc[0] += x[j] * y[j];
+    } else {
+        for (; j + LANES <= n; j += LANES)
+            for (int k = 0; k < LANES; k++) acc[k] += x[j + k];
+        for (; j < n; j++) acc[0] += x[j];
+    }
+    REAL total = 0;
+    for (int k = 0; k < LANES; k++) total += acc[k];
+    return total;
+}
+
+/* Normalize row v (n) in place: v <- (v - mean) * rstd; returns rstd. */
+static inline REAL normalize(REAL *restrict v, int64_t n, REAL eps) {
+    REAL mean = dot(v, NULL, n) / (REAL)n;
+    for (int64_t j = 0; j < n; j++) v[j] -= mean;
+    REAL rstd = (REAL)1 / sqrt(dot(v, v, n) / (REAL)n + eps);
+    for (int64_t j = 0; j < n; j++) v[j] *= rstd;
+    return rstd;
+}
+
+/* dx (n) = LN'(dy): dŷ = γ dy, dx = rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)); dx is not dy.
+ * dx holds dŷ in between. */
+static inline void normalize_backward(REAL *restrict dx, const REAL *restrict dy,
+                                      const REAL *restrict y, const REAL *restrict gamma,
+                                      REAL rstd, int64_t n) {
+    for (int64_t j = 0; j < n; j++) dx[j] = dy[j] * gamma[j];
+    REAL m1 = dot(dx, NULL, n) / (REAL)n, m2 = dot(dx, y, n) / (REAL)n;
+    for (int64_t j = 0; j < n; j++) dx[j] = rstd * (dx[j] - m1 - y[j] * m2);
+}
+
+typedef struct {
+    int64_t B, H;
+    int64_t keep; /* 1: one row per step in the step buffers (for backward); 0: see below */
+    REAL eps;
+    /* weights (NULL when the option is off) */
+    const REAL *bias;               /* (4H): added to gx */
+    const REAL *peep;               /* (3H): p_i, p_f, p_o */
+    const REAL *ln_hh_w, *ln_hh_b;  /* (4H) */
+    const REAL *ln_c_w, *ln_c_b;    /* (H) */
+    const REAL *mask;               /* (B, H) recurrent dropout, already scaled */
+    const uint8_t *valid;           /* (T, B) or NULL: every step real */
+    /* forward buffers */
+    const REAL *gx;                 /* (T, B, 4H) */
+    REAL *a;                        /* (T, B, 4H): W_hh (h m) in, LN_hh's ŷ out; (B, 4H) without LN_hh */
+    REAL *rstd_a;                   /* (T, B) */
+    REAL *act;                      /* (T, B, 4H): i, f, g, o after σ / tanh */
+    REAL *c;                        /* (T+1, B, H) */
+    REAL *h;                        /* (T+1, B, H) */
+    REAL *hm;                       /* (T+1, B, H): h m, when mask */
+    REAL *tc;                       /* (T, B, H): tanh(LN_c(c_t)) */
+    REAL *chat;                     /* (T, B, H): normalized c_t, with LN_c */
+    REAL *rstd_c;                   /* (T, B) */
+    /* backward buffers */
+    const REAL *dh_out;             /* (T, B, H): gradient of h_t from outside the cell */
+    REAL *dgx;                      /* (T, B, 4H): gradient of gx (= of the gates' input) */
+    REAL *da;                       /* (T, B, 4H): of a, with LN_hh (else it is dgx) */
+    REAL *dcn;                      /* (T, B, H): of LN_c's output, with LN_c */
+    const REAL *R;                  /* (B, H): da_{t+1} W_hh */
+    REAL *G;                        /* (B, H): gradient carried to h_t past the GEMM */
+    REAL *dc;                       /* (B, H): gradient of c_t, in; of c_{t-1}, out */
+} lstm_seq;
+
+VECTOR_CLONES
+void lstm_forward_step(const lstm_seq *s, int64_t t) {
+    const int64_t B = s->B, H = s->H, G4 = 4 * H;
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
+        const REAL *restrict c_prev = s->c + prev * H;
+        REAL *restrict c = s->c + next * H;
+        REAL *restrict h = s->h + (row + B) * H;
+        if (s->valid && !s->valid[row]) { /* padding: the state stays */
+            memcpy(c, c_prev, H * sizeof(REAL));
+            memcpy(h, s->h + row * H, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict gx = s->gx + row * G4;
+        REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G4; /* kept only as LN's ŷ */
+        REAL *restrict act = s->act + srow * G4;
+        if (s->ln_hh_w) {
+            s->rstd_a[srow] = normalize(a, G4, s->eps);
+            for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j] * s->ln_hh_w[j] + s->ln_hh_b[j];
+        } else {
+            for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j];
+        }
+        if (s->bias)
+            for (int64_t j = 0; j < G4; j++) act[j] += s->bias[j];
+        REAL *restrict ai = act, *restrict af = act + H, *restrict ag = act + 2 * H;
+        REAL *restrict ao = act + 3 * H;
+        if (s->peep) {
+            const REAL *p = s->peep;
+            for (int64_t j = 0; j < H; j++) {
+                ai[j] += p[j] * c_prev[j];
+                af[j] += p[H + j] * c_prev[j];
+            }
+        }
+        for (int64_t j = 0; j < H; j++) {
+            ai[j] = sigmoid_(ai[j]);
+            af[j] = sigmoid_(af[j]);
+            ag[j] = tanh_(ag[j]);
+            c[j] = af[j] * c_prev[j] + ai[j] * ag[j];
+        }
+        if (s->peep)
+            for (int64_t j = 0; j < H; j++) ao[j] += s->peep[2 * H + j] * c[j];
+        REAL *restrict tc = s->tc + srow * H;
+        if (s->ln_c_w) {
+            REAL *restrict ch = s->chat + srow * H;
+            memcpy(ch, c, H * sizeof(REAL));
+            s->rstd_c[srow] = normalize(ch, H, s->eps);
+            for (int64_t j = 0; j < H; j++) tc[j] = tanh_(ch[j] * s->ln_c_w[j] + s->ln_c_b[j]);
+        } else {
+            for (int64_t j = 0; j < H; j++) tc[j] = tanh_(c[j]);
+        }
+        for (int64_t j = 0; j < H; j++) {
+            ao[j] = sigmoid_(ao[j]);
+            h[j] = ao[j] * tc[j];
+        }
+        if (s->mask) {
+            REAL *restrict hm = s->hm + next * H;
+            const REAL *restrict m = s->mask + b * H;
+            for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
+        }
+    }
+}
+
+VECTOR_CLONES
+void lstm_backward_step(const lstm_seq *s, int64_t t) {
+    const int64_t B = s->B, H = s->H, G4 = 4 * H;
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t row = t * B + b;
+        REAL *restrict dh = s->G + b * H;
+        const REAL *restrict R = s->R + b * H;
+        const REAL *restrict dout = s->dh_out + row * H;
+        if (s->mask) {
+            const REAL *restrict m = s->mask + b * H;
+            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j] * m[j];
+        } else {
+            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j];
+        }
+        REAL *restrict dgx = s->dgx + row * G4;
+        if (s->valid && !s->valid[row]) { /* padding: dh and dc pass to step t-1 as they are */
+            memset(dgx, 0, G4 * sizeof(REAL));
+            if (s->ln_hh_w) memset(s->da + row * G4, 0, G4 * sizeof(REAL));
+            if (s->ln_c_w) memset(s->dcn + row * H, 0, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *act = s->act + row * G4;
+        const REAL *ai = act, *af = act + H, *ag = act + 2 * H, *ao = act + 3 * H;
+        const REAL *restrict tc = s->tc + row * H;
+        const REAL *restrict c_prev = s->c + row * H;
+        REAL *restrict dc = s->dc + b * H;
+        REAL *restrict di = dgx, *restrict df = dgx + H, *restrict dg = dgx + 2 * H;
+        REAL *restrict d_o = dgx + 3 * H;
+        /* dc_new (in dg, as scratch): through h = o tanh(LN_c c) */
+        for (int64_t j = 0; j < H; j++) {
+            d_o[j] = dh[j] * tc[j] * ao[j] * ((REAL)1 - ao[j]);
+            dg[j] = dh[j] * ao[j] * ((REAL)1 - tc[j] * tc[j]);
+        }
+        if (s->ln_c_w) {
+            REAL *restrict dcn = s->dcn + row * H;
+            memcpy(dcn, dg, H * sizeof(REAL));
+            normalize_backward(dg, dcn, s->chat + row * H, s->ln_c_w, s->rstd_c[row], H);
+        }
+        if (s->peep) {
+            const REAL *p = s->peep;
+            for (int64_t j = 0; j < H; j++) dg[j] += p[2 * H + j] * d_o[j];
+        }
+        for (int64_t j = 0; j < H; j++) dc[j] += dg[j]; /* dc <- the whole gradient of c_t */
+        for (int64_t j = 0; j < H; j++) {
+            di[j] = dc[j] * ag[j] * ai[j] * ((REAL)1 - ai[j]);
+            df[j] = dc[j] * c_prev[j] * af[j] * ((REAL)1 - af[j]);
+            dg[j] = dc[j] * ai[j] * ((REAL)1 - ag[j] * ag[j]);
+        }
+        for (int64_t j = 0; j < H; j++) dc[j] *= af[j];
+        if (s->peep) {
+            const REAL *p = s->peep;
+            for (int64_t j = 0; j < H; j++) dc[j] += p[j] * di[j] + p[H + j] * df[j];
+        }
+        if (s->ln_hh_w)
+            normalize_backward(s->da + row * G4, dgx, s->a + row * G4, s->ln_hh_w, s->rstd_a[row], G4);
+        memset(dh, 0, H * sizeof(REAL)); /* what reaches h_{t-1} now goes through R */
+    }
+}
+
+typedef struct {
+    int64_t B, H;
+    int64_t keep; /* 1: one row per step in the step buffers (for backward); 0: see below */
+    REAL eps;
+    const REAL *bias;               /* (3H) or NULL: added to gx */
+    const REAL *b_hh;               /* (3H) or NULL */
+    const REAL *ln_hh_w, *ln_hh_b;  /* (3H) or NULL */
+    const REAL *mask;               /* (B, H) or NULL */
+    const uint8_t *valid;           /* (T, B) or NULL */
+    const REAL *gx;                 /* (T, B, 3H): [LN_ih](W_ih x_t) + b_ih */
+    REAL *a;                        /* (T, B, 3H): W_hh (h m) in, LN_hh's ŷ out; (B, 3H) without LN_hh */
+    REAL *rstd_a;                   /* (T, B) */
+    REAL *act;                      /* (T, B, 3H): r, z, n */
+    REAL *ghn;                      /* (T, B, H): gh_n, the n-part of LN_hh(a) + b_hh */
+    REAL *h;                        /* (T+1, B, H) */
+    REAL *hm;                       /* (T+1, B, H), when mask */
+    const REAL *dh_out;             /* (T, B, H) */
+    REAL *dgx;                      /* (T, B, 3H) */
+    REAL *dgh;                      /* (T, B, 3H): gradient of gh */
+    REAL *da;                       /* (T, B, 3H): of a, with LN_hh (else it is dgh) */
+    const REAL *R;                  /* (B, H) */
+    REAL *G;                        /* (B, H) */
+} gru_seq;
+
+VECTOR_CLONES
+void gru_forward_step(const gru_seq *s, int64_t t) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
+        const REAL *restrict h_prev = s->h + row * H;
+        REAL *restrict h = s->h + (row + B) * H;
+        if (s->valid && !s->valid[row]) {
+            memcpy(h, h_prev, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict gx = s->gx + row * G3;
+        REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G3;
+        REAL *restrict act = s->act + srow * G3;
+        REAL *restrict ghn = s->ghn + srow * H;
+        if (s->ln_hh_w) s->rstd_a[srow] = normalize(a, G3, s->eps);
+        /* act <- gh = LN_hh(a) + b_hh */
+        if (s->ln_hh_w)
+            for (int64_t j = 0; j < G3; j++) act[j] = a[j] * s->ln_hh_w[j] + s->ln_hh_b[j];
+        else
+            memcpy(act, a, G3 * sizeof(REAL));
+        if (s->b_hh)
+            for (int64_t j = 0; j < G3; j++) act[j] += s->b_hh[j];
+        if (s->bias) /* act <- gx' + gh for r and z; gx'_n + r gh_n below */
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j] + s->bias[j];
+        else
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j];
+        for (int64_t j = 0; j < H; j++) { /* ghn <- gh_n; act_n <- gx'_n */
+            ghn[j] = act[2 * H + j];
+            act[2 * H + j] = gx[2 * H + j];
+        }
+        if (s->bias)
+            for (int64_t j = 0; j < H; j++) act[2 * H + j] += s->bias[2 * H + j];
+        for (int64_t j = 0; j < 2 * H; j++) act[j] = sigmoid_(act[j]); /* r, z */
+        const REAL *restrict r = act, *restrict z = act + H;
+        REAL *restrict n = act + 2 * H;
+        for (int64_t j = 0; j < H; j++) {
+            n[j] = tanh_(n[j] + r[j] * ghn[j]);
+            h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
+        }
+        if (s->mask) {
+            REAL *restrict hm = s->hm + next * H;
+            const REAL *restrict m = s->mask + b * H;
+            for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
+        }
+    }
+}
+
+VECTOR_CLONES
+void gru_backward_step(const gru_seq *s, int64_t t) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t row = t * B + b;
+        REAL *restrict dh = s->G + b * H;
+        const REAL *restrict R = s->R + b * H;
+        const REAL *restrict dout = s->dh_out + row * H;
+        if (s->mask) {
+            const REAL *restrict m = s->mask + b * H;
+            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j] * m[j];
+        } else {
+            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j];
+        }
+        REAL *restrict dgx = s->dgx + row * G3;
+        REAL *restrict dgh = s->dgh + row * G3;
+        if (s->valid && !s->valid[row]) {
+            memset(dgx, 0, G3 * sizeof(REAL));
+            memset(dgh, 0, G3 * sizeof(REAL));
+            if (s->ln_hh_w) memset(s->da + row * G3, 0, G3 * sizeof(REAL));
+            continue;
+        }
+        const REAL *act = s->act + row * G3;
+        const REAL *r = act, *z = act + H, *n = act + 2 * H;
+        const REAL *restrict ghn = s->ghn + row * H;
+        const REAL *restrict h_prev = s->h + row * H;
+        for (int64_t j = 0; j < H; j++) {
+            REAL dn = dh[j] * ((REAL)1 - z[j]) * ((REAL)1 - n[j] * n[j]);
+            REAL dz = dh[j] * (h_prev[j] - n[j]) * z[j] * ((REAL)1 - z[j]);
+            REAL dr = dn * ghn[j] * r[j] * ((REAL)1 - r[j]);
+            dgx[j] = dr;
+            dgx[H + j] = dz;
+            dgx[2 * H + j] = dn;
+            dgh[j] = dr;
+            dgh[H + j] = dz;
+            dgh[2 * H + j] = dn * r[j];
+            dh[j] *= z[j]; /* the direct path h_{t-1} -> z h_{t-1} */
+        }
+        if (s->ln_hh_w)
+            normalize_backward(s->da + row * G3, dgh, s->a + row * G3, s->ln_hh_w, s->rstd_a[row], G3);
+    }
+}

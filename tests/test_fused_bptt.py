@@ -1,0 +1,207 @@
+"""seqlab.nn.fused.bptt: the explicit-BPTT cells equal the reference loop, and fall back.
+
+Every variant on the fast path (peephole / layer-norm LSTM, layer-norm GRU, recurrent
+dropout) against ``impl="reference"`` with seeded random weights: outputs, final states,
+gradients of the input, the initial states and every parameter, with lengths, several
+layers, both directions and dropout masks fixed by a seed; gradcheck of each Function;
+the fallback when no library can be built.
+"""
+
+import logging
+import zlib
+
+import pytest
+import torch
+
+import seqlab.nn as snn
+from seqlab.nn.fused import bptt, build
+from stream_paths import needs_c_compiler
+
+pytestmark = needs_c_compiler
+
+VARIANTS = {
+    "lstm-peephole": (snn.LSTM, {"peephole": True}),
+    "lstm-ln": (snn.LSTM, {"layer_norm": True}),
+    "lstm-peephole-ln": (snn.LSTM, {"peephole": True, "layer_norm": True}),
+    "lstm-rec-dropout": (snn.LSTM, {"recurrent_dropout": 0.3}),
+    "lstm-all": (snn.LSTM, {"peephole": True, "layer_norm": True, "recurrent_dropout": 0.3}),
+    "gru-ln": (snn.GRU, {"layer_norm": True}),
+    "gru-rec-dropout": (snn.GRU, {"recurrent_dropout": 0.3}),
+    "gru-ln-rec-dropout": (snn.GRU, {"layer_norm": True, "recurrent_dropout": 0.3}),
+    "lstm-ln-no-bias": (snn.LSTM, {"layer_norm": True, "bias": False}),
+    "gru-ln-no-bias": (snn.GRU, {"layer_norm": True, "bias": False}),
+}
+CONFIGS = {
+    "plain": ({}, False, False),
+    "lengths": ({}, True, False),
+    "state": ({}, False, True),
+    "2-layers-bi-lengths-state": ({"num_layers": 2, "bidirectional": True}, True, True),
+    "2-layers-bi-sum-dropout": (
+        {"num_layers": 2, "bidirectional": True, "merge": "sum", "dropout": 0.4},
+        True,
+        False,
+    ),
+}
+TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+
+
+def make(kind, cfg, dtype):
+    cls, opts = VARIANTS[kind]
+    layer = cls(5, 6, **opts, **cfg).to(dtype)
+    gen = torch.Generator().manual_seed(zlib.crc32(f"{kind}{cfg}".encode()))
+    with torch.no_grad():  # seeded random weights (norm gains and peepholes too), not 0/1
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=dtype) * 0.5)
+    return layer
+
+
+def run(layer, x, state, lengths, seed):
+    """Output, final state and the gradients of x, the initial state and every parameter
+    for a loss with random weights on each; dropout masks drawn from ``seed``."""
+    x = x.clone().requires_grad_()
+    state = None if state is None else tuple(s.clone().requires_grad_() for s in state)
+    torch.manual_seed(seed)
+    arg = state if state is None or len(state) == 2 else state[0]
+    out, final = layer(x, arg, lengths=lengths)
+    final = final if isinstance(final, tuple) else (final,)
+    gen = torch.Generator().manual_seed(1)
+    loss = sum(
+        (t * torch.randn(t.shape, generator=gen, dtype=t.dtype)).sum() for t in (out, *final)
+    )
+    inputs = [x, *(state or ()), *layer.parameters()]
+    return [out, *final, *torch.autograd.grad(loss, inputs)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("kind", list(VARIANTS))
+def test_fused_equals_reference(kind, config, dtype):
+    cfg, with_lengths, with_state = CONFIGS[config]
+    layer = make(kind, cfg, dtype)
+    B, T = 4, 7
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(B, T, 5, generator=gen, dtype=dtype)
+    lengths = torch.tensor([7, 3, 5, 1]) if with_lengths else None
+    state = None
+    if with_state:
+        shape = (layer.num_layers * layer.num_directions, B, 6)
+        n = layer.cell.state_size
+        state = tuple(torch.randn(shape, generator=gen, dtype=dtype) for _ in range(n))
+    assert layer.fused_path(x).name == "bptt" and not layer.uses_fused_kernel()
+    got = run(layer, x, state, lengths, seed=3)
+    layer.impl = "reference"
+    want = run(layer, x, state, lengths, seed=3)
+    names = ["output", *(f"state[{i}]" for i in range(layer.cell.state_size)), "grad x"]
+    names += [f"grad state[{i}]" for i in range(len(state or ()))]
+    names += [f"grad {n}" for n, _ in layer.named_parameters()]
+    assert len(names) == len(got) == len(want)
+    tol = TOL[dtype]
+    for name, g, w in zip(names, got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=tol, atol=tol, msg=lambda m, n=name: f"{n}: {m}")
+    if with_lengths:
+        assert got[0][1, 3:].abs().sum() == 0  # zeros past a length
+
+
+@pytest.mark.parametrize("kind", ["lstm-all", "gru-ln-rec-dropout", "lstm-peephole"])
+def test_inference_forward_equals_training_forward(kind):
+    """Without grad the step buffers are one step and a ring of two (rnn_cells.c: keep)."""
+    layer = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float64)
+    x = torch.randn(3, 6, 5, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5])
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out, state = layer(x, lengths=lengths)
+    torch.manual_seed(0)
+    out2, state2 = layer(x.requires_grad_(), lengths=lengths)
+    torch.testing.assert_close(out, out2.detach(), rtol=0, atol=0)
+    for a, b in zip(state if isinstance(state, tuple) else (state,),
+                    state2 if isinstance(state2, tuple) else (state2,), strict=True):  # fmt: skip
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+
+
+def test_plain_cells_keep_torch_kernels_and_take_bptt_for_recurrent_dropout():
+    x = torch.randn(2, 3, 4)
+    assert snn.LSTM(4, 5).fused_path(x).name == "torch"
+    lstm = snn.LSTM(4, 5, recurrent_dropout=0.2)
+    assert lstm.fused_path(x).name == "bptt"
+    lstm.eval()
+    assert lstm.fused_path(x).name == "torch"  # no dropout in eval: torch's kernel
+    assert snn.GRU(4, 5, reset_after=False, recurrent_dropout=0.2).fused_path(x) is None
+    assert snn.RNN(4, 5, recurrent_dropout=0.2).fused_path(x) is None  # the loop
+    assert snn.LSTM(4, 5, peephole=True).fused_path(x.half()) is None  # float32/64 only
+    assert snn.LSTM(4, 5, peephole=True, impl="reference").fused_path(x) is None
+
+
+def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
+    gen = torch.Generator().manual_seed(4)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64).requires_grad_()
+
+    G = 4 * H if kind == "lstm" else 3 * H
+    drop = (torch.rand(B, H, generator=gen) > 0.3).double() / 0.7 if mask else None
+    valid = None
+    if lengths:
+        valid = (torch.arange(T).unsqueeze(1) < torch.tensor([T, 2, 1])).to(torch.uint8)
+    lib = bptt.cell_library(torch.float64)
+    if kind == "lstm":
+        return (rand(T, B, G), rand(G), rand(B, H), rand(B, H), rand(G, H), rand(3 * H),
+                rand(G), rand(G), rand(H), rand(H), drop, valid, True, 1e-5, lib)  # fmt: skip
+    return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), rand(G), rand(G), rand(G), drop,
+            valid, True, 1e-5, lib)  # fmt: skip
+
+
+@pytest.mark.parametrize("lengths", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("mask", [False, True], ids=["no-mask", "mask"])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gradcheck_functions(kind, mask, lengths):
+    fn = bptt.LSTMFunction if kind == "lstm" else bptt.GRUFunction
+    args = _function_inputs(kind, lengths=lengths, mask=mask)
+    assert torch.autograd.gradcheck(fn.apply, args)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gradcheck_functions_without_options(kind):
+    """No bias, peepholes or norms (the None inputs): the plain cell with a dropout mask."""
+    args = list(_function_inputs(kind))
+    for i in [1, 5, 6, 7, 8, 9] if kind == "lstm" else [1, 4, 5, 6]:
+        args[i] = None
+    fn = bptt.LSTMFunction if kind == "lstm" else bptt.GRUFunction
+    assert torch.autograd.gradcheck(fn.apply, tuple(args))
+
+
+@pytest.mark.parametrize("kind", ["lstm-peephole", "gru-ln"])
+def test_double_backward_is_refused(kind):
+    layer = make(kind, {}, torch.float64)
+    x = torch.randn(2, 5, 5, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"double backward .* impl='reference'"):
+        torch.autograd.grad(layer(x)[0].sum(), x, create_graph=True)
+    layer.impl = "reference"  # the loop differentiates twice
+    (g,) = torch.autograd.grad(layer(x)[0].sum(), x, create_graph=True)
+    g.square().sum().backward()
+
+
+@pytest.fixture
+def fresh_loader(monkeypatch):
+    monkeypatch.setattr(build, "_loaded", {})
+    monkeypatch.setattr(bptt, "_LIBS", {})
+
+
+@pytest.mark.parametrize("why", ["SEQLAB_NATIVE=0", "no compiler"])
+def test_fallback_is_the_loop_when_no_library(fresh_loader, monkeypatch, caplog, why):
+    if why == "SEQLAB_NATIVE=0":
+        monkeypatch.setenv("SEQLAB_NATIVE", "0")
+    else:
+        monkeypatch.setenv("CC", "/nonexistent/cc")
+    layer = make("lstm-peephole-ln", {"num_layers": 2}, torch.float64)
+    x = torch.randn(3, 4, 5, dtype=torch.float64)
+    with caplog.at_level(logging.WARNING, logger="seqlab.nn.fused.build"):
+        assert layer.fused_path(x) is None
+        got = run(layer, x, None, torch.tensor([4, 2, 3]), seed=0)
+        layer(x)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("seqlab runs the PyTorch path instead of rnn")
+    layer.impl = "reference"
+    want = run(layer, x, None, torch.tensor([4, 2, 3]), seed=0)
+    for g, w in zip(got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
