@@ -141,7 +141,7 @@ def test_mismatched_inputs_and_configs_are_rejected():
         )
     with pytest.raises(ValueError, match="feature_size > 0 needs condition"):
         LanguageModelConfig(InputConfig(vocab_size=V), feature_size=3)
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a number > 0"):
         model.generate([2], 3, temperature=0)
     with pytest.raises(ValueError, match="prompt must be"):
         model.generate([], 3)

@@ -56,6 +56,10 @@ def add_commands(commands) -> None:
     g.add_argument("--top-p", type=float, help="sample from the nucleus of mass p")
     g.add_argument("--greedy", action="store_true", help="the most likely token each step")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--strict", action="store_true",
+        help="refuse a prompt with tokens outside the vocabulary (default: <unk>, a warning)",
+    )  # fmt: skip
     g.set_defaults(run=run_generate)
 
     f = commands.add_parser(
@@ -146,7 +150,7 @@ def run_generate(args: argparse.Namespace) -> int:
                     greedy=args.greedy, seed=args.seed)  # fmt: skip
     sys.stdout.write(args.prompt)
     run.task.generate(
-        run.model, args.prompt, args.length,
+        run.model, args.prompt, args.length, strict=args.strict,
         on_text=lambda t: (sys.stdout.write(t), sys.stdout.flush()), **sampling,
     )  # fmt: skip
     sys.stdout.write("\n")

@@ -97,10 +97,46 @@ class TaskModel(nn.Module):
             self.train(was_training)
 
     # --- input checks shared by the models ----------------------------------------------
-    @staticmethod
-    def _check_batch(batch: Any) -> Batch:
+    def _check_batch(self, batch: Any) -> Batch:
+        """``batch`` checked at the model's door, once for every task: tensors where
+        tensors go, at least one step, float inputs in the parameters' dtype, and
+        ``lengths`` as a 1-D integer tensor (a list is taken too). Each message names the
+        field and what was expected, instead of an error from deep inside torch."""
         if not isinstance(batch, Batch):
             raise ValueError(f"batch must be a seqlab.data.Batch, got {type(batch).__name__}")
+        for name in ("inputs", "targets", "target_lengths", "features"):
+            value = getattr(batch, name)
+            if value is not None and not isinstance(value, Tensor):
+                raise ValueError(
+                    f"batch.{name} must be a torch.Tensor, got {type(value).__name__} "
+                    "(torch.as_tensor(...) turns an array into one)"
+                )
+        x = batch.inputs
+        if x.dim() < 2 or x.size(0) == 0 or x.size(1) == 0:
+            raise ValueError(
+                f"batch.inputs must be (B, T) ids or (B, T, C) values with B, T >= 1, got "
+                f"shape {tuple(x.shape)}"
+            )
+        param = next(self.parameters(), None)
+        autocast = torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda")
+        if x.is_floating_point() and param is not None and x.dtype != param.dtype and not autocast:
+            raise ValueError(
+                f"batch.inputs are {x.dtype} but the model's parameters are {param.dtype}: "
+                f"cast the inputs (inputs.to({param.dtype})) or the model (model.to(...))"
+            )
+        lengths = batch.lengths
+        if lengths is not None:
+            if isinstance(lengths, list | tuple):
+                if not all(isinstance(n, int) and not isinstance(n, bool) for n in lengths):
+                    raise ValueError(f"batch.lengths must be whole numbers, got {lengths!r}")
+                batch = dataclasses.replace(batch, lengths=torch.tensor(lengths))
+            elif not isinstance(lengths, Tensor):
+                raise ValueError(f"batch.lengths must be a tensor or a list, got {lengths!r}")
+            elif lengths.is_floating_point() or lengths.dim() != 1:
+                raise ValueError(
+                    f"batch.lengths must be a 1-D integer tensor, got {lengths.dtype} of shape "
+                    f"{tuple(lengths.shape)}"
+                )
         return batch
 
     @staticmethod

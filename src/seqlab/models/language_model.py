@@ -33,13 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_int
+from ..checks import check_float, check_int
 from ..data.batch import IGNORE_INDEX, Batch
 from .base import TaskModel, count_targets, without_targets
 from .encoders import EncoderConfig, build_encoder
@@ -120,6 +120,27 @@ def sample_next(
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
+def _prompt_ids(prompt: Any, vocab_size: int) -> Tensor:
+    """A prompt as a long tensor of ids in [0, vocab_size); text, floats and out-of-range
+    ids are refused by name (a text prompt goes through the run's tokenizer first)."""
+    if isinstance(prompt, str):
+        raise ValueError(
+            "prompt must be token ids, got a string; encode it with the run's vocabulary "
+            "(seqlab.load_run(...).task.generate(model, text, n), or seqlab generate)"
+        )
+    try:
+        ids = torch.as_tensor(prompt)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"prompt must be token ids, got {prompt!r:.60}") from None
+    if ids.is_floating_point() or ids.dtype == torch.bool or ids.is_complex():
+        raise ValueError(f"prompt must be integer token ids, got dtype {ids.dtype}")
+    ids = ids.long()
+    bad = (ids < 0) | (ids >= vocab_size)
+    if bool(bad.any()):
+        raise ValueError(f"prompt id {int(ids[bad][0])} is not in [0, vocab_size={vocab_size})")
+    return ids
+
+
 class LanguageModel(TaskModel):
     kind = "language_model"
     config_class = LanguageModelConfig
@@ -179,6 +200,8 @@ class LanguageModel(TaskModel):
         if batch.targets is None:
             return Output(logits, None, state)
         targets = batch.targets
+        if targets.is_floating_point():
+            raise ValueError(f"targets must be the next token ids (integers), got {targets.dtype}")
         if targets.shape != batch.inputs.shape:
             raise ValueError(
                 f"targets must have the inputs' shape {tuple(batch.inputs.shape)}, "
@@ -225,25 +248,19 @@ class LanguageModel(TaskModel):
         global RNG is untouched). ``on_token`` is called with each step's new tokens
         (B,) as they are drawn, so a caller can print them as they come.
         """
-        ids = torch.as_tensor(prompt, dtype=torch.long, device=self.head.weight.device)
+        ids = _prompt_ids(prompt, self.config.vocab_size).to(self.head.weight.device)
         single = ids.dim() == 1
         ids = ids.unsqueeze(0) if single else ids
         if ids.dim() != 2 or ids.size(1) == 0:
             raise ValueError(
                 f"prompt must be (T,) or (B, T) ids with T >= 1, got {tuple(ids.shape)}"
             )
-        if (
-            isinstance(max_new_tokens, bool)
-            or not isinstance(max_new_tokens, int)
-            or max_new_tokens < 0
-        ):
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        check_int("max_new_tokens", max_new_tokens, min=0)
+        check_float("temperature", temperature, min=0.0, min_open=True)
+        check_int("top_k", top_k, min=1, none=True)
+        check_float("top_p", top_p, min=0.0, max=1.0, min_open=True, none=True)
+        check_int("eos_id", eos_id, min=0, max=self.config.vocab_size - 1, none=True)
+        check_int("seed", seed, min=0, none=True)
         B = ids.size(0)
         if features is not None and features.dim() == 1:
             features = features.unsqueeze(0).expand(B, -1)

@@ -16,6 +16,7 @@ the config says otherwise), the layout of pytorch/examples' word language model.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -118,11 +119,21 @@ class LanguageModelTask(Task):
         task.text = TextEncoder.from_state(state["text"])
         return task
 
-    def prompt_ids(self, prompt: str) -> list[int]:
-        ids = self.text.ids(prompt)
-        if not ids:
+    def prompt_ids(self, prompt: str, strict: bool = False) -> list[int]:
+        """The prompt's ids. A token outside the vocabulary becomes ``<unk>`` with one
+        warning naming it (``strict=True``: an error instead)."""
+        if not isinstance(prompt, str):
+            raise ValueError(f"prompt must be text, got {type(prompt).__name__}")
+        tokens = self.text.tokenize(prompt)
+        if not tokens:
             raise ValueError("the prompt has no tokens")
-        return ids
+        unknown = sorted({t for t in tokens if t not in self.text.vocab})
+        if unknown:
+            what = f"prompt tokens {unknown[:10]} are not in the vocabulary"
+            if strict:
+                raise ValueError(f"{what}; use tokens the run was trained on")
+            warnings.warn(f"{what}: read as <unk>", stacklevel=2)
+        return self.text.vocab.encode(tokens)
 
     def encode(self, inputs: Sequence[Any]) -> Batch:
         padded, lengths = pad_sequences(
@@ -144,12 +155,13 @@ class LanguageModelTask(Task):
         prompt: str,
         max_new_tokens: int,
         on_text: Callable[[str], None] | None = None,
+        strict: bool = False,
         **sampling: Any,
     ) -> str:
         """``prompt`` continued by ``max_new_tokens`` tokens (``sampling``: temperature,
         top_k, top_p, greedy, seed), as text; ``on_text`` gets each token's text as it
         is drawn."""
-        ids = self.prompt_ids(prompt)
+        ids = self.prompt_ids(prompt, strict)
         sep = "" if self.text.tokenizer_name == "char" else " "
         emit = None
         if on_text is not None:
