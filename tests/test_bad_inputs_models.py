@@ -93,3 +93,57 @@ def test_a_prompt_outside_the_vocabulary_warns_once_or_fails_when_strict(tmp_pat
         run.task.generate(run.model, "abz", 3, greedy=True)
     with pytest.raises(ValueError, match="use tokens the run was trained on"):
         run.task.generate(run.model, "abz", 3, strict=True)
+
+
+@pytest.mark.parametrize(
+    "kind, config, match",
+    [
+        (
+            "classifier",
+            {"inputs": {"vocab_size": 9}, "dropout": -0.1},
+            r"dropout must be a number in \[0.0, 1.0\), got -0.1",
+        ),
+        (
+            "classifier",
+            {"inputs": {"vocab_size": 9}, "num_classes": 2.5},
+            "num_classes: expected an int, got 2.5",
+        ),
+        (
+            "tagger",
+            {"inputs": {"vocab_size": 9}, "num_tags": 1},
+            "num_tags must be an int >= 2, got 1",
+        ),
+        (
+            "language_model",
+            {"inputs": {"vocab_size": 9}, "pad_id": 9},
+            r"pad_id must be an int in \[0, 8\], got 9",
+        ),
+        (
+            "seq2seq",
+            {"inputs": {"vocab_size": 9}, "tgt_vocab_size": 9, "eos_id": 0},
+            "pad_id, bos_id and eos_id must differ",
+        ),
+        (
+            "seq2seq",
+            {"inputs": {"vocab_size": 9}, "tgt_vocab_size": 9, "eos_id": 12},
+            r"eos_id must be an int in \[0, 8\], got 12",
+        ),
+        (
+            "seq2seq",
+            {"inputs": {"vocab_size": 9}, "tgt_vocab_size": 9, "teacher_forcing": 1.5},
+            "teacher_forcing must be a number in",
+        ),
+    ],
+)
+def test_model_config_values_are_checked(kind, config, match):
+    with pytest.raises(ValueError, match=match):
+        build_model(kind, config)
+
+
+def test_python_configs_get_the_checks_yaml_gets():
+    from seqlab.models import ClassifierConfig, InputConfig
+
+    with pytest.raises(ValueError, match="dropout must be a number"):
+        ClassifierConfig(InputConfig(vocab_size=9), dropout="0.1")
+    with pytest.raises(ValueError, match="embedding_dim must be a positive int"):
+        InputConfig(vocab_size=9, embedding_dim=0)

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_dropout, check_int
 from ..data.batch import Batch
 from ..nn.attention import AdditiveAttention
 from .base import TaskModel, without_targets
@@ -59,13 +60,14 @@ class ClassifierConfig:
     dropout: float = 0.0
 
     def __post_init__(self):
+        check_int("num_classes", self.num_classes, min=1)
+        check_int("attention_size", self.attention_size, min=1)
+        check_dropout("dropout", self.dropout)
         if self.num_classes < 1 or (self.task == "classification" and self.num_classes < 2):
             raise ValueError(
                 f"num_classes must be >= 2 for classification (>= 1 outputs for regression), "
                 f"got {self.num_classes}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 def pool(

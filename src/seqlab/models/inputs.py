@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from ..checks import check_bool, check_int
 from ..nn.embedding import Embedding, OneHot
 
 __all__ = ["InputConfig", "InputLayer"]
@@ -39,6 +40,11 @@ class InputConfig:
     freeze_embeddings: bool = False
 
     def __post_init__(self):
+        check_int("vocab_size", self.vocab_size, min=0)
+        check_int("input_size", self.input_size, min=0)
+        check_int("embedding_dim", self.embedding_dim, min=1)
+        check_bool("one_hot", self.one_hot)
+        check_bool("freeze_embeddings", self.freeze_embeddings)
         if self.vocab_size < 0 or self.input_size < 0:
             raise ValueError(
                 f"vocab_size and input_size must be >= 0, got {self.vocab_size}, {self.input_size}"

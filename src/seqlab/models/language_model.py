@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_float, check_int
+from ..checks import check_dropout, check_float, check_int
 from ..data.batch import IGNORE_INDEX, Batch
 from .base import TaskModel, count_targets, without_targets
 from .encoders import EncoderConfig, build_encoder
@@ -81,8 +81,8 @@ class LanguageModelConfig:
             raise ValueError(
                 "a language model predicts the next token: bidirectional must be false"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout("dropout", self.dropout)
+        check_int("feature_size", self.feature_size, min=0)
 
     @property
     def vocab_size(self) -> int:

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import nn as snn
-from ..checks import check_float, check_int
+from ..checks import check_dropout, check_float, check_int
 from ..data.batch import IGNORE_INDEX, Batch
 from ..nn.attention import AdditiveAttention, MultiplicativeAttention
 from ..nn.embedding import Embedding
@@ -100,17 +100,21 @@ class Seq2SeqConfig:
             if size < 4:
                 raise ValueError(f"{name} must be >= 4 (<pad> <unk> <bos> <eos> first)")
         check_int("target_embedding_dim", self.target_embedding_dim, min=0)
-        if not 0.0 <= self.teacher_forcing <= 1.0:
-            raise ValueError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
-        if self.max_length < 1:
-            raise ValueError(f"max_length must be >= 1, got {self.max_length}")
+        check_float("teacher_forcing", self.teacher_forcing, min=0.0, max=1.0)
+        check_int("max_length", self.max_length, min=1)
+        check_int("decoder_hidden_size", self.decoder_hidden_size, min=1)
+        check_int("decoder_layers", self.decoder_layers, min=1)
+        check_int("attention_size", self.attention_size, min=1)
         check_int("beam_size", self.beam_size, min=1)
         check_float("length_penalty", self.length_penalty, min=0.0)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_dropout("dropout", self.dropout)
         for name in ("pad_id", "bos_id", "eos_id"):
-            if not 0 <= getattr(self, name) < self.tgt_vocab_size:
-                raise ValueError(f"{name} must be a target id, got {getattr(self, name)}")
+            check_int(name, getattr(self, name), min=0, max=self.tgt_vocab_size - 1)
+        if len({self.pad_id, self.bos_id, self.eos_id}) < 3:
+            raise ValueError(
+                f"pad_id, bos_id and eos_id must differ, got {self.pad_id}, {self.bos_id}, "
+                f"{self.eos_id} (an <eos> that is also <pad> would end every output at once)"
+            )
 
 
 class Decoded(NamedTuple):

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_bool, check_dropout, check_int
 from ..data.batch import IGNORE_INDEX, Batch
 from .base import TaskModel, count_targets, without_targets
 from .crf import LinearChainCRF
@@ -51,10 +52,9 @@ class TaggerConfig:
     dropout: float = 0.0
 
     def __post_init__(self):
-        if self.num_tags < 2:
-            raise ValueError(f"num_tags must be >= 2, got {self.num_tags}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_int("num_tags", self.num_tags, min=2)
+        check_bool("crf", self.crf)
+        check_dropout("dropout", self.dropout)
 
 
 class SequenceTagger(TaskModel):
