@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m seqlab.demo
+	$(BIN)/seqlab demo
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

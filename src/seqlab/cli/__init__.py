@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["demo"]:  # the demo has its own options (seqlab demo --help)
+        argv = ["demo", "--", *argv[1:]]
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

@@ -42,9 +42,11 @@ def add_commands(commands) -> None:
     p.set_defaults(run=run_train)
 
     d = commands.add_parser(
-        "demo", help="a first run: a small LSTM learns the adding problem", formatter_class=fmt
+        "demo",
+        help="the first run: a character LSTM learns Shakespeare (--adding: the quick one)",
+        add_help=False,
     )
-    d.add_argument("--steps", type=int, default=600, help="optimizer steps in all")
+    d.add_argument("options", nargs=argparse.REMAINDER, help="seqlab demo --help shows them")
     d.set_defaults(run=run_demo)
 
 
@@ -131,5 +133,5 @@ def print_metrics(logs: dict, out: Path) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     from .. import demo
 
-    demo.main(["--steps", str(args.steps)])
+    demo.main([a for a in args.options if a != "--"])
     return 0
