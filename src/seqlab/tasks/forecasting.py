@@ -61,7 +61,7 @@ __all__ = ["ForecastingData", "ForecastingTask"]
 
 @dataclass
 class ForecastingData(DataSource):
-    input_length: int = 24
+    input_length: int | None = None  # None: max(2 * season, horizon)
     horizon: int = 1
     stride: int = 1
     season: int = 1
@@ -76,10 +76,19 @@ class ForecastingData(DataSource):
     val_fraction: float = 0.0  # 0: not given (val_size or the horizon decides)
     test_fraction: float = 0.0
 
+    @property
+    def window(self) -> int:
+        """``input_length``, or when left out two seasons (the model then sees each
+        seasonal step twice) and at least the horizon."""
+        if self.input_length is not None:
+            return self.input_length
+        return max(2 * self.season, self.horizon)
+
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("input_length", "horizon", "stride", "season"):
+        for name in ("horizon", "stride", "season"):
             check_int(name, getattr(self, name), min=1)
+        check_int("input_length", self.input_length, min=1, none=True)
         if self.scaling not in ("standard", "minmax", None):
             raise ValueError(f"scaling must be 'standard', 'minmax' or None, got {self.scaling!r}")
         if self.transform not in ("log", None):
@@ -144,10 +153,13 @@ class ForecastingTask(Task):
             values = values.copy()
             values[:, self.targets] = np.log(values[:, self.targets])
             series = dataclasses.replace(series, values=values)
-        prepared = prepare_forecasting(
-            series, d.input_length, d.horizon, d.stride, self.holdout("val"),
-            self.holdout("test"), d.scaling,
-        )  # fmt: skip
+        try:
+            prepared = prepare_forecasting(
+                series, d.window, d.horizon, d.stride, self.holdout("val"),
+                self.holdout("test"), d.scaling,
+            )  # fmt: skip
+        except ValueError as e:
+            raise ConfigError(f"data: {e}") from None
         saved = self.scaler
         self.scaler, self.targets = prepared.scaler, prepared.target_columns
         if saved is not None and prepared.scaler is not None:
@@ -213,7 +225,7 @@ class ForecastingTask(Task):
             "input_size": self.columns,
             "output_size": len(self.targets),
             "horizon": d.horizon,
-            "window": d.input_length,
+            "window": d.window,
         }
 
     def placeholder_sizes(self) -> dict[str, Any]:
@@ -247,7 +259,7 @@ class ForecastingTask(Task):
     def encode(self, inputs: Sequence[Any]) -> Batch:
         """Each input a series ``(N, C)`` (or ``(N,)``) in the data's units, ``N >=
         input_length``: its last window, in the model's frame."""
-        L, windows = self.data.input_length, []
+        L, windows = self.data.window, []
         for i, x in enumerate(inputs):
             x = np.asarray(x, dtype=np.float64)
             x = x[:, None] if x.ndim == 1 else x
