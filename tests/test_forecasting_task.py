@@ -33,7 +33,7 @@ def _task(tmp_path, values, **data):
             "task": "forecasting",
             "data": {"train": _csv(tmp_path, values), "target_columns": ["y"], **data},
             "train": QUIET,
-        }  # fmt: skip
+        }
     )
     task = ForecastingTask(cfg.data)
     task.prepare()
@@ -131,7 +131,7 @@ def test_a_run_without_a_directory_gives_back_the_best_epoch_in_eval_mode(tmp_pa
             },
             "model": {"encoder": {"kind": "gru", "hidden_size": 8}},
             "train": {**QUIET, "epochs": 30, "optimizer": {"lr": 0.05}},
-        }  # fmt: skip
+        }
     )
     run = train_run(cfg)
     assert not run.model.training
