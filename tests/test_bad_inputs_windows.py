@@ -98,10 +98,10 @@ def test_bad_scaling_and_fractions():
     values = series_with(1.0, 0)
     with pytest.raises(ValueError, match=r"scaling must be one of \['standard', 'minmax'\]"):
         prepare_forecasting(values, 4, scaling="robust")
-    with pytest.raises(ValueError, match="val_fraction must be a number in"):
-        prepare_forecasting(values, 4, val_fraction=float("nan"))
-    with pytest.raises(ValueError, match="the val part has 9 steps"):
-        prepare_forecasting(values, 8, horizon=2)
+    with pytest.raises(ValueError, match=r"val_size must be a number in \[0, 1\), got nan"):
+        prepare_forecasting(values, 4, val_size=float("nan"))
+    with pytest.raises(ValueError, match=r"horizon 10 is longer than the val hold-out \(9 steps\)"):
+        prepare_forecasting(values, 8, horizon=10)
 
 
 @pytest.mark.parametrize(

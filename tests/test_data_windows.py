@@ -61,19 +61,20 @@ def test_prepare_forecasting_no_leakage():
     # a series that jumps in the test part: train-only statistics must not see it
     values = np.concatenate([np.zeros(70), np.zeros(15), 1000 + np.arange(15.0)])
     values = values + np.random.default_rng(0).normal(size=100)
-    data = prepare_forecasting(
-        values, input_length=5, horizon=2, val_fraction=0.15, test_fraction=0.15
-    )
+    data = prepare_forecasting(values, input_length=5, horizon=2, val_size=0.15, test_size=0.15)
     assert data.scaler.shift[0] == pytest.approx(values[:70].mean())
     assert data.scaler.scale[0] == pytest.approx(values[:70].std())
-    # every window lies inside its own part, in time order
-    assert len(data.train) == 70 - 7 + 1 and len(data.val) == 15 - 7 + 1
+    # every target lies inside its own part; val and test inputs reach back before it
+    assert len(data.train) == 70 - 7 + 1 and len(data.val) == 15 - 2 + 1
     train_inputs = torch.stack([data.train[i][0] for i in range(len(data.train))])
     train_targets = torch.stack([data.train[i][1] for i in range(len(data.train))])
     assert torch.cat([train_inputs.flatten(), train_targets.flatten()]).abs().max() < 10
     _x, y = data.test[0]
     restored = data.scaler.inverse_transform(y.unsqueeze(0), columns=data.target_columns)
-    np.testing.assert_allclose(restored[0, :, 0].numpy(), values[90:92], rtol=1e-5)
+    np.testing.assert_allclose(restored[0, :, 0].numpy(), values[85:87], rtol=1e-5)
+    x, _y = data.test[0]
+    restored = data.scaler.inverse_transform(x, columns=data.target_columns)
+    np.testing.assert_allclose(restored[:, 0].numpy(), values[80:85], rtol=1e-5)
 
 
 def test_prepare_forecasting_time_series_covariates():
@@ -84,8 +85,8 @@ def test_prepare_forecasting_time_series_covariates():
     assert x.shape == (4, 3) and y.shape == (3, 1) and data.target_columns == [0]
     train_part = data.scaler.transform(ts.values[:36])
     assert train_part.min() == pytest.approx(0) and train_part.max() == pytest.approx(1)
-    with pytest.raises(ValueError, match="the val part has 7 steps"):
-        prepare_forecasting(ts, input_length=6, horizon=2)
+    with pytest.raises(ValueError, match=r"horizon 8 is longer than the val hold-out \(7 steps\)"):
+        prepare_forecasting(ts, input_length=6, horizon=8)
 
 
 def test_scaler_round_trip_and_inverse(tmp_path):

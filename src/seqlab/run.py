@@ -58,6 +58,7 @@ from .models import MODELS, TaskModel, build_model
 from .tasks import TASKS, DataSource, Task
 from .tasks.base import merge_sizes
 from .train import Trainer, TrainerConfig, is_main_process, load_checkpoint, seed_everything
+from .train.callbacks import Callback, improved
 
 __all__ = ["Run", "RunConfig", "load_run", "load_run_config", "run_config", "train_run"]
 
@@ -274,6 +275,23 @@ def run_summary(
     }
 
 
+class _BestInMemory(Callback):
+    """Without a run directory there is no ``best/`` to reload: keep a copy of the best
+    epoch's weights (by ``monitor``, as ``best/`` is chosen) and load it at the end."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Mapping[str, Any]) -> None:
+        c = trainer.config
+        if improved(logs.get(c.monitor), trainer.best, c.mode, c.early_stopping.min_delta):
+            self.state = {k: v.detach().clone() for k, v in trainer.module.state_dict().items()}
+
+    def restore(self, model: torch.nn.Module) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
 def train_run(
     config: RunConfig,
     directory: str | os.PathLike | None = None,
@@ -302,10 +320,11 @@ def train_run(
             _write_text(directory / CONFIG_FILE, text)
     elif resume:
         raise ValueError("resume needs the run directory")
+    keep_best = _BestInMemory() if train.checkpoints.dir is None else None
     trainer = Trainer(
         model,
         train,
-        callbacks=callbacks,
+        callbacks=[*callbacks, *([keep_best] if keep_best else [])],
         model_config={"kind": model.kind, **to_dict(model.config)},
         extras={"task": task.state(), "run": config.to_dict()},
         metric_options=task.metric_facts(),
@@ -316,6 +335,8 @@ def train_run(
         task.loader("train", shuffle=True), val, resume_from=last if resume else None
     )
     run = Run(config, task, model, directory, history)
+    if keep_best is not None:  # what a user gets back is the best epoch's model
+        keep_best.restore(model)
     if directory is not None:
         best = directory / "best"
         if best.exists():  # what a user gets back is the best epoch's model

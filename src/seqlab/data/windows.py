@@ -6,13 +6,15 @@ The order matters, to keep the future out of training:
    (no shuffling across the cut);
 2. :class:`Scaler` is fit on the training part only, then applied to all three (and
    saved with the model, so predictions can be put back in the data's units);
-3. :class:`SlidingWindows` cuts each part on its own into (input, target) windows, so no
-   window spans two parts::
+3. :class:`SlidingWindows` cuts the parts into (input, target) windows. Every target
+   step lies in one part only; the input of a val or test window takes its context from
+   the steps before the part (the standard hold-out: "forecast the last H steps from the
+   history before them"), so a hold-out of H steps is one forecast::
 
-       values  v0 v1 v2 v3 v4 v5 v6 v7 v8 ...      input_length L = 3, horizon H = 2
-       window0 [v0 v1 v2] -> [v3 v4]                stride 2
-       window1       [v2 v3 v4] -> [v5 v6]
-       window2             [v4 v5 v6] -> [v7 v8]
+       values  v0 v1 v2 v3 v4 v5 v6 v7 v8 v9       input_length L = 3, horizon H = 2
+       train   v0 .. v5                            train windows inside v0 .. v5
+       val                      v6 v7              [v3 v4 v5] -> [v6 v7]
+       test                           v8 v9        [v5 v6 v7] -> [v8 v9]
 
 Inputs hold every column (targets and covariates) over the L past steps; targets are the
 target columns over the next H steps. :func:`prepare_forecasting` does all three steps.
@@ -94,6 +96,20 @@ def chronological_split(values, val_fraction: float = 0.15, test_fraction: float
     n_val = int(n * val_fraction)
     n_train = n - n_val - n_test
     return values[:n_train], values[n_train : n_train + n_val], values[n_train + n_val :]
+
+
+def holdout_steps(n: int, size: int | float, name: str = "test_size") -> int:
+    """Steps a hold-out of ``size`` takes from a series of ``n`` steps: an int is a step
+    count, a float in [0, 1) a fraction of ``n`` (rounded down).
+
+    >>> holdout_steps(144, 24), holdout_steps(144, 0.25)
+    (24, 36)
+    """
+    if isinstance(size, bool) or not isinstance(size, int | float):
+        raise ValueError(f"{name} must be a step count (int) or a fraction (float), got {size!r}")
+    if isinstance(size, float):
+        return int(n * _check_fraction(name, size))
+    return check_int(name, size, min=0)
 
 
 class Scaler:
@@ -240,11 +256,15 @@ class SlidingWindows(Dataset):
 
 @dataclass
 class ForecastingData:
+    """What :func:`prepare_forecasting` returns; ``val`` (or ``test``) is an empty list
+    when its hold-out has no steps."""
+
     train: SlidingWindows
-    val: SlidingWindows
-    test: SlidingWindows
+    val: SlidingWindows | list
+    test: SlidingWindows | list
     scaler: Scaler | None
     target_columns: list[int]
+    steps: tuple[int, int, int]  # (train, val, test) steps of the series
 
 
 def prepare_forecasting(
@@ -252,17 +272,27 @@ def prepare_forecasting(
     input_length: int,
     horizon: int = 1,
     stride: int = 1,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
+    val_size: int | float = 0.15,
+    test_size: int | float = 0.15,
     scaling: str | None = "standard",
     target_columns: Sequence[int] | None = None,
 ) -> ForecastingData:
-    """Split in time, fit the scaler on train only, window each part.
+    """Split in time, fit the scaler on train only, window the parts (see the module doc).
 
-    For a :class:`~seqlab.data.TimeSeries` the targets are its target columns (the
-    covariates are inputs only); for an array, ``target_columns`` (default all).
-    Predictions go back to data units with ``scaler.inverse_transform(pred,
-    columns=target_columns)``.
+    ``val_size`` and ``test_size``: the last steps held out, as step counts (int) or
+    fractions of the series (float); val comes before test. Val and test windows take
+    their input from the steps before them, so ``test_size=horizon`` is the single
+    forecast of the last ``horizon`` steps. For a :class:`~seqlab.data.TimeSeries` the
+    targets are its target columns (the covariates are inputs only); for an array,
+    ``target_columns`` (default all). Predictions go back to data units with
+    ``scaler.inverse_transform(pred, columns=target_columns)``.
+
+    >>> data = prepare_forecasting(np.arange(10.0), 3, horizon=2, val_size=2, test_size=2)
+    >>> data.steps, len(data.train), len(data.val), len(data.test)
+    ((6, 2, 2), 2, 1, 1)
+    >>> x, y = data.test[0]
+    >>> data.scaler.inverse_transform(x).flatten().tolist(), data.scaler.inverse_transform(y)
+    ([5.0, 6.0, 7.0], tensor([[8.], [9.]]))
     """
     for name, value in (("input_length", input_length), ("horizon", horizon), ("stride", stride)):
         check_int(name, value, min=1)
@@ -287,17 +317,41 @@ def prepare_forecasting(
         raise ValueError(f"series must be (N, C) values, got shape {values.shape}")
     if not isinstance(series, TimeSeries):
         target_columns = _column_indices(target_columns, values.shape[1])
-    train, val, test = chronological_split(values, val_fraction, test_fraction)
+    n, L, H = len(values), input_length, horizon
+    if n < L + H:
+        raise ValueError(
+            f"a window of input_length + horizon = {L} + {H} steps is longer than the "
+            f"series ({n} steps)"
+        )
+    n_val, n_test = holdout_steps(n, val_size, "val_size"), holdout_steps(n, test_size)
+    n_train = n - n_val - n_test
+    for name, steps in (("val", n_val), ("test", n_test)):
+        if 0 < steps < H:
+            raise ValueError(
+                f"horizon {H} is longer than the {name} hold-out ({steps} steps): hold out "
+                f"at least {H} steps ({name}_size) or forecast fewer"
+            )
+    if n_train < L + H:
+        raise ValueError(
+            f"the training part has {max(n_train, 0)} steps ({n} - {n_val} val - {n_test} "
+            f"test), fewer than input_length + horizon = {L + H}; hold out less or use a "
+            "shorter window"
+        )
     scaler = None
     if scaling is not None:
-        scaler = Scaler(scaling).fit(train)
-        train, val, test = (scaler.transform(p) for p in (train, val, test))
-    parts = []
-    for name, part in (("train", train), ("val", val), ("test", test)):
-        if len(part) < input_length + horizon:
-            raise ValueError(
-                f"the {name} part has {len(part)} steps, fewer than input_length + horizon = "
-                f"{input_length + horizon}; use a longer series or other fractions"
-            )
-        parts.append(SlidingWindows(part, input_length, horizon, stride, target_columns))
-    return ForecastingData(*parts, scaler=scaler, target_columns=target_columns)
+        scaler = Scaler(scaling).fit(values[:n_train])
+        values = scaler.transform(values)
+
+    def windows(start: int, stop: int):  # targets in [start, stop), inputs from before
+        if stop == start:
+            return []
+        return SlidingWindows(values[start - L : stop], L, H, stride, target_columns)
+
+    return ForecastingData(
+        SlidingWindows(values[:n_train], L, H, stride, target_columns),
+        windows(n_train, n_train + n_val),
+        windows(n_train + n_val, n),
+        scaler=scaler,
+        target_columns=target_columns,
+        steps=(n_train, n_val, n_test),
+    )

@@ -130,7 +130,8 @@ class EncoderConfig:
 
     def _check_sizes(self) -> None:
         check_int("hidden_size", self.hidden_size, min=1)  # type: ignore[attr-defined]
-        check_int("num_layers", self.num_layers, min=1)  # type: ignore[attr-defined]
+        tcn = self.kind == "tcn"  # type: ignore[attr-defined]
+        check_int("num_layers", self.num_layers, min=1, none=tcn)  # type: ignore[attr-defined]
         check_dropout("dropout", self.dropout)  # type: ignore[attr-defined]
 
 
@@ -176,7 +177,8 @@ class TCNEncoderConfig(EncoderConfig):
     kinds: ClassVar[tuple[str, ...]] = ("tcn",)
     kind: Literal["tcn"] = "tcn"
     hidden_size: int = 64
-    num_layers: int = 1
+    # None: 1 block, or (in a Forecaster) the fewest that cover the window (TCN.for_history)
+    num_layers: int | None = None
     channels: list[int] = field(default_factory=list)  # per block; overrides the two above
     kernel_size: int = 2
     dropout: float = 0.0

@@ -145,7 +145,7 @@ def build_encoder(config: EncoderConfig, input_size: int) -> Encoder:
         else:
             net = snn.GRU(input_size, c.hidden_size, layer_norm=c.layer_norm, **common)
     elif isinstance(c, TCNEncoderConfig):
-        channels = list(c.channels) or [c.hidden_size] * c.num_layers
+        channels = list(c.channels) or [c.hidden_size] * (c.num_layers or 1)
         net = snn.TCN(
             input_size,
             channels,

@@ -20,6 +20,21 @@ inverted; sorting an estimated quantile curve brings it no farther from the true
 (Chernozhukov, Fernández-Val & Galichon 2010, "Quantile and probability curves without
 crossing"). Otherwise ``prediction`` (B, horizon, output_size) trained with MSE.
 
+Per-window normalization, on by default (``normalize="mean"``): each input window is
+normalized by its own mean and scale and the forecast put back with them (RevIN, Kim et
+al. 2022; :mod:`seqlab.nn.revin`), so the model forecasts the shape of the next steps,
+not a level it may never have seen in training (a trending series' test part lies above
+everything in its training part). ``"last"``: subtract the window's last value instead
+(NLinear, Zeng et al. 2023); ``None``: off. The targets are the first ``output_size``
+input channels (as the forecasting task lays them out). ``difference=True``: the encoder
+reads first differences of the (normalized) window and the head forecasts the next
+differences, summed back onto the last value (the "I" of ARIMA, Box & Jenkins 1970).
+Both are undone inside the model, so ``prediction`` and the loss are in the input's units.
+
+A TCN encoder whose ``num_layers`` is left out gets the fewest blocks whose receptive
+field covers ``window`` (:meth:`seqlab.nn.TCN.for_history`); a configured TCN that sees
+fewer steps than the window gets a warning, since the steps before its field are ignored.
+
 The trivial baseline to beat on seasonal data is :func:`seasonal_naive` (repeat the last
 season).
 
@@ -36,16 +51,21 @@ season).
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import check_bool
 from ..data.batch import Batch
+from ..nn.revin import REVIN_MODES, RevIN
+from ..nn.tcn import TCN, receptive_field
 from .base import TaskModel, without_targets
 from .classifier import pool
-from .encoder_config import MLPEncoderConfig
+from .encoder_config import MLPEncoderConfig, TCNEncoderConfig
 from .encoders import EncoderConfig, build_encoder
 from .output import Output
 
@@ -61,6 +81,8 @@ class ForecasterConfig:
     quantiles: list[float] = field(default_factory=list)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     dropout: float = 0.0
+    normalize: str | None = "mean"  # per window (RevIN): mean, last, or None
+    difference: bool = False  # forecast first differences, summed back
 
     def __post_init__(self):
         for name in ("input_size", "horizon", "output_size"):
@@ -74,6 +96,14 @@ class ForecasterConfig:
             raise ValueError(f"quantiles must be distinct, got {self.quantiles}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.normalize is not None and self.normalize not in REVIN_MODES:
+            raise ValueError(f"normalize must be 'mean', 'last' or None, got {self.normalize!r}")
+        check_bool("difference", self.difference)
+        if (self.normalize or self.difference) and self.output_size > self.input_size:
+            raise ValueError(
+                f"output_size={self.output_size} > input_size={self.input_size}: normalize "
+                "and difference read the targets from the first output_size input channels"
+            )
 
     @property
     def mlp(self) -> bool:
@@ -114,6 +144,28 @@ class _MLP(nn.Module):
         return self.net(x.flatten(1))  # (B, W*C) -> (B, hidden)
 
 
+def _tcn_depth(config: ForecasterConfig):
+    """The encoder config to build: a TCN left without ``num_layers`` gets the depth that
+    covers the window; a TCN that sees less than the window, a warning."""
+    enc = config.encoder
+    if not isinstance(enc, TCNEncoderConfig) or not config.window:
+        return enc
+    if enc.num_layers is None and not enc.channels:
+        # the least n with 1 + 2(k-1)(2^n - 1) >= window (Bai et al. 2018, Section 3.2)
+        depth = len(TCN.for_history(1, config.window, 1, enc.kernel_size).blocks)
+        return dataclasses.replace(enc, num_layers=depth)
+    blocks = len(enc.channels) or enc.num_layers or 1
+    field_ = receptive_field(enc.kernel_size, [2**i for i in range(blocks)])
+    if field_ < config.window:
+        warnings.warn(
+            f"model.encoder: this TCN's receptive field is {field_} steps, shorter than the "
+            f"window of {config.window}: it ignores the first {config.window - field_}; "
+            "leave num_layers out to get the depth that covers the window",
+            stacklevel=3,
+        )
+    return enc
+
+
 class Forecaster(TaskModel):
     kind = "forecaster"
     config_class = ForecasterConfig
@@ -125,7 +177,8 @@ class Forecaster(TaskModel):
         if c.mlp:
             self.encoder = _MLP(c.window, c.input_size, c.encoder)
         else:
-            self.encoder = build_encoder(c.encoder, c.input_size)
+            self.encoder = build_encoder(_tcn_depth(c), c.input_size)
+        self.revin = RevIN(c.input_size, c.normalize) if c.normalize else None
         self.num_outputs = max(len(c.quantiles), 1)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(
@@ -157,16 +210,27 @@ class Forecaster(TaskModel):
         batch = self._check_batch(batch)
         lengths = self._check_inputs(batch)
         c = self.config
+        x, mask = batch.inputs, (None if lengths is None else batch.mask())
+        if self.revin is not None:
+            x, stats = self.revin.normalize(x, mask)  # (B, W, C), stats (B, 1, C) each
+        if c.difference:
+            last = pool(x, batch.mask(), "last")[:, None, : c.output_size]  # (B, 1, O)
+            x = torch.cat([torch.zeros_like(x[:, :1]), x.diff(dim=1)], dim=1)  # (B, W, C)
         if c.mlp:
-            summary = self.encoder(batch.inputs)  # (B, hidden)
+            summary = self.encoder(x)  # (B, hidden)
         else:
-            out, _ = self.encoder(batch.inputs, lengths)  # (B, W, E)
+            out, _ = self.encoder(x, lengths)  # (B, W, E)
             summary = pool(out, batch.mask(), "last", self.encoder.num_directions)  # (B, E)
         pred = self.head(self.dropout(summary))  # (B, horizon * O * Q)
         shape = (batch.size, c.horizon, c.output_size) + (
             (self.num_outputs,) if c.quantiles else ()
         )
         pred = pred.view(shape)  # (B, horizon, O[, Q])
+        if c.difference:  # y_t = y_last + sum of the forecast differences up to t
+            level = last.unsqueeze(-1) if c.quantiles else last  # (B, 1, O[, 1])
+            pred = level + pred.cumsum(dim=1)
+        if self.revin is not None:
+            pred = self.revin.denormalize(pred, stats, c.output_size)
         if c.quantiles:
             pred = self.rearrange(pred)
         if batch.targets is None:
@@ -174,16 +238,23 @@ class Forecaster(TaskModel):
         return Output(pred, self.loss(pred, batch.targets))
 
     def supported_metrics(self) -> tuple[str, ...]:
-        return ("mae", "rmse", "mape", "mase")
+        interval = ("coverage",) if len(self.config.quantiles) >= 2 else ()
+        return ("mae", "rmse", "mape", "smape", "mase", *interval)
 
     def evaluate_batch(self, batch: Batch, state=None) -> Output:
-        """The loss as in training; the metrics score the point forecast (the median, or
-        the middle level, of a quantile forecast)."""
+        """The loss as in training; the point metrics score the point forecast (the
+        median, or the middle level, of a quantile forecast); with quantiles the
+        prediction is ``{"forecast", "lower", "upper"}``, the interval of the lowest and
+        highest levels, for ``coverage``."""
         out = self(batch)
-        point = self.point(out.prediction)  # (B, horizon, O)
-        if batch.targets is not None and batch.targets.dim() == 2:  # (B, horizon) targets
-            point = point.squeeze(-1)
-        return out._replace(prediction=point)
+        squeeze = batch.targets is not None and batch.targets.dim() == 2  # (B, horizon)
+        fit = lambda t: t.squeeze(-1) if squeeze else t  # noqa: E731
+        point = fit(self.point(out.prediction))  # (B, horizon, O)
+        if len(self.config.quantiles) < 2:
+            return out._replace(prediction=point)
+        lo, hi = int(self.quantiles.argmin()), int(self.quantiles.argmax())
+        interval = {"lower": fit(out.prediction[..., lo]), "upper": fit(out.prediction[..., hi])}
+        return out._replace(prediction={"forecast": point, **interval})
 
     def point(self, pred: Tensor) -> Tensor:
         """(B, horizon, O) point forecast: the prediction itself, or with quantiles the

@@ -10,7 +10,8 @@ BIO tagging (NER, chunks) ``entity_prf``                 F1 = 0 (no entity found
 language modelling        ``perplexity``,                uniform: perplexity = V,
 (``language.py``)         ``bits_per_char``              bpc = log2 V
 forecasting               ``mae``, ``rmse``, ``mape``,   MASE = 1 is the in-sample
-(``forecasting.py``)      ``mase``                       seasonal naive forecast
+(``forecasting.py``)      ``smape``, ``mase``,           seasonal naive forecast
+                          ``coverage``
 seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
                           ``exact_match``
 ========================= ============================== ===============================
@@ -29,7 +30,21 @@ from typing import Any
 
 from .base import Metric
 from .classification import Accuracy, MacroF1, accuracy, confusion_matrix, macro_f1
-from .forecasting import MAE, MAPE, MASE, RMSE, mae, mape, mase, naive_scale, rmse
+from .forecasting import (
+    MAE,
+    MAPE,
+    MASE,
+    RMSE,
+    SMAPE,
+    Coverage,
+    coverage,
+    mae,
+    mape,
+    mase,
+    naive_scale,
+    rmse,
+    smape,
+)
 from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
 from .seq2seq import BLEU, ExactMatch, bleu, exact_match
 from .tagging import EntityF1, bio_entities, entity_prf
@@ -41,8 +56,10 @@ __all__ = [
     "MASE",
     "METRIC_NAMES",
     "RMSE",
+    "SMAPE",
     "Accuracy",
     "BitsPerChar",
+    "Coverage",
     "EntityF1",
     "ExactMatch",
     "MacroF1",
@@ -54,6 +71,7 @@ __all__ = [
     "bleu",
     "build_metrics",
     "confusion_matrix",
+    "coverage",
     "entity_prf",
     "exact_match",
     "macro_f1",
@@ -65,6 +83,7 @@ __all__ = [
     "naive_scale",
     "perplexity",
     "rmse",
+    "smape",
 ]
 
 # name -> (accumulator, the task fact it needs or None, what that fact is, optional options)
@@ -79,6 +98,8 @@ _REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
     "mae": (MAE, None, "", ()),
     "rmse": (RMSE, None, "", ()),
     "mape": (MAPE, None, "", ()),
+    "smape": (SMAPE, None, "", ()),
+    "coverage": (Coverage, None, "", ()),
     "mase": (MASE, "scale", "naive_scale(training series, season), a number > 0", ()),
     "bleu": (BLEU, None, "", ("decode",)),
     "exact_match": (ExactMatch, None, "", ()),

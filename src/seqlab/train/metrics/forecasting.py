@@ -1,5 +1,10 @@
-"""Forecasting metrics: MAE, RMSE, MAPE, and MASE with the seasonal naive scale
-(Hyndman & Koehler 2006, "Another look at measures of forecast accuracy").
+"""Forecasting metrics: MAE, RMSE, MAPE, sMAPE, MASE with the seasonal naive scale
+(Hyndman & Koehler 2006, "Another look at measures of forecast accuracy"), and the
+coverage of a quantile forecast's interval.
+
+A forecaster's evaluation output is the point forecast (a tensor), or, for a quantile
+forecast, a mapping with ``forecast`` (the point), ``lower`` and ``upper`` (the outer
+levels); the point metrics read ``forecast``, ``coverage`` the interval.
 
 Trivial baseline to beat: MASE = 1 is the in-sample seasonal naive forecast.
 
@@ -12,6 +17,7 @@ Trivial baseline to beat: MASE = 1 is the in-sample seasonal naive forecast.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -21,7 +27,21 @@ from ...checks import check_float
 from ...data.batch import Batch
 from .base import Metric, mean_of, targets_of, values_of
 
-__all__ = ["MAE", "MAPE", "MASE", "RMSE", "mae", "mape", "mase", "naive_scale", "rmse"]
+__all__ = [
+    "MAE",
+    "MAPE",
+    "MASE",
+    "RMSE",
+    "SMAPE",
+    "Coverage",
+    "coverage",
+    "mae",
+    "mape",
+    "mase",
+    "naive_scale",
+    "rmse",
+    "smape",
+]
 
 
 def _pair(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -56,6 +76,35 @@ def mape(prediction: Tensor, target: Tensor) -> float:
     return 100.0 * ((p - t).abs() / t.abs()).mean().item()
 
 
+def smape(prediction: Tensor, target: Tensor) -> float:
+    """Symmetric MAPE in percent, as in the M3/M4 competitions (Makridakis 1993;
+    Makridakis, Spiliotis & Assimakopoulos 2020): ``100 * mean 2 |y - ŷ| / (|y| + |ŷ|)``,
+    in [0, 200]; a term where ``y = ŷ = 0`` counts 0.
+
+    >>> round(smape(torch.tensor([110.0, 0.0]), torch.tensor([100.0, 0.0])), 4)
+    4.7619
+    """
+    p, t = _pair(prediction, target)
+    return _smape_terms(p, t).mean().item()
+
+
+def _smape_terms(p: Tensor, t: Tensor) -> Tensor:
+    denominator = p.abs() + t.abs()
+    return torch.where(denominator > 0, 200.0 * (p - t).abs() / denominator, 0.0)
+
+
+def coverage(lower: Tensor, upper: Tensor, target: Tensor) -> float:
+    """The fraction of targets inside ``[lower, upper]`` (a quantile forecast's outer
+    levels): about ``q_high - q_low`` for a calibrated forecast (0.8 for 0.1 and 0.9).
+
+    >>> coverage(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0]), torch.tensor([0.5, 2.0]))
+    0.5
+    """
+    lo, t = _pair(lower, target)
+    hi, _ = _pair(upper, target)
+    return ((t >= lo) & (t <= hi)).double().mean().item()
+
+
 def naive_scale(insample: Tensor, season: int = 1) -> float:
     """Mean absolute error of the seasonal naive forecast ``y_t = y_{t-m}`` on the training
     series (time on the last dim for a (T,) series, the middle dim for (B, T, C)): the
@@ -80,6 +129,11 @@ def mase(prediction: Tensor, target: Tensor, insample: Tensor, season: int = 1) 
     return mae(prediction, target) / naive_scale(insample, season)
 
 
+def point_of(prediction: Any) -> Any:
+    """The point forecast of an evaluation output (see the module doc)."""
+    return prediction["forecast"] if isinstance(prediction, Mapping) else prediction
+
+
 class _Regression(Metric):
     size = 2  # sum of per-element errors, count
 
@@ -87,7 +141,7 @@ class _Regression(Metric):
         raise NotImplementedError
 
     def update(self, prediction: Any, batch: Batch) -> None:
-        p, t = _pair(values_of(prediction), targets_of(batch, self.name).cpu())
+        p, t = _pair(values_of(point_of(prediction)), targets_of(batch, self.name).cpu())
         e = self.error(p, t)
         self.stats += torch.tensor([e.sum().item(), e.numel()], dtype=torch.float64)
 
@@ -119,6 +173,30 @@ class MAPE(_Regression):
         if (t == 0).any():
             raise ValueError("mape: a target value is 0, where MAPE is undefined; use mae or mase")
         return 100.0 * (p - t).abs() / t.abs()
+
+
+class SMAPE(_Regression):
+    name = "smape"
+
+    def error(self, p: Tensor, t: Tensor) -> Tensor:
+        return _smape_terms(p, t)
+
+
+class Coverage(_Regression):
+    """The share of targets inside the forecast's interval (its outer quantile levels)."""
+
+    name = "coverage"
+
+    def update(self, prediction: Any, batch: Batch) -> None:
+        if not isinstance(prediction, Mapping) or "lower" not in prediction:
+            raise ValueError(
+                "coverage needs a quantile forecast (model.quantiles, e.g. [0.1, 0.5, 0.9])"
+            )
+        t = targets_of(batch, self.name).cpu()
+        lo, t = _pair(values_of(prediction["lower"]), t)
+        hi, _ = _pair(values_of(prediction["upper"]), t)
+        inside = (t >= lo) & (t <= hi)
+        self.stats += torch.tensor([inside.sum().item(), inside.numel()], dtype=torch.float64)
 
 
 class MASE(MAE):

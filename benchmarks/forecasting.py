@@ -1,0 +1,158 @@
+"""Forecast quality with the default config: seqlab's LSTM and TCN vs seasonal naive.
+
+Run: ``.venv/bin/python benchmarks/forecasting.py`` (prints a table, writes
+results/forecasting.json). ``--datasets airline electricity sunspots``, ``--seeds 0 1 2``.
+
+Each seqlab row is the config a new user writes: only the task, the data and the horizon
+(plus the hold-out and season that define the benchmark), the encoder kind, nothing
+else::
+
+    task: forecasting
+    data: {dataset: airline_passengers, horizon: 24, test_size: 24, season: 12}
+    model: {encoder: {kind: tcn}}
+
+Every row is scored the same way: the test part's windows (each forecast from the whole
+history before its origin, through ``Run.predict``, in the data's units), MASE with the
+seasonal naive in-sample MAE of all the steps before the test part (Hyndman & Koehler
+2006; the scaling darts and statsforecast use, so that their numbers compare). Seasonal
+naive (repeat the last season) is the baseline to beat: its MASE is not 1 because it is
+scored out of sample. seqlab rows are the median over ``--seeds`` training seeds (min and
+max alongside). ``--peers FILE``: a JSON of peer rows measured elsewhere (a throwaway
+venv), ``{dataset: {name: mase}}``; the peers are never dependencies of seqlab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqlab import run_config, train_run
+from seqlab.data.windows import holdout_steps
+from seqlab.models.forecaster import seasonal_naive
+
+# name -> data section: the benchmark's split (the last test_size steps), season, horizon
+DATASETS = {
+    "airline": {"dataset": "airline_passengers", "horizon": 24, "test_size": 24, "season": 12},
+    # a week of half-hourly demand held out, forecast a day (48 steps) at a time
+    "electricity": {"dataset": "electricity", "horizon": 48, "test_size": 336, "season": 48},
+    # yearly sunspots, the last 20 years held out; season: the ~11-year solar cycle
+    "sunspots": {"dataset": "sunspots", "horizon": 20, "test_size": 20, "season": 11},
+}
+MODELS = {"lstm": {"encoder": {"kind": "lstm"}}, "tcn": {"encoder": {"kind": "tcn"}}}
+
+
+def test_origins(n: int, data: dict, stride: int = 1) -> list[int]:
+    """The first target step of each test window (as prepare_forecasting cuts them)."""
+    n_test = holdout_steps(n, data["test_size"])
+    start, H = n - n_test, data["horizon"]
+    return list(range(start, n - H + 1, stride))
+
+
+def mase(forecasts: np.ndarray, series: np.ndarray, origins: list[int], m: int) -> float:
+    """MAE over every test window and step / in-sample seasonal naive MAE before the test."""
+    H = forecasts.shape[1]
+    truth = np.stack([series[o : o + H] for o in origins])  # (W, H)
+    insample = series[: origins[0]]
+    scale = np.abs(insample[m:] - insample[:-m]).mean()
+    return float(np.abs(forecasts - truth).mean() / scale)
+
+
+def run_seqlab(data: dict, model: dict, seed: int, series: np.ndarray, origins: list[int]):
+    config = run_config(
+        {"task": "forecasting", "data": data, "model": model, "train": {"seed": seed}}
+    )
+    config.train.progress = False
+    start = time.perf_counter()
+    run = train_run(config)
+    seconds = time.perf_counter() - start
+    rows = list(run.predict([series[:o, None] for o in origins], batch_size=256))
+    forecasts = np.array([r["forecast"] for r in rows])[..., 0]  # (W, H)
+    return forecasts, seconds, run.history
+
+
+def bench(name: str, seeds: list[int]) -> dict:
+    from seqlab.data import load
+
+    data = DATASETS[name]
+    ts = load(data["dataset"])
+    series = np.asarray(ts.values[:, 0], dtype=np.float64)
+    origins = test_origins(len(series), data)
+    m, H = data["season"], data["horizon"]
+    history = torch.as_tensor(np.stack([series[o - m : o] for o in origins]))[..., None]
+    naive = seasonal_naive(history, H, m)[..., 0].numpy()
+    result = {
+        "data": data,
+        "steps": len(series),
+        "test_windows": len(origins),
+        "rows": {"seasonal naive": {"mase": mase(naive, series, origins, m)}},
+    }
+    for kind, model in MODELS.items():
+        scores, times, epochs = [], [], []
+        for seed in seeds:
+            forecasts, seconds, hist = run_seqlab(data, model, seed, series, origins)
+            scores.append(mase(forecasts, series, origins, m))
+            times.append(seconds)
+            epochs.append(len(hist))
+        result["rows"][f"seqlab {kind} (default)"] = {
+            "mase": statistics.median(scores),
+            "min": min(scores),
+            "max": max(scores),
+            "seeds": scores,
+            "train_s": statistics.median(times),
+            "epochs": statistics.median(epochs),
+        }
+        print(f"  {name} {kind}: {[round(s, 3) for s in scores]}", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--peers", type=Path, help="JSON {dataset: {name: mase}} from elsewhere")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    peers = json.loads(args.peers.read_text()) if args.peers else {}
+    load = os.getloadavg()
+    results = {name: bench(name, args.seeds) for name in args.datasets}
+    for name, rows in peers.items():
+        if name in results:
+            for peer, row in rows.items():
+                results[name]["rows"][peer] = row
+    print(f"\nload average at start {load[0]:.2f}, threads {args.threads}")
+    print(f"{'dataset':<12} {'forecaster':<44} {'MASE':>7} {'min':>7} {'max':>7} {'train s':>8}")
+    for name, r in results.items():
+        for row, v in r["rows"].items():
+            cells = [f"{v[k]:7.3f}" if k in v else f"{'':7}" for k in ("mase", "min", "max")]
+            t = f"{v['train_s']:8.1f}" if "train_s" in v else ""
+            print(f"{name:<12} {row:<44} {' '.join(cells)} {t}")
+    out = Path(__file__).parent / "results" / "forecasting.json"
+    out.parent.mkdir(exist_ok=True)
+    # datasets run apart (another --seeds) keep their earlier rows, each with its own meta
+    saved = json.loads(out.read_text())["results"] if out.exists() else {}
+    meta = {
+        "load_average": load,
+        "threads": args.threads,
+        "seeds": args.seeds,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+    }
+    for r in results.values():
+        r["meta"] = meta
+    saved.update(results)
+    out.write_text(json.dumps({"results": saved}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
