@@ -60,6 +60,26 @@
 #define VECTOR_CLONES
 #endif
 
+/* Shared by the LSTM and GRU steps; always inlined, so each target clone vectorizes them. */
+#define INLINE static inline __attribute__((always_inline))
+
+/* The state that enters W_hh at the next step, under its recurrent-dropout mask. */
+INLINE void mask_state(REAL *restrict hm, const REAL *restrict h, const REAL *restrict m,
+                       int64_t H) {
+    for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
+}
+
+/* dL/dh_t: the output's gradient plus what came back through W_hh (masked when the
+ * forward pass masked h_t there). */
+INLINE void add_incoming(REAL *restrict dh, const REAL *restrict dout, const REAL *restrict R,
+                         const REAL *restrict m, int64_t H) {
+    if (m) {
+        for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j] * m[j];
+    } else {
+        for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j];
+    }
+}
+
 #if RBITS == 64
 typedef uint64_t UINT;
 #define MANT 52
@@ -251,11 +271,7 @@ void lstm_forward_step(const lstm_seq *s, int64_t t) {
             ao[j] = sigmoid_(ao[j]);
             h[j] = ao[j] * tc[j];
         }
-        if (s->mask) {
-            REAL *restrict hm = s->hm + next * H;
-            const REAL *restrict m = s->mask + b * H;
-            for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
-        }
+        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
     }
 }
 
@@ -267,12 +283,7 @@ void lstm_backward_step(const lstm_seq *s, int64_t t) {
         REAL *restrict dh = s->G + b * H;
         const REAL *restrict R = s->R + b * H;
         const REAL *restrict dout = s->dh_out + row * H;
-        if (s->mask) {
-            const REAL *restrict m = s->mask + b * H;
-            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j] * m[j];
-        } else {
-            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j];
-        }
+        add_incoming(dh, dout, R, s->mask ? s->mask + b * H : NULL, H);
         REAL *restrict dgx = s->dgx + row * G4;
         if (s->valid && !s->valid[row]) { /* padding: dh and dc pass to step t-1 as they are */
             memset(dgx, 0, G4 * sizeof(REAL));
@@ -385,11 +396,7 @@ void gru_forward_step(const gru_seq *s, int64_t t) {
             n[j] = tanh_(n[j] + r[j] * ghn[j]);
             h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
         }
-        if (s->mask) {
-            REAL *restrict hm = s->hm + next * H;
-            const REAL *restrict m = s->mask + b * H;
-            for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
-        }
+        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
     }
 }
 
@@ -401,12 +408,7 @@ void gru_backward_step(const gru_seq *s, int64_t t) {
         REAL *restrict dh = s->G + b * H;
         const REAL *restrict R = s->R + b * H;
         const REAL *restrict dout = s->dh_out + row * H;
-        if (s->mask) {
-            const REAL *restrict m = s->mask + b * H;
-            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j] * m[j];
-        } else {
-            for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j];
-        }
+        add_incoming(dh, dout, R, s->mask ? s->mask + b * H : NULL, H);
         REAL *restrict dgx = s->dgx + row * G3;
         REAL *restrict dgh = s->dgh + row * G3;
         if (s->valid && !s->valid[row]) {
