@@ -103,6 +103,19 @@ def _seq(kind, dtype, B, H, keep: bool, eps: float, **tensors) -> ctypes.Structu
     return _STRUCTS[kind, dtype](B, H, int(keep), eps, **{n: _ptr(t) for n, t in tensors.items()})
 
 
+def _forward_steps(
+    step, seq, h: Tensor, hm: Tensor | None, a: Tensor, w_hh: Tensor, T: int, keep: bool
+) -> None:
+    """The forward time loop of both cells: each step one GEMM of the previous state,
+    ``a_t = (h_{t-1} ⊙ m) W_hh^T`` (B, G), then the C step ``step(seq, t)``."""
+    operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
+    ref, per_step = ctypes.byref(seq), a.size(0) > 1  # else one row of a, reused
+    for t in range(T):
+        i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
+        torch.mm(operand[i], w_t, out=a_t[t if per_step else 0])
+        step(ref, t)
+
+
 class LSTMFunction(torch.autograd.Function):
     """One LSTM layer-direction over time; see ``rnn_cells.c`` for the equations.
 
@@ -139,13 +152,7 @@ class LSTMFunction(torch.autograd.Function):
             ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a,
             rstd_a=rstd_a, act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
         )  # fmt: skip
-        operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
-        step, ref = lib.lstm_forward_step, ctypes.byref(seq)
-        for t in range(T):
-            i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
-            j = t if A > 1 else 0
-            torch.mm(operand[i], w_t, out=a_t[j])  # (B, 4H) = (h_{t-1} ⊙ m) W_hh^T
-            step(ref, t)
+        _forward_steps(lib.lstm_forward_step, seq, h, hm, a, w_hh, T, keep)
         if not keep:
             return h[1:], c[T % 2].clone()
         ctx.lib, ctx.eps, ctx.has_bias = lib, eps, bias is not None
@@ -231,13 +238,7 @@ class GRUFunction(torch.autograd.Function):
             ln_hh_b=ln_hh_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act,
             ghn=ghn, h=h, hm=hm,
         )  # fmt: skip
-        operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
-        step, ref = lib.gru_forward_step, ctypes.byref(seq)
-        for t in range(T):
-            i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
-            j = t if A > 1 else 0
-            torch.mm(operand[i], w_t, out=a_t[j])  # (B, 3H) = (h_{t-1} ⊙ m) W_hh^T
-            step(ref, t)
+        _forward_steps(lib.gru_forward_step, seq, h, hm, a, w_hh, T, keep)
         if not keep:
             return h[1:]
         ctx.lib, ctx.eps = lib, eps
