@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checks import check_bool, check_int
+from ..checks import check_bool
 from ..config import ConfigError
 from ..data import (
     LabelledTexts,
@@ -39,7 +39,7 @@ from ..data import (
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task, random_split
-from .text import TextEncoder, Tokenizer, bucketed_loader
+from .text import TextEncoder, Tokenizer, bucketed_loader, check_text_keys
 
 __all__ = ["ClassificationData", "ClassificationTask"]
 
@@ -58,10 +58,7 @@ class ClassificationData(DataSource):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_int("min_freq", self.min_freq, min=1)
-        check_int("max_vocab", self.max_vocab, min=1, none=True)
-        check_int("max_length", self.max_length, min=1, none=True)
-        check_bool("lowercase", self.lowercase)
+        check_text_keys(self)
         check_bool("standardize", self.standardize)
 
 

@@ -23,13 +23,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..checks import check_bool, check_int
+from ..checks import check_int
 from ..config import ConfigError
 from ..data import StreamChunks, Vocab, batchify, read_text
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task
-from .text import TextEncoder, Tokenizer, rank_and_world
+from .text import TextEncoder, Tokenizer, check_text_keys, rank_and_world
 
 __all__ = ["LanguageModelData", "LanguageModelTask"]
 
@@ -44,10 +44,8 @@ class LanguageModelData(DataSource):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_int("min_freq", self.min_freq, min=1)
-        check_int("max_vocab", self.max_vocab, min=1, none=True)
+        check_text_keys(self)
         check_int("bptt", self.bptt, min=1)
-        check_bool("lowercase", self.lowercase)
 
 
 class LanguageModelTask(Task):

@@ -24,12 +24,11 @@ from typing import Any
 
 import torch
 
-from ..checks import check_bool, check_int
 from ..data import TextPairs, Vocab, collate_seq2seq, read_parallel
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task, random_split
-from .text import TextEncoder, Tokenizer, bucketed_loader
+from .text import TextEncoder, Tokenizer, bucketed_loader, check_text_keys
 
 __all__ = ["Seq2SeqData", "Seq2SeqTask"]
 
@@ -45,10 +44,7 @@ class Seq2SeqData(DataSource):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_int("min_freq", self.min_freq, min=1)
-        check_int("max_vocab", self.max_vocab, min=1, none=True)
-        check_int("max_length", self.max_length, min=1, none=True)
-        check_bool("lowercase", self.lowercase)
+        check_text_keys(self)
 
 
 class Seq2SeqTask(Task):

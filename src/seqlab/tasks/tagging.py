@@ -21,13 +21,12 @@ from typing import Any
 
 import torch
 
-from ..checks import check_bool, check_int
 from ..config import ConfigError
 from ..data import Vocab, collate_tagging, read_conll
 from ..data.batch import IGNORE_INDEX, Batch
 from ..data.collate import pad_sequences
 from .base import DataSource, Splits, Task, random_split
-from .text import bucketed_loader
+from .text import bucketed_loader, check_text_keys
 
 __all__ = ["TaggingData", "TaggingTask"]
 
@@ -44,8 +43,7 @@ class TaggingData(DataSource):
         super().__post_init__()
         if self.dataset is not None:
             raise ValueError("tagging reads CoNLL files: set train (no dataset is registered)")
-        check_int("min_freq", self.min_freq, min=1)
-        check_bool("lowercase", self.lowercase)
+        check_text_keys(self)
         if self.scheme not in ("bio", None):
             raise ValueError(f"scheme must be 'bio' or None, got {self.scheme!r}")
 

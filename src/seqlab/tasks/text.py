@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from ..checks import check_bool, check_int
 from ..data import BucketSampler, Vocab, get_tokenizer
 from ..data.batch import Batch
 from ..train.distributed import world_size
@@ -90,6 +91,23 @@ class RankBatches:
             while len(batch) < self.world:
                 batch = batch + batch[: self.world - len(batch)]
             yield batch[self.rank :: self.world]
+
+
+# the tokenization keys of the text tasks' data sections, and what each must be
+TEXT_KEYS = {
+    "min_freq": dict(min=1),
+    "max_vocab": dict(min=1, none=True),
+    "max_length": dict(min=1, none=True),
+}
+
+
+def check_text_keys(data: Any) -> None:
+    """Check the tokenization keys a data section has (``min_freq``, ``max_vocab``,
+    ``max_length``, ``lowercase``): one check for every text task."""
+    for name, bounds in TEXT_KEYS.items():
+        if hasattr(data, name):
+            check_int(name, getattr(data, name), **bounds)
+    check_bool("lowercase", data.lowercase)
 
 
 def bucketed_loader(
