@@ -385,5 +385,5 @@ def load_run(path: str | os.PathLike, checkpoint: str | None = None) -> Run:
     saved = dict(ckpt.config.get("model", {}))
     kind = saved.pop("kind", config.task_class.model_kind)
     model = build_model(kind, saved)
-    load_checkpoint(ckpt.path, model)
+    ckpt.load_weights(model)  # the checkpoint read and verified once, above
     return Run(config, task, model.eval(), directory)

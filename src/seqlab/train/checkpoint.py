@@ -76,13 +76,18 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    """What :func:`load_checkpoint` read (the weights are already in the model)."""
+    """What :func:`load_checkpoint` read (the weights are already in the model, if one
+    was given; :meth:`load_weights` puts them into a model built from ``config`` later)."""
 
     path: str
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+
+    def load_weights(self, model: nn.Module) -> None:
+        """Load this (verified) checkpoint's weights into ``model``."""
+        _load_weights(model, os.path.join(self.path, "weights.safetensors"))
 
 
 def _sha256(path: str) -> str:
