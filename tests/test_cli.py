@@ -135,6 +135,12 @@ def test_generate_and_forecast(tmp_path, capsys):
     lines = out.splitlines()
     assert code == 0 and lines[0] == "time,y,y_q0.1,y_q0.5,y_q0.9" and len(lines) == 4
     assert lines[1].startswith("2010-01,")
+    code, again, _ = run(
+        capsys, "forecast", tmp_path / "f", "--input", csv
+    )  # new data, same columns
+    assert code == 0 and again == out
+    code, _, err = run(capsys, "forecast", tmp_path / "f", "--input", tmp_path / "none.csv")
+    assert code == 2 and "none.csv" in err and "Traceback" not in err
     code, _, err = run(capsys, "generate", tmp_path / "f")
     assert code == 2 and "a forecasting run; this command needs a language_model run" in err
 

@@ -19,7 +19,6 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..config import ConfigError
-from ..data import read_time_series
 from ..run import Run, load_run
 from ..tasks import ForecastingTask, LanguageModelTask
 
@@ -159,15 +158,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_forecast(args: argparse.Namespace) -> int:
     run = _load(args.run_dir, ForecastingTask)
-    task, d = run.task, run.config.data
-    if args.input is not None:
-        if d.dataset is not None:
-            raise ConfigError("--input needs a run trained on a CSV (it names the columns)")
-        series = read_time_series(
-            args.input, d.time_column, d.target_columns, d.covariate_columns, d.missing
-        )
-    else:
-        series = task.series()
+    task = run.task
+    series = task.series(args.input)
     row = next(iter(run.predict([series.values])))
     step = _time_step(series.times)
     writer = csv.writer(sys.stdout)

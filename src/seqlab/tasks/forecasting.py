@@ -126,13 +126,18 @@ class ForecastingTask(Task):
         self.names: list[str] = []
         self.scale: float | None = None  # MASE denominator on the scaled training targets
 
-    def series(self) -> TimeSeries:
-        """The whole series the data section names."""
+    def series(self, path: str | None = None) -> TimeSeries:
+        """The whole series the data section names, or the CSV at ``path`` read with the
+        section's columns (new data for a trained run)."""
         d = self.data
-        if d.dataset is not None:
+        if path is None and d.dataset is not None:
             return self.load_dataset(TimeSeries, "a time series")
+        if d.train is None:
+            raise ConfigError(
+                "a series file needs a run trained on a CSV: its data section names the columns"
+            )
         return read_time_series(
-            d.train, d.time_column, d.target_columns, d.covariate_columns, d.missing
+            path or d.train, d.time_column, d.target_columns, d.covariate_columns, d.missing
         )
 
     def read(self) -> None:
