@@ -99,10 +99,6 @@ def _comments(cls: type) -> dict[str, str]:
     return found
 
 
-def _scalar(value: Any) -> str:
-    return json.dumps(value)  # JSON scalars and lists are YAML too
-
-
 def _emit(obj: Any, drop: dict, indent: int, lines: list[str]) -> None:
     """YAML of a dataclass instance: each field, its default, its comment."""
     comments = _comments(type(obj))
@@ -117,7 +113,7 @@ def _emit(obj: Any, drop: dict, indent: int, lines: list[str]) -> None:
             _emit(value, drop.get(f.name, {}), indent + 1, lines)
         else:
             plain = json.loads(json.dumps(value, default=list))
-            lines.append(f"{pad}{f.name}: {_scalar(plain)}{note}")
+            lines.append(f"{pad}{f.name}: {json.dumps(plain)}{note}")  # JSON is YAML too
 
 
 def starter_config(task_name: str) -> str:

@@ -147,7 +147,3 @@ def plain_loader(
     sampler = DistributedSampler(items, shuffle=shuffle, seed=seed)
     per_rank = max(1, batch_size // world)
     return DataLoader(items, batch_size=per_rank, sampler=sampler, collate_fn=collate)
-
-
-def as_ids(seq: Sequence[int]) -> torch.Tensor:
-    return torch.tensor(seq, dtype=torch.long)
