@@ -149,6 +149,7 @@ def test_generate_and_forecast(tmp_path, capsys):
     "argv, message",
     [
         (["train", "{tmp}/missing.yaml"], "missing.yaml: config file not found"),
+        (["train", "{tmp}"], "a directory, not a config file"),
         (["train", "{cfg}", "--set", "train.epochs"], "expected key=value"),
         (
             ["train", "{cfg}", "--set", "model.encoder.peephole=true"],
