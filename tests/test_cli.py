@@ -156,6 +156,10 @@ def test_generate_and_forecast(tmp_path, capsys):
             "model.encoder: peephole needs kind 'lstm', got kind='gru'",
         ),
         (["train", "{cfg}", "--set", "train.epoch=3"], "train.epoch: unknown key"),
+        (
+            ["train", "{cfg}", "--set", "data.dataset=shakespear", "--set", "data.train=null"],
+            "data: unknown dataset 'shakespear'; known:",
+        ),
         (["train", "{cfg}", "--resume", "--out", "{tmp}/new"], "--resume needs a run directory"),
         (["predict", "{tmp}"], "not a run directory or a checkpoint"),
         (["evaluate", "{tmp}/nothing"], "not a run directory or a checkpoint"),

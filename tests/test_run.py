@@ -170,22 +170,34 @@ def test_forecasting_run_predicts_in_the_data_units(tmp_path):
             "trian: unknown section",
         ),
         (
-            {"task": "classification", "data": {"dataset": "x", "tokeniser": "char"}},
+            {"task": "classification", "data": {"dataset": "rotten_tomatoes", "tokeniser": "char"}},
             r"data\.tokeniser: unknown key",
         ),
         ({"task": "classification", "data": {}}, "data: set exactly one of dataset"),
+        (
+            {"task": "classification", "data": {"dataset": "rotten_tomatos"}},
+            r"data: unknown dataset 'rotten_tomatos'; known: \['adding_problem'",
+        ),
+        (
+            {"task": "classification", "data": {"dataset": "mnist", "options": {"bye": 1}}},
+            r"data: dataset 'mnist' takes no option 'bye'",
+        ),
         (
             {"task": "classification", "data": {"train": "/no/such.csv"}},
             r"data\.train: file not found",
         ),
         (
-            {"task": "classification", "data": {"dataset": "x"}, "model": {"num_classes": 3}},
+            {
+                "task": "classification",
+                "data": {"dataset": "rotten_tomatoes"},
+                "model": {"num_classes": 3},
+            },
             r"model\.num_classes: set from the data",
         ),
         (
             {
                 "task": "classification",
-                "data": {"dataset": "x"},
+                "data": {"dataset": "rotten_tomatoes"},
                 "model": {"inputs": {"vocab_size": 3}},
             },
             r"model\.inputs\.vocab_size: set from the data",
@@ -193,17 +205,21 @@ def test_forecasting_run_predicts_in_the_data_units(tmp_path):
         (
             {
                 "task": "classification",
-                "data": {"dataset": "x"},
+                "data": {"dataset": "rotten_tomatoes"},
                 "model": {"encoder": {"kind": "tcn", "peephole": True}},
             },
             r"model\.encoder\.peephole: needs kind 'lstm'",
         ),
         (
-            {"task": "classification", "data": {"dataset": "x"}, "train": {"monitor": 3}},
+            {
+                "task": "classification",
+                "data": {"dataset": "rotten_tomatoes"},
+                "train": {"monitor": 3},
+            },
             r"train\.monitor: expected a string",
         ),
         (
-            {"task": "forecasting", "data": {"dataset": "x", "horizon": 0}},
+            {"task": "forecasting", "data": {"dataset": "sunspots", "horizon": 0}},
             "data: horizon must be a positive int",
         ),
     ],
@@ -216,7 +232,10 @@ def test_a_bad_config_is_refused_before_anything_runs(mapping, match):
 def test_task_aliases():
     cfg = run_config({"task": "forecast", "data": {"dataset": "airline_passengers"}})
     assert cfg.task == "forecasting"
-    assert run_config({"task": "classify", "data": {"dataset": "x"}}).task == "classification"
+    assert (
+        run_config({"task": "classify", "data": {"dataset": "rotten_tomatoes"}}).task
+        == "classification"
+    )
 
 
 def test_overrides_and_files(tmp_path):

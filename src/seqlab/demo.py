@@ -37,6 +37,8 @@ from seqlab.train import Callback
 
 BATCH = 64
 EPOCHS = 6
+# the Shakespeare demo's length and size (benchmarks/demo.py measures them)
+DEFAULT_STEPS, DEFAULT_EPOCHS, DEFAULT_HIDDEN = 234, 3, 512
 
 
 def shakespeare_config(steps_per_epoch: int, epochs: int, hidden: int, progress: bool) -> dict:
@@ -166,7 +168,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--adding", action="store_true", help="the quick demo: the adding problem")
     p.add_argument("--steps", type=int, help="chunks per epoch (adding: steps in all)")
-    p.add_argument("--epochs", type=int, default=3, help="Shakespeare: epochs")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="Shakespeare: epochs")
     p.add_argument("--hidden", type=int, help="hidden units (default: 512; adding: 32)")
     p.add_argument("--length", type=int, default=50, help="adding: sequence length")
     p.add_argument("--sample", type=int, default=600, help="Shakespeare: characters written")
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> float:
     if args.adding:
         args.steps, args.hidden = args.steps or 600, args.hidden or 32
         return adding(args)
-    args.steps, args.hidden = args.steps or 234, args.hidden or 512
+    args.steps, args.hidden = args.steps or DEFAULT_STEPS, args.hidden or DEFAULT_HIDDEN
     return shakespeare(args)
 
 

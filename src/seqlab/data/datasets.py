@@ -85,10 +85,11 @@ def options_of(loader: Callable) -> list[str] | None:
     return [p.name for p in params if p.kind in named]
 
 
-def load(name: str, **options):
-    """Load dataset ``name``; ``options`` go to its loader (e.g. ``root=``, ``n=``). An
-    option the loader does not take is an error naming it, never dropped: ``root=`` for
-    a dataset that is not read from files says so."""
+def check_dataset(name: str, options: dict) -> None:
+    """``name`` is registered and its loader takes every key of ``options``: checked when
+    a run config is read, before any data is, and again by :func:`load`. An option the
+    loader does not take is an error naming it, never dropped: ``root=`` for a dataset
+    that is not read from files says so."""
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(_REGISTRY)}")
     info, loader = _REGISTRY[name]
@@ -102,7 +103,13 @@ def load(name: str, **options):
             f"dataset {name!r} takes no option {', '.join(map(repr, unknown))}{why}; "
             f"its options are {accepted}"
         )
-    return loader(**options)
+
+
+def load(name: str, **options):
+    """Load dataset ``name``; ``options`` go to its loader (e.g. ``root=``, ``n=``),
+    checked first by :func:`check_dataset`."""
+    check_dataset(name, options)
+    return _REGISTRY[name][1](**options)
 
 
 def package_dir(package: str, dataset: str, install: str) -> Path:

@@ -30,6 +30,7 @@ from ..checks import check_float, check_int
 from ..config import ConfigError, from_dict
 from ..data import load
 from ..data.batch import Batch
+from ..data.datasets import check_dataset
 
 __all__ = ["DataSource", "Splits", "Task", "merge_sizes", "random_split"]
 
@@ -68,6 +69,8 @@ class DataSource:
             raise ValueError("options go to a registered dataset's loader: set dataset too")
         if self.dataset is not None and (self.val or self.test):
             raise ValueError("val and test files go with train files, not with a dataset")
+        if self.dataset is not None:
+            check_dataset(self.dataset, self.options)  # a misspelt name fails before any read
         check_float("val_fraction", self.val_fraction, min=0.0, max=1.0, max_open=True)
         check_float("test_fraction", self.test_fraction, min=0.0, max=1.0, max_open=True)
         if self.val_fraction + self.test_fraction >= 1.0:
