@@ -51,6 +51,10 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
                 if dataset == "adding_problem"
                 else str([[0.0] * 28] * 28)
             )
+        if dataset == "copy_memory":  # digits, blanks, then the markers
+            text = " ".join(
+                ["3", "1", "4", "1", "5", "9", "2", "6", "5", "3"] + ["0"] * 9 + ["9"] * 11
+            )
         line.write_text(text + "\n")
         assert main(["predict", str(out), str(line)]) == 0
     elif task == "language_model":

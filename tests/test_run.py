@@ -258,3 +258,15 @@ def test_a_dataset_of_another_task_is_named():
         ConfigError, match=r"'adding_problem' is not text pairs .* pick a seq2seq dataset"
     ):
         train_run(cfg)
+
+
+def test_tagging_reads_an_aligned_registered_dataset():
+    cfg = _config("tagging", {"dataset": "copy_memory", "options": {"n": 40, "length": 5}})
+    task = cfg.task_class(cfg.data)
+    task.prepare()
+    tokens, tags = task.splits.train[0]
+    assert len(tokens) == len(tags) == 25 and tags[-10:] == tokens[:10]
+    assert task.metric_facts() == {}  # symbol tags: no BIO entities
+    bad = _config("tagging", {"dataset": "adding_problem", "options": {"n": 10, "length": 4}})
+    with pytest.raises(ConfigError, match="is not aligned symbol and tag sequences"):
+        train_run(bad)

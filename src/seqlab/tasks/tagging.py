@@ -1,9 +1,11 @@
 """``tagging``: many-to-many aligned, one tag per token (named entities, parts of speech).
 
 Data: CoNLL-style files (``token<TAB>tag`` lines, a blank line between sentences; pick the
-columns with ``token_column`` and ``tag_column``). Token and tag vocabularies come from
-the training split; ``entity_f1`` gets the tag names from here. New input is one sentence
-a line, tokens separated by whitespace.
+columns with ``token_column`` and ``tag_column``), or a registered dataset of aligned
+integer sequences (``copy_memory``: inputs and targets (N, T); each symbol becomes a token
+and a tag named by its number, and ``scheme`` does not apply). Token and tag vocabularies
+come from the training split; ``entity_f1`` gets the tag names from here. New input is
+one sentence a line, tokens separated by whitespace.
 
 .. code-block:: yaml
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils.data import TensorDataset
 
 from ..config import ConfigError
 from ..data import Vocab, collate_tagging, read_conll
@@ -41,8 +44,6 @@ class TaggingData(DataSource):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.dataset is not None:
-            raise ValueError("tagging reads CoNLL files: set train (no dataset is registered)")
         check_text_keys(self)
         if self.scheme not in ("bio", None):
             raise ValueError(f"scheme must be 'bio' or None, got {self.scheme!r}")
@@ -62,8 +63,24 @@ class TaggingTask(Task):
         d = self.data
         return read_conll(path, d.token_column, d.tag_column, d.scheme).sentences
 
+    def _read_dataset(self) -> list[tuple[list[str], list[str]]]:
+        pairs = self.load_dataset(TensorDataset, "aligned symbol and tag sequences")
+        inputs, targets = pairs.tensors
+        if inputs.shape != targets.shape or inputs.dim() != 2 or inputs.is_floating_point():
+            raise ConfigError(
+                f"data.dataset: {self.data.dataset!r} must give integer inputs and targets of "
+                f"one shape (N, T), got {tuple(inputs.shape)} and {tuple(targets.shape)}"
+            )
+        return [
+            ([str(t) for t in x], [str(t) for t in y])
+            for x, y in zip(inputs.tolist(), targets.tolist(), strict=True)
+        ]
+
     def read(self) -> None:
-        parts = {k: self._read(v) for k, v in self.data.files().items()}
+        if self.data.dataset is not None:
+            parts = {"train": self._read_dataset()}
+        else:
+            parts = {k: self._read(v) for k, v in self.data.files().items()}
         split = random_split(parts["train"], self.data, have=parts)
         self.splits = Splits(
             split.train, parts.get("val", split.val), parts.get("test", split.test)
@@ -88,7 +105,8 @@ class TaggingTask(Task):
         return {"inputs": {"vocab_size": 8}, "num_tags": 3}
 
     def metric_facts(self) -> dict[str, dict[str, Any]]:
-        return {"entity_f1": {"tags": list(self.tags)}} if self.data.scheme == "bio" else {}
+        bio = self.data.scheme == "bio" and self.data.dataset is None
+        return {"entity_f1": {"tags": list(self.tags)}} if bio else {}
 
     def _ids(self, tokens: Sequence[str]) -> torch.Tensor:
         return torch.tensor(self.words.encode(self._norm(tokens)), dtype=torch.long)
