@@ -385,3 +385,16 @@ def test_max_steps_stops_inside_an_epoch():
     history = trainer.fit(loader(sign_task()), loader(sign_task(seed=1)))
     assert trainer.global_step == 3 and len(history) == 1
     assert trainer.stop_reason == "max_steps=3 reached" and "val_loss" in history[0]
+
+
+def test_a_callback_stops_inside_an_epoch():
+    class StopAtStep(Callback):  # a time budget would call stop() the same way
+        def on_step_end(self, trainer, logs):
+            if logs["step"] == 2:
+                trainer.stop("budget spent")
+
+    torch.manual_seed(0)
+    trainer = Trainer(SeqClassifier(), quiet(epochs=5), callbacks=[StopAtStep()])
+    history = trainer.fit(loader(sign_task()), loader(sign_task(seed=1)))
+    assert trainer.global_step == 2 and len(history) == 1 and "val_loss" in history[0]
+    assert trainer.stop_reason == "budget spent"

@@ -165,7 +165,9 @@ class Trainer:
         return is_main_process()
 
     def stop(self, reason: str) -> None:
-        """Ask the loop to stop after this epoch (what early stopping calls)."""
+        """Ask the loop to stop: called from ``on_epoch_end`` (early stopping), after
+        this epoch; from ``on_step_end`` (a time budget), after this step, the epoch
+        then ends as usual (validation, checkpoint). Under DDP every rank must decide alike."""
         self.should_stop, self.stop_reason = True, reason
 
     def logged_names(self) -> list[str]:
@@ -353,6 +355,7 @@ class Trainer:
             last_batch = self.steps_per_epoch and i + 1 == self.steps_per_epoch
             if c.max_steps is not None and self.global_step >= c.max_steps:
                 self.stop(f"max_steps={c.max_steps} reached")
+            if self.should_stop:  # max_steps, or a callback's stop() from on_step_end
                 break
             every = c.checkpoints.every
             if every and self.global_step % every == 0 and not last_batch:
