@@ -199,6 +199,12 @@ def test_mnist_layout(tmp_path, no_network):
     np.testing.assert_allclose(data[2][0][:, 0], images[2].reshape(-1) / 255, rtol=1e-6)
     by_row = load("mnist", root=tmp_path, by="row")
     assert by_row[0][0].shape == (28, 28)
+    permuted = load("mnist", root=tmp_path, permute=3)  # one fixed pixel order for all
+    order = np.random.default_rng(3).permutation(784)
+    for i in (0, 4):
+        np.testing.assert_array_equal(permuted[i][0][:, 0], data[i][0][order, 0])
+    with pytest.raises(ValueError, match="permute needs by='pixel'"):
+        load("mnist", root=tmp_path, by="row", permute=0)
     with gzip.open(folder / "mnist_5k.csv.gz", "wt") as f:
         f.write("1,2,3\n")
     with pytest.raises(DataError, match="784 pixels"):

