@@ -64,7 +64,7 @@ def plot_gradient_heatmap(flows: Mapping[str, GradientFlow], path: str | os.Path
         ax.set_yticks(range(len(flow.rows)), flow.rows, fontsize=7)
         ax.set_xlabel("time step t")
         what = "h_t" if flow.kind in RECURRENT else "block input at t"
-        ax.set_title(f"{label}: log10 ||dL/d {what}||", fontsize=9)
+        ax.set_title(f"{label}: log10 ||dL/d {what}|| (white: exactly 0)", fontsize=9)
         fig.colorbar(im, ax=ax, label="log10 norm")
     return save_figure(fig, path)
 
