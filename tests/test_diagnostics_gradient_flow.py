@@ -279,3 +279,13 @@ def test_the_recorder_is_the_reference_loop():
         got, _ = net(x)
     assert isinstance(rec, _Recorder) and len(rec.states) == 2 and len(rec.states[0]) == 5
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_memory_length_reaches_past_the_holes_between_dilated_taps():
+    from seqlab.diagnostics.gradient_flow import _row_summary
+
+    row = np.array([0.0, 5.0, 0.0, 0.0, 0.5, 0.0, 100.0, 0.0])
+    s = _row_summary(row, 0.01, reverse=False)
+    assert s == {"first_last_ratio": 0.0, "memory_length": 6, "end": 6}
+    assert _row_summary(row[::-1], 0.01, reverse=True)["end"] == 6
+    assert _row_summary(np.zeros(3), 0.01, False)["memory_length"] == 0

@@ -122,8 +122,9 @@ class GradientFlow:
     def summary(self, threshold: float = MEMORY_THRESHOLD) -> dict[str, dict[str, Any]]:
         """Per row: ``first_last_ratio`` (the gradient's norm at the first step a row runs
         over, divided by its norm at the end, the step the loss reads it),
-        ``memory_length`` (how many steps back from that end the norm stays at or above
-        ``threshold`` times its value there) and the ``end`` step."""
+        ``memory_length`` (the effective memory: how many steps back from that end, the
+        end included, the furthest step lies whose norm is at least ``threshold`` times its
+        value there) and the ``end`` step."""
         out = {}
         for name, row, rev in zip(self.rows, self.norms, self.reverse, strict=True):
             out[name] = _row_summary(row[::-1] if rev else row, threshold, rev)
@@ -154,8 +155,9 @@ def _row_summary(row: np.ndarray, threshold: float, reverse: bool) -> dict[str, 
         return {"first_last_ratio": math.nan, "memory_length": 0, "end": None}
     end = int(nonzero[-1])
     last = row[end]
-    above = row[: end + 1][::-1] >= threshold * last  # from the end backwards
-    memory = int(np.argmin(above)) if not above.all() else end + 1
+    # the furthest step back still at threshold x the end's norm (a dilated stack's
+    # gradient has holes between its taps; a recurrent one decays steadily)
+    memory = end - int(np.flatnonzero(row[: end + 1] >= threshold * last)[0]) + 1
     return {
         "first_last_ratio": float(row[0] / last),
         "memory_length": memory,
