@@ -287,5 +287,5 @@ def test_memory_length_reaches_past_the_holes_between_dilated_taps():
     row = np.array([0.0, 5.0, 0.0, 0.0, 0.5, 0.0, 100.0, 0.0])
     s = _row_summary(row, 0.01, reverse=False)
     assert s == {"first_last_ratio": 0.0, "memory_length": 6, "end": 6}
-    assert _row_summary(row[::-1], 0.01, reverse=True)["end"] == 6
+    assert _row_summary(row, 0.01, reverse=True)["end"] == 1  # step 6 from the end
     assert _row_summary(np.zeros(3), 0.01, False)["memory_length"] == 0
