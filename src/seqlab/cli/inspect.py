@@ -182,7 +182,8 @@ def run_gradients(args: argparse.Namespace) -> int:
         flows = {}
         for label, m in models.items():
             x = torch.randn(PROBE_BATCH, args.length, m.encoder.input_size, generator=gen)
-            flows[label] = gradient_flow(m.encoder, x.to(next(m.parameters()).dtype))
+            p = next(m.parameters())
+            flows[label] = gradient_flow(m.encoder, x.to(p.device, p.dtype))
     _print_flows(flows)
     _write_flows(flows, src.out)
     return 0

@@ -233,13 +233,13 @@ def _task_batch(model: nn.Module, batch: Batch, at: int | None) -> tuple[Batch, 
         return batch, None
     if at is None:  # each sequence's last real target
         keep = targets != IGNORE_INDEX
-        steps = torch.arange(T).expand(B, T)
+        steps = torch.arange(T, device=targets.device).expand(B, T)
         last = torch.where(keep, steps, -1).max(dim=1).values  # (B,)
         one = steps == last.unsqueeze(1)
     else:
-        one = torch.zeros(B, T, dtype=torch.bool)
+        one = torch.zeros(B, T, dtype=torch.bool, device=targets.device)
         one[:, at] = True
-    kept = torch.where(one.to(targets.device), targets, torch.full_like(targets, IGNORE_INDEX))
+    kept = torch.where(one, targets, torch.full_like(targets, IGNORE_INDEX))
     if not bool((kept != IGNORE_INDEX).any()):
         raise ValueError(f"no sequence in this batch has a target at step {at}")
     return dataclasses.replace(batch, targets=kept), at

@@ -71,7 +71,8 @@ def measure_receptive_field(
         raise ValueError(f"length must be an int >= 1, got {length!r}")
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(16, T, net.input_size, generator=generator, dtype=torch.float64)
-    dtype = next(net.parameters()).dtype
+    dtype, device = next(net.parameters()).dtype, next(net.parameters()).device
+    x = x.to(device)
     was = net.training
     try:
         net.double()  # exact zeros outside the field, no rounding to them inside
