@@ -49,6 +49,12 @@ def test_gradients_and_field_of_a_run_directory(tmp_path, capsys):
     data = json.loads((run / "plots" / "gradients.json").read_text())
     assert list(data) == ["tcn (init)", "tcn (trained)"]
     assert data["tcn (init)"]["rows"] == ["block 1", "block 2"]
+    argv = ["inspect", "gradients", str(run), "--compare", "lstm", "--length", "30",
+            "--out", str(tmp_path / "probe")]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads((tmp_path / "probe" / "gradients.json").read_text())
+    assert list(data) == ["lstm (init)", "tcn (trained)"]
+    assert len(data["lstm (init)"]["norms"][0]) == 30
     assert main(["inspect", "receptive-field", str(run)]) == 0
     text = capsys.readouterr().out
     assert "receptive field 7 steps by the formula, 7 measured by gradients" in text
@@ -60,6 +66,22 @@ def test_gradients_of_a_config_read_the_data(tmp_path, capsys):
     assert main(["inspect", "gradients", str(_config(tmp_path, "gru")), "--out", str(out)]) == 0
     data = json.loads((out / "gradients.json").read_text())
     assert len(data["gru (init)"]["norms"][0]) == 24  # the data's own length
+
+
+def test_an_encoder_it_cannot_measure_is_one_line(tmp_path, capsys):
+    config = {
+        "task": "forecasting",
+        "data": {"dataset": "airline_passengers", "horizon": 4},
+        "model": {"encoder": {"kind": "mlp", "hidden_size": 8}},
+    }
+    path = tmp_path / "mlp.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = str(tmp_path / "o")
+    assert main(["inspect", "gradients", str(path), "--length", "12", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "this model's encoder is 'mlp'" in err and len(err.strip().splitlines()) == 1
+    assert main(["inspect", "receptive-field", str(path), "--out", out]) == 2
+    assert "this model's encoder is 'mlp'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,15 @@ def test_steps_plots_draw_lr_and_the_pre_clip_norm(tmp_path):
 
 
 def test_confusion_attention_forecast_pictures(tmp_path):
-    from seqlab.diagnostics.run_plots import plot_attention, plot_confusion, plot_forecast
+    from seqlab.diagnostics.run_plots import (
+        plot_attention,
+        plot_confusion,
+        plot_forecast,
+        plot_regression,
+    )
+
+    true = np.linspace(0, 2, 20)
+    assert_picture(plot_regression(true, true + 0.1 * np.sin(true * 9), tmp_path / "r.png"))
 
     assert_picture(plot_confusion([0, 1, 2, 2], [0, 2, 2, 1], ["a", "b", "c"], tmp_path / "c.png"))
     w = np.random.default_rng(0).dirichlet(np.ones(5), size=4)  # (4 out, 5 src)

@@ -74,8 +74,12 @@ def check_pictures(out: Path, config: dict) -> None:
     pngs = {p.name: p for p in (out / "plots").glob("*.png")}
     assert {"loss.png", "lr.png", "grad_norm.png"} <= set(pngs), sorted(pngs)
     own = {"seq2seq": "attention.png", "forecasting": "forecast.png"}.get(config["task"])
-    if config["task"] == "classification" and config["data"].get("dataset") != "adding_problem":
-        own = "confusion.png"  # the adding problem is a regression: no confusion matrix
+    if config["task"] == "classification":  # the adding problem is a regression
+        own = (
+            "regression.png"
+            if config["data"].get("dataset") == "adding_problem"
+            else "confusion.png"
+        )
     assert own is None or own in pngs, sorted(pngs)
     if config["task"] == "language_model":
         assert "--- sample 1" in (out / "samples.txt").read_text()

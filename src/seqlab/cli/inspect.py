@@ -34,7 +34,13 @@ from typing import Any
 import torch
 
 from ..config import ConfigError
-from ..diagnostics.gradient_flow import CONVOLUTIONAL, RECURRENT, GradientFlow, gradient_flow
+from ..diagnostics.gradient_flow import (
+    CONVOLUTIONAL,
+    RECURRENT,
+    GradientFlow,
+    find_encoder,
+    gradient_flow,
+)
 from ..diagnostics.plots import PLOTS_INSTALL, plots_available
 from ..diagnostics.receptive_field import measure_receptive_field
 from ..models import build_model
@@ -181,9 +187,10 @@ def run_gradients(args: argparse.Namespace) -> int:
         gen = torch.Generator().manual_seed(src.config.train.seed or 0)
         flows = {}
         for label, m in models.items():
-            x = torch.randn(PROBE_BATCH, args.length, m.encoder.input_size, generator=gen)
+            _, net = find_encoder(m)  # an encoder it cannot measure is refused here
+            x = torch.randn(PROBE_BATCH, args.length, net.input_size, generator=gen)
             p = next(m.parameters())
-            flows[label] = gradient_flow(m.encoder, x.to(p.device, p.dtype))
+            flows[label] = gradient_flow(net, x.to(p.device, p.dtype))
     _print_flows(flows)
     _write_flows(flows, src.out)
     return 0

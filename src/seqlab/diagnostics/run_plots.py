@@ -11,7 +11,8 @@ Always (from the history and ``steps.csv``):
 Per task, from the finished model on the validation split (the test split where there is
 no validation split):
 
-* classification: ``confusion.png``, true by predicted label (counts);
+* classification: ``confusion.png``, true by predicted label (counts); a regression (float
+  labels, e.g. the adding problem): ``regression.png``, predicted against true values;
 * seq2seq: ``attention.png``, the decoder's attention, output by source token, for the
   first three pairs (what :meth:`seqlab.models.Seq2Seq.predict` returns as ``attention``);
 * forecasting: ``forecast.png``, the last window's history, the truth after it and the
@@ -42,6 +43,7 @@ __all__ = [
     "plot_attention",
     "plot_confusion",
     "plot_forecast",
+    "plot_regression",
     "plot_run",
     "plot_steps",
     "read_steps",
@@ -130,6 +132,22 @@ def plot_confusion(
     return save_figure(fig, path)
 
 
+def plot_regression(true: np.ndarray, predicted: np.ndarray, path) -> Path:
+    """Predicted against true values, with the line of perfect predictions."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.scatter(true, predicted, s=8, alpha=0.6, label="sequences")
+    lo, hi = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+    ax.plot([lo, hi], [lo, hi], color="tab:red", ls="--", label="predicted = true")
+    mse = float(np.mean((predicted - true) ** 2))
+    ax.set_xlabel("true value (target units)")
+    ax.set_ylabel("predicted value (target units)")
+    ax.set_title(f"predictions against targets ({len(true)} sequences, MSE {mse:.4g})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)
+
+
 def plot_attention(pairs: Sequence[tuple[list[str], list[str], np.ndarray]], path) -> Path:
     """``pairs`` of (source tokens, output tokens, weights (output, source)): one panel each."""
     plt = pyplot()
@@ -198,14 +216,22 @@ def _split(task) -> str | None:
 def _confusion(task, model, directory: Path) -> list[Path]:
     labels = getattr(task, "labels", None)
     split = _split(task)
-    if labels is None or split is None:  # a regressor, or nothing held out
+    if split is None:  # nothing held out
         return []
     true, predicted = [], []
     device = next(model.parameters()).device
     for batch in task.loader(split):
         out = model.predict(batch.to(device))
-        true += batch.targets.tolist()
-        predicted += out["label"].tolist()
+        if labels is None:  # a regressor: its first output against the first target
+            t = batch.targets.double()
+            true.append((t if t.dim() == 1 else t[:, 0]).numpy())
+            predicted.append(out["value"][:, 0].double().cpu().numpy())
+        else:
+            true += batch.targets.tolist()
+            predicted += out["label"].tolist()
+    if labels is None:
+        path = directory / "regression.png"
+        return [plot_regression(np.concatenate(true), np.concatenate(predicted), path)]
     return [plot_confusion(true, predicted, labels, directory / "confusion.png")]
 
 
