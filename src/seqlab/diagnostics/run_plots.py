@@ -76,11 +76,15 @@ def plot_steps(
     directory = Path(directory)
     if "step" not in steps or not len(steps["step"]):
         return []
+    from matplotlib.ticker import MaxNLocator
+
     step = steps["step"]
+    marker = "." if len(step) < 50 else None  # a short run: show each step
     written = []
     if "lr" in steps:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-        ax.plot(step, steps["lr"], color="tab:green")
+        ax.plot(step, steps["lr"], color="tab:green", marker=marker)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("learning rate (per step)")
         ax.set_title("learning rate schedule")
@@ -89,7 +93,10 @@ def plot_steps(
     if "grad_norm" in steps:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         g = steps["grad_norm"]
-        ax.plot(step, np.where(g > 0, g, np.nan), label="pre-clip gradient norm", lw=1)
+        ax.plot(
+            step, np.where(g > 0, g, np.nan), label="pre-clip gradient norm", lw=1, marker=marker
+        )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if clip_norm is not None:
             ax.axhline(clip_norm, color="tab:red", ls="--", label=f"clip.norm = {clip_norm:g}")
         if np.nanmax(np.where(g > 0, g, np.nan), initial=0) > 0:
