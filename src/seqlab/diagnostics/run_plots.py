@@ -142,14 +142,14 @@ def plot_confusion(
 def plot_regression(true: np.ndarray, predicted: np.ndarray, path) -> Path:
     """Predicted against true values, with the line of perfect predictions."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
     ax.scatter(true, predicted, s=8, alpha=0.6, label="sequences")
     lo, hi = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
     ax.plot([lo, hi], [lo, hi], color="tab:red", ls="--", label="predicted = true")
     mse = float(np.mean((predicted - true) ** 2))
     ax.set_xlabel("true value (target units)")
     ax.set_ylabel("predicted value (target units)")
-    ax.set_title(f"predictions against targets ({len(true)} sequences, MSE {mse:.4g})")
+    ax.set_title(f"predicted vs true ({len(true)} sequences, MSE {mse:.4g})")
     ax.grid(alpha=0.3)
     ax.legend()
     return save_figure(fig, path)
