@@ -356,11 +356,11 @@ def train_run(
         }
         summary = run_summary(config, model, trainer, metrics, time.perf_counter() - start)
         if is_main_process():
-            if plots_available():  # curves, lr, pre-clip grad norm, the task's own pictures
-                plot_run(directory, trainer.history, task, model, config.train.clip.norm)
-            else:
+            if not plots_available():
                 summary["plots"] = f"not drawn: {PLOTS_INSTALL}"
             _write_text(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+            if plots_available():  # curves, lr, pre-clip grad norm, the task's own picture
+                plot_run(directory, trainer.history, task, model, config.train.clip.norm)
     model.eval()
     return run
 
