@@ -2,6 +2,7 @@
 run directory; bad input is one line and exit code 2."""
 
 import json
+import shutil
 
 import pytest
 import yaml
@@ -59,6 +60,12 @@ def test_gradients_and_field_of_a_run_directory(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "receptive field 7 steps by the formula, 7 measured by gradients" in text
     assert (run / "plots" / "receptive_field.png").stat().st_size > 5000
+    # a run directory without the checkpoint the pictures need
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare, ignore=shutil.ignore_patterns("best*", "last*"))
+    assert main(["inspect", "gradients", str(bare)]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint in this run directory" in err and len(err.strip().splitlines()) == 1
 
 
 def test_gradients_of_a_config_read_the_data(tmp_path, capsys):
