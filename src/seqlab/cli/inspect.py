@@ -12,8 +12,10 @@ after training; ``--compare`` adds the same model with other encoder kinds (hidd
 and layers kept), all at initialization. The loss is the task's on the first validation
 batch of the data; with ``--length T`` it is instead a unit read-out of the encoder at
 the last of ``T`` unit-normal input steps (8 sequences), the lectures' setting, which
-needs no data. It writes ``gradients.png`` (one line per model, log scale),
-``gradients_heatmap.png`` (layer by step) and ``gradients.json`` into ``--out``
+needs no data. Models are measured in float64 (a copy), so a vanishing gradient shows
+its size instead of underflowing to zero. It writes ``gradients.png`` (one line per
+model, log scale), ``gradients_heatmap.png`` (layer by step) and ``gradients.json`` into
+``--out``
 (default: ``RUN_DIR/plots``, or ``<config name>-inspect``), and prints each model's
 first/last ratio and effective memory.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -180,8 +183,9 @@ def run_gradients(args: argparse.Namespace) -> int:
         if not kinds:
             models = {f"{own} (init)": _model_at_init(src.config, sizes, None)}
         models[f"{own} (trained)"] = src.run.model
+    models = {label: copy.deepcopy(m).double() for label, m in models.items()}
     if args.length is None:
-        batch = _first_batch(task)
+        batch = _double(_first_batch(task))
         flows = {label: gradient_flow(m, batch) for label, m in models.items()}
     else:
         gen = torch.Generator().manual_seed(src.config.train.seed or 0)
@@ -194,6 +198,16 @@ def run_gradients(args: argparse.Namespace) -> int:
     _print_flows(flows)
     _write_flows(flows, src.out)
     return 0
+
+
+def _double(batch):
+    """Float inputs and targets in float64, as the models are measured."""
+    floats = {
+        name: value.double()
+        for name in ("inputs", "targets", "features")
+        if isinstance(value := getattr(batch, name), torch.Tensor) and value.is_floating_point()
+    }
+    return dataclasses.replace(batch, **floats)
 
 
 def _print_flows(flows: dict[str, GradientFlow]) -> None:
