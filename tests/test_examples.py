@@ -40,6 +40,7 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
     sets = ["train.max_steps=3", "train.epochs=1", "train.progress=false", f"data.limit={small}"]
     argv = ["train", str(path), "--out", str(out)] + [a for s in sets for a in ("--set", s)]
     assert main(argv) == 0, capsys.readouterr().err
+    check_pictures(out, config)
     assert main(["evaluate", str(out), "--split", "val", "--json"]) == 0
     task = config["task"]
     if task in INPUTS:
@@ -63,3 +64,28 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
         assert main(["forecast", str(out)]) == 0
     err = capsys.readouterr().err
     assert "error" not in err, err
+
+
+def check_pictures(out: Path, config: dict) -> None:
+    """Every PNG the run drew opens, is of a sensible size and is not blank; the task's
+    own picture is among them (a language model logs samples instead)."""
+    from seqlab.diagnostics import plots_available
+
+    if not plots_available():
+        return
+    from test_diagnostics_run_plots import assert_picture
+
+    pngs = {p.name: p for p in (out / "plots").glob("*.png")}
+    assert {"loss.png", "lr.png", "grad_norm.png"} <= set(pngs), sorted(pngs)
+    own = {"seq2seq": "attention.png", "forecasting": "forecast.png"}.get(config["task"])
+    if config["task"] == "classification":  # the adding problem is a regression
+        own = (
+            "regression.png"
+            if config["data"].get("dataset") == "adding_problem"
+            else "confusion.png"
+        )
+    assert own is None or own in pngs, sorted(pngs)
+    if config["task"] == "language_model":
+        assert "--- sample 1" in (out / "samples.txt").read_text()
+    for path in pngs.values():
+        assert_picture(path)

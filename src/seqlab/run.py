@@ -22,7 +22,10 @@ it and writes the run directory::
       last/  best/       checkpoints: weights, the model config, the task's encoders
                          (task.json) and the run config (run.json), the training state
       epochs.csv  steps.csv
-      plots/             loss.png and one PNG per validation metric, by epoch
+      plots/             loss.png and one PNG per validation metric, by epoch; lr.png,
+                         grad_norm.png per step; the task's confusion.png,
+                         attention.png or forecast.png (seqlab.diagnostics.run_plots)
+      samples.txt        a language model's generated samples, a few per epoch
       summary.json       the final metrics on val and test (of the best checkpoint), epochs,
                          wall time, parameter count, seed, versions, git commit, command
 
@@ -53,7 +56,9 @@ import torch
 import yaml
 
 from .config import ConfigError, apply_overrides, from_dict, load_yaml, to_dict
-from .diagnostics.plots import PLOTS_INSTALL, plot_training, plots_available
+from .diagnostics.plots import PLOTS_INSTALL, plots_available
+from .diagnostics.run_plots import plot_run
+from .diagnostics.samples import SampleLog
 from .models import MODELS, TaskModel, build_model
 from .tasks import TASKS, DataSource, Task
 from .tasks.base import merge_sizes
@@ -321,10 +326,13 @@ def train_run(
     elif resume:
         raise ValueError("resume needs the run directory")
     keep_best = _BestInMemory() if train.checkpoints.dir is None else None
+    extra = [keep_best] if keep_best else []
+    if directory is not None and task.name == "language_model" and is_main_process():
+        extra.append(SampleLog(task, model, directory))  # a few samples per epoch
     trainer = Trainer(
         model,
         train,
-        callbacks=[*callbacks, *([keep_best] if keep_best else [])],
+        callbacks=[*callbacks, *extra],
         model_config={"kind": model.kind, **to_dict(model.config)},
         extras={"task": task.state(), "run": config.to_dict()},
         metric_options=task.metric_facts(),
@@ -348,11 +356,11 @@ def train_run(
         }
         summary = run_summary(config, model, trainer, metrics, time.perf_counter() - start)
         if is_main_process():
-            if plots_available():
-                plot_training(trainer.history, directory / "plots")
-            else:
+            if not plots_available():
                 summary["plots"] = f"not drawn: {PLOTS_INSTALL}"
             _write_text(directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+            if plots_available():  # curves, lr, pre-clip grad norm, the task's own picture
+                plot_run(directory, trainer.history, task, model, config.train.clip.norm)
     model.eval()
     return run
 

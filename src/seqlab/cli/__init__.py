@@ -10,6 +10,9 @@
     seqlab datasets
     seqlab config TASK
     seqlab demo
+    seqlab inspect gradients CONFIG_OR_RUN_DIR [--compare rnn,lstm,gru,tcn] [--length T]
+    seqlab inspect receptive-field RUN_DIR_OR_CONFIG [--length T]
+    seqlab report RUN_DIR [--out FILE]
 
 Bad input (a config key, a file, a run directory, a value) is one line on stderr that
 names it and says what was expected, and exit code 2; ``--debug`` shows the traceback.
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 from ..config import ConfigError
 from ..data.errors import DataError
 from ..train.checkpoint import CheckpointError
-from . import info, train, use
+from . import info, inspect, report, train, use
 
 __all__ = ["UsageError", "main"]
 
@@ -47,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, use, info):
+    for module in (train, use, info, inspect, report):
         module.add_commands(commands)
     return parser
 

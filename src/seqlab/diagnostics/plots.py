@@ -14,13 +14,40 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_training", "plots_available"]
+__all__ = ["plot_training", "plots_available", "pyplot", "save_figure"]
 
 PLOTS_INSTALL = "pip install 'seqlab[plots]' (matplotlib)"
 
 
 def plots_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no screen); ImportError says what to install."""
+    if not plots_available():
+        raise ImportError(f"plots need matplotlib: {PLOTS_INSTALL}")
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Write ``fig`` as PNG to ``path`` by a temporary file and a rename; close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
 
 
 def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[float]]:
