@@ -129,7 +129,7 @@ def adding(quick: bool, budget: float | None, models: list[str] | None) -> list[
     """Adding problem: test MSE; predicting 1 for every sequence costs about 0.1767.
     Paper: T=600, 50k train / 1k test, TCN kernel 8, 8 levels, 24 channels, Adam 2e-3, no
     clipping; the recurrent nets about the TCN's size (~70k parameters)."""
-    T, n = (50, 3000) if quick else (600, 12000)
+    T, n = (50, 2000) if quick else (600, 12000)
     held = 0.1 if quick else 1000 / n  # full: 10,000 train / 1,000 val / 1,000 test
     encoders = (
         {"lstm": recurrent("lstm", 32), "tcn": tcn(4, 4, 16)}
@@ -180,7 +180,7 @@ def copy_memory(quick: bool, budget: float | None, models: list[str] | None) -> 
     T, n = (20, 2000) if quick else (1000, 12000)
     held = 0.1 if quick else 1000 / n
     encoders = (
-        {"gru": recurrent("gru", 32), "tcn": tcn(4, 4, 16)}
+        {"tcn": tcn(4, 4, 16)}  # the GRU needs far more steps than a smoke test has
         if quick
         else {
             "lstm": recurrent("lstm", 50),
@@ -445,7 +445,7 @@ TASKS: dict[str, Callable[[bool, float | None, list[str] | None], list[dict]]] =
 # --quick: the least a model that learns at all reaches (loose; the smoke test's bar)
 QUICK_BARS: dict[str, Callable[[dict], bool]] = {
     "adding": lambda r: r["value"] < 0.9 * 0.1767,  # predicting 1: 0.1767
-    "copy": lambda r: r["model"] != "tcn" or r["value"] < 0.9 * r["baseline"]["blanks, then guess"],
+    "copy": lambda r: r["value"] < 0.9 * r["baseline"]["blanks, then guess"],
     "smnist": lambda r: r["value"] > 20.0,  # chance: 10
     "pmnist": lambda r: r["value"] > 20.0,
     "sentiment": lambda r: r["value"] > 55.0,  # majority: about 58 on the full set
