@@ -19,8 +19,9 @@ from typing import Any, TextIO
 import numpy as np
 
 from ..config import ConfigError
+from ..music.generate import add_music_options, generate_music, refuse_music_options
 from ..run import Run, load_run
-from ..tasks import ForecastingTask, LanguageModelTask
+from ..tasks import ForecastingTask, LanguageModelTask, MusicTask
 
 __all__ = ["add_commands"]
 
@@ -45,7 +46,7 @@ def add_commands(commands) -> None:
     p.set_defaults(run=run_predict)
 
     g = commands.add_parser(
-        "generate", help="sample text from a language model", formatter_class=fmt
+        "generate", help="sample text (language model) or a piece (music)", formatter_class=fmt
     )
     g.add_argument("run_dir")
     g.add_argument("--prompt", default="\n", help="the text to continue")
@@ -59,6 +60,7 @@ def add_commands(commands) -> None:
         "--strict", action="store_true",
         help="refuse a prompt with tokens outside the vocabulary (default: <unk>, a warning)",
     )  # fmt: skip
+    add_music_options(g)
     g.set_defaults(run=run_generate)
 
     f = commands.add_parser(
@@ -144,7 +146,15 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    run = _load(args.run_dir, LanguageModelTask)
+    run = load_run(args.run_dir)
+    if isinstance(run.task, MusicTask):  # a piece: MIDI, PNG and WAV (seqlab.music.generate)
+        return generate_music(run, args)
+    if not isinstance(run.task, LanguageModelTask):
+        raise ConfigError(
+            f"{args.run_dir}: a {run.config.task} run; this command needs a language_model run "
+            "(or a music run)"
+        )
+    refuse_music_options(args)
     sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                     greedy=args.greedy, seed=args.seed)  # fmt: skip
     sys.stdout.write(args.prompt)

@@ -14,6 +14,7 @@ from .encoders import Encoder, build_encoder
 from .forecaster import Forecaster, ForecasterConfig, pinball_loss, seasonal_naive
 from .inputs import InputConfig, InputLayer
 from .language_model import LanguageModel, LanguageModelConfig, sample_next
+from .music import MusicModel, MusicModelConfig, frame_nll_terms, limit_notes
 from .output import Output
 from .registry import MODELS, build_model
 from .seq2seq import Decoded, Seq2Seq, Seq2SeqConfig
@@ -34,6 +35,8 @@ __all__ += [
     "LanguageModelConfig",
     "LinearChainCRF",
     "MLPEncoderConfig",
+    "MusicModel",
+    "MusicModelConfig",
     "RecurrentEncoderConfig",
     "Seq2Seq",
     "Seq2SeqConfig",
@@ -45,6 +48,8 @@ __all__ += [
     "WaveNetEncoderConfig",
     "build_encoder",
     "build_model",
+    "frame_nll_terms",
+    "limit_notes",
     "pinball_loss",
     "sample_next",
     "seasonal_naive",

@@ -24,6 +24,7 @@ from .base import TaskModel
 from .classifier import SequenceClassifier
 from .forecaster import Forecaster
 from .language_model import LanguageModel
+from .music import MusicModel
 from .seq2seq import Seq2Seq
 from .tagger import SequenceTagger
 
@@ -31,7 +32,7 @@ __all__ = ["MODELS", "build_model"]
 
 MODELS: dict[str, type[TaskModel]] = {
     cls.kind: cls
-    for cls in (SequenceClassifier, SequenceTagger, LanguageModel, Seq2Seq, Forecaster)
+    for cls in (SequenceClassifier, SequenceTagger, LanguageModel, Seq2Seq, Forecaster, MusicModel)
 }
 
 

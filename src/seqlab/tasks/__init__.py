@@ -5,12 +5,20 @@ from .base import DataSource, Splits, Task
 from .classification import ClassificationData, ClassificationTask
 from .forecasting import ForecastingData, ForecastingTask
 from .language_model import LanguageModelData, LanguageModelTask
+from .music import MusicData, MusicTask
 from .seq2seq import Seq2SeqData, Seq2SeqTask
 from .tagging import TaggingData, TaggingTask
 
 TASKS: dict[str, type[Task]] = {
     cls.name: cls
-    for cls in (ClassificationTask, TaggingTask, LanguageModelTask, Seq2SeqTask, ForecastingTask)
+    for cls in (
+        ClassificationTask,
+        TaggingTask,
+        LanguageModelTask,
+        Seq2SeqTask,
+        ForecastingTask,
+        MusicTask,
+    )
 }
 
 __all__ = [
@@ -22,6 +30,8 @@ __all__ = [
     "ForecastingTask",
     "LanguageModelData",
     "LanguageModelTask",
+    "MusicData",
+    "MusicTask",
     "Seq2SeqData",
     "Seq2SeqTask",
     "Splits",

@@ -14,6 +14,8 @@ forecasting               ``mae``, ``rmse``, ``mape``,   MASE = 1 is the in-samp
                           ``coverage``
 seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
                           ``exact_match``
+polyphonic music          ``frame_nll``,                 ``frequency_nll`` (key
+(``music.py``)            ``frame_accuracy``             frequencies), ``repeat_nll``
 ========================= ============================== ===============================
 
 Accumulators (``Accuracy``, ``MacroF1``, ``EntityF1``, ``Perplexity``, ``BitsPerChar``,
@@ -46,6 +48,7 @@ from .forecasting import (
     smape,
 )
 from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
+from .music import FrameAccuracy, FrameNLL, FrequencyNLL, RepeatNLL, frame_nll
 from .seq2seq import BLEU, ExactMatch, bleu, exact_match
 from .tagging import EntityF1, bio_entities, entity_prf
 
@@ -62,9 +65,13 @@ __all__ = [
     "Coverage",
     "EntityF1",
     "ExactMatch",
+    "FrameAccuracy",
+    "FrameNLL",
+    "FrequencyNLL",
     "MacroF1",
     "Metric",
     "Perplexity",
+    "RepeatNLL",
     "accuracy",
     "bio_entities",
     "bits_per_char",
@@ -74,6 +81,7 @@ __all__ = [
     "coverage",
     "entity_prf",
     "exact_match",
+    "frame_nll",
     "macro_f1",
     "mae",
     "make_metric",
@@ -103,6 +111,10 @@ _REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
     "mase": (MASE, "scale", "naive_scale(training series, season), a number > 0", ()),
     "bleu": (BLEU, None, "", ("decode",)),
     "exact_match": (ExactMatch, None, "", ()),
+    "frame_nll": (FrameNLL, None, "", ()),
+    "frame_accuracy": (FrameAccuracy, None, "", ()),
+    "frequency_nll": (FrequencyNLL, "key_probs", "the training key frequencies (K,)", ()),
+    "repeat_nll": (RepeatNLL, "epsilon", "the training flip rate, in [1e-6, 0.5]", ()),
 }  # fmt: skip
 
 METRIC_NAMES: tuple[str, ...] = tuple(_REGISTRY)
