@@ -61,6 +61,12 @@ class MusicData(DataSource):
         if "step" in self.options:
             raise ValueError("set the time resolution as data.step, not data.options.step")
 
+    def check_files(self) -> None:
+        """Every named file or folder of MIDI files exists."""
+        for split, path in self.files().items():
+            if not Path(path).exists():
+                raise ConfigError(f"data.{split}: file or folder not found: {path}")
+
 
 def collate_rolls(rolls: Sequence[np.ndarray]) -> Batch:
     """Pieces (T_i, K) -> inputs = frames ``0..T-2``, targets = frames ``1..T-1``,
