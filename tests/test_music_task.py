@@ -160,3 +160,15 @@ def test_a_language_model_run_refuses_music_options(tmp_path, capsys):
     train_run(run_config(cfg), tmp_path / "lm")
     code = main(["generate", str(tmp_path / "lm"), "--out", "x.mid"])
     assert code == 2 and "--out applies to a music run" in capsys.readouterr().err
+
+
+def test_seqlab_predict_reads_midi_paths_one_a_line(trained, tmp_path, capsys):
+    write_midi(chorale_like(1, seed=4)[0], tmp_path / "a.mid")
+    lines = tmp_path / "in.txt"
+    lines.write_text(f"{tmp_path / 'a.mid'}\n")
+    assert main(["predict", str(trained), str(lines), "--format", "jsonl"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert len(row["probabilities"]) == K and isinstance(row["next_notes"], list)
+    lines.write_text(f"{tmp_path / 'none.mid'}\n")
+    assert main(["predict", str(trained), str(lines)]) == 2
+    assert "none.mid: file not found" in capsys.readouterr().err
