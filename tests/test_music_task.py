@@ -172,3 +172,12 @@ def test_seqlab_predict_reads_midi_paths_one_a_line(trained, tmp_path, capsys):
     lines.write_text(f"{tmp_path / 'none.mid'}\n")
     assert main(["predict", str(trained), str(lines)]) == 2
     assert "none.mid: file not found" in capsys.readouterr().err
+
+
+def test_a_dataset_that_is_not_music_is_named():
+    cfg = {"task": "music", "data": {"dataset": "shakespeare"}, "train": {"progress": False}}
+    with pytest.raises(
+        ConfigError,
+        match=r"data\.dataset: 'shakespeare' is not a music dataset; expected one of \['bach_chorales'\]",
+    ):
+        train_run(run_config(cfg))

@@ -159,7 +159,8 @@ class MusicModel(TaskModel):
         ``prime=None`` starts from silence (one silent frame, not returned). Each key of
         each new frame is drawn from ``sigmoid(logit / temperature)``, then the count of
         keys on is kept in ``[min_notes, max_notes]`` (:func:`limit_notes`). ``seed``
-        makes it reproducible with a private generator (the global RNG is untouched).
+        makes it reproducible with a private generator (the global RNG is untouched);
+        without it the global RNG draws.
         """
         K = self.config.keys
         check_int("length", length, min=1)
@@ -177,8 +178,9 @@ class MusicModel(TaskModel):
                 f"{tuple(prime.shape)}"
             )
         x = prime.to(param.device, param.dtype).unsqueeze(0)  # (1, T0, K)
-        generator = torch.Generator(device=param.device)
-        generator.manual_seed(seed if seed is not None else torch.seed() % 2**63)
+        generator = None  # seed=None: torch's global RNG, as LanguageModel.generate
+        if seed is not None:
+            generator = torch.Generator(device=param.device).manual_seed(seed)
         with self._eval_mode():
             if self.encoder.recurrent:  # the primer in one call, then carry the state
                 out, state = self.encoder(x)

@@ -124,14 +124,17 @@ class MusicTask(Task):
     def read(self) -> None:
         d = self.data
         if d.dataset is not None:
-            from ..data import load
+            from ..data import list_datasets, load
 
+            music = [i.name for i in list_datasets() if i.task.startswith("music")]
+            if d.dataset not in music:
+                raise ConfigError(
+                    f"data.dataset: {d.dataset!r} is not a music dataset; expected one of {music}"
+                )
             options = dict(d.options)
             if d.limit is not None and "limit" not in options:
                 options["limit"] = d.limit  # parse only the first ones
             rolls = load(d.dataset, step=d.step, **options)
-            if not isinstance(rolls, list):
-                raise ConfigError(f"data.dataset: {d.dataset!r} is not a music dataset")
             given = {}
         else:
             given = {k: self.read_file(v) for k, v in d.files().items()}
