@@ -181,3 +181,19 @@ def test_a_dataset_that_is_not_music_is_named():
         match=r"data\.dataset: 'shakespeare' is not a music dataset; expected one of \['bach_chorales'\]",
     ):
         train_run(run_config(cfg))
+
+
+@pytest.mark.slow
+def test_an_lstm_on_the_real_chorales_beats_both_baselines():
+    """The example's model for 8 epochs on the chorales (the full numbers are in
+    benchmarks/music.py): below the key-frequency and repeat-last floors on test."""
+    pytest.importorskip("music21")
+    from pathlib import Path
+
+    cfg = yaml.safe_load(
+        (Path(__file__).parent.parent / "examples" / "chorales_lstm.yaml").read_text()
+    )
+    cfg["train"].update(epochs=8, progress=False)
+    run = train_run(run_config(cfg))
+    test = run.evaluate("test")
+    assert test["frame_nll"] < 0.9 * min(test["frequency_nll"], test["repeat_nll"]), test
