@@ -34,6 +34,7 @@ from .errors import DataError, atomic_write
 
 LOWEST_KEY, HIGHEST_KEY = 21, 108  # A0 .. C8, the 88 piano keys
 KEYS = HIGHEST_KEY - LOWEST_KEY + 1
+ROLL_VERSION = 1
 MUSIC21_INSTALL = "pip install music21 (about 115 MB with its corpus)"
 
 
@@ -108,7 +109,10 @@ def bach_chorales(
     import music21
     from music21 import corpus
 
-    path = _cache_path(f"bach_chorales-music21-{music21.__version__}-step{step:g}.npz")
+    # keyed by what decides the rolls: the corpus (music21 version), the step, and the
+    # encoding (ROLL_VERSION, raised whenever piano_roll or score_notes change)
+    name = f"bach_chorales-v{ROLL_VERSION}-music21-{music21.__version__}-step{step:g}.npz"
+    path = _cache_path(name)
     if cache and path.is_file():
         rolls = read_rolls_npz(path)
         return rolls[:limit]
