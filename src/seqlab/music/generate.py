@@ -22,7 +22,9 @@ TEXT_OPTIONS = {"top_k": None, "top_p": None, "greedy": False, "strict": False}
 
 def add_music_options(parser: argparse.ArgumentParser) -> None:
     """The options a music run takes (``--length`` counts frames for it)."""
-    m = parser.add_argument_group("music runs (task: music; --length counts frames)")
+    m = parser.add_argument_group(
+        "music runs (task: music; --length counts frames)", argument_default=argparse.SUPPRESS
+    )  # not given: absent, so a language-model run can tell and refuse it
     m.add_argument(
         "--out", help="the MIDI file to write (PNG and WAV beside it; default piece.mid)"
     )
@@ -48,6 +50,7 @@ def refuse_music_options(args: argparse.Namespace) -> None:
 
 def generate_music(run, args: argparse.Namespace) -> int:
     """Sample ``args.length`` frames from a music run and write the piece (module doc)."""
+    args = argparse.Namespace(**{**dict.fromkeys(MUSIC_OPTIONS), **vars(args)})
     for name, default in TEXT_OPTIONS.items():
         if getattr(args, name, default) != default:
             flag = "--" + name.replace("_", "-")
