@@ -24,6 +24,7 @@ venv), ``{dataset: {name: mase}}``; the peers are never dependencies of seqlab.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -36,7 +37,10 @@ import torch
 
 from seqlab import run_config, train_run
 from seqlab.data.windows import holdout_steps
+from seqlab.models import build_model
 from seqlab.models.forecaster import seasonal_naive
+from seqlab.run import Run
+from seqlab.tasks.base import merge_sizes
 
 # name -> data section: the benchmark's split (the last test_size steps), season, horizon
 DATASETS = {
@@ -78,6 +82,22 @@ def run_seqlab(data: dict, model: dict, seed: int, series: np.ndarray, origins: 
     return forecasts, seconds, run.history
 
 
+def run_highway(data: dict, series: np.ndarray, origins: list[int]):
+    """The least-squares start alone (Forecaster.fit_linear, no training): what the
+    network adds to it is the difference from the default rows."""
+    config = run_config({"task": "forecasting", "data": data, "model": {}})
+    task = config.task_class(config.data)
+    task.prepare()
+    model = build_model(task.model_kind, merge_sizes(config.model, task.model_sizes()))
+    start = time.perf_counter()
+    task.init_model(model)
+    seconds = time.perf_counter() - start
+    model.eval()
+    run = Run(config, task, model)
+    rows = list(run.predict([series[:o, None] for o in origins], batch_size=256))
+    return np.array([r["forecast"] for r in rows])[..., 0], seconds, task
+
+
 def bench(name: str, seeds: list[int]) -> dict:
     from seqlab.data import load
 
@@ -93,6 +113,17 @@ def bench(name: str, seeds: list[int]) -> dict:
         "steps": len(series),
         "test_windows": len(origins),
         "rows": {"seasonal naive": {"mase": mase(naive, series, origins, m)}},
+    }
+    forecasts, seconds, task = run_highway(data, series, origins)
+    result["defaults"] = {
+        "window": task.window,
+        "transform": task.transform,
+        "season": task.season,
+        "ridge_penalty": task.penalty,
+    }
+    result["rows"]["seqlab least squares alone (its start)"] = {
+        "mase": mase(forecasts, series, origins, m),
+        "train_s": seconds,
     }
     for kind, model in MODELS.items():
         scores, times, epochs = [], [], []
@@ -121,6 +152,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    importlib.import_module("torch._dynamo")  # the first optimizer imports it: 5 s, untimed
     peers = json.loads(args.peers.read_text()) if args.peers else {}
     load = os.getloadavg()
     results = {name: bench(name, args.seeds) for name in args.datasets}
