@@ -399,9 +399,13 @@ class ForecastingTask(Task):
 
     def encode(self, inputs: Sequence[Any]) -> Batch:
         """Each input a series ``(N, C)`` (or ``(N,)``) in the data's units, ``N >=
-        input_length``: its last window, in the model's frame."""
+        input_length``: its last window, in the model's frame. With ``calendar``
+        covariates, give a :class:`~seqlab.data.TimeSeries` (they are computed from its
+        times) or the columns :meth:`calendar_of` gives, appended."""
         L, windows = self.window, []
         for i, x in enumerate(inputs):
+            if isinstance(x, TimeSeries):  # its calendar covariates from its times
+                x = np.concatenate([x.values, self.calendar_of(x.times)], axis=1)
             x = np.asarray(x, dtype=np.float64)
             x = x[:, None] if x.ndim == 1 else x
             if x.ndim != 2 or x.shape[1] != self.columns or len(x) < L:
