@@ -178,7 +178,7 @@ def test_boxcox_is_fitted_on_train_and_undone_and_bad_values_are_one_line(tmp_pa
     task, _ = _task(tmp_path, values, horizon=12, season=12, transform="boxcox")
     assert task.transform == "boxcox"
     assert task.lam == guerrero_lambda(values[:96], 12)
-    x, y = task.splits.test[0]
+    _, y = task.splits.test[0]
     np.testing.assert_allclose(task.from_model(y.double().numpy())[:, 0], values[-12:], rtol=1e-5)
     task, _ = _task(tmp_path, values, horizon=12, transform="boxcox", boxcox_lambda=0.5)
     assert task.lam == 0.5
