@@ -34,7 +34,7 @@ def _run(tmp_path, path):
 
 def test_standardization_is_fit_on_the_training_steps_and_saved(tmp_path):
     torch.manual_seed(0)
-    path, seqs, ys = _data(tmp_path, [1, 2, 3, 9, 10])
+    path, seqs, _ = _data(tmp_path, [1, 2, 3, 9, 10])
     run = _run(tmp_path, path)
     train = run.task.splits.train
     steps = np.concatenate([np.asarray(x, dtype=np.float64) for x, _ in train])  # valid only
