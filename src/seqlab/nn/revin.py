@@ -13,7 +13,8 @@ frame. Per window ``b`` and channel ``c`` (eq. 1-2 of the paper)::
     y      = (y_hat - beta_c) / gamma_c * scale + loc      its output, undone (eq. 3)
 
 ``gamma`` and ``beta`` are learnt (``affine=True``, initialized to 1 and 0). Padding
-steps (``mask`` False) are left out of the statistics.
+steps (``mask`` False) are left out of the statistics. ``scale=False``: ``scale = 1``,
+the level only (a series already on a log scale needs no division).
 
 >>> import torch
 >>> revin = RevIN(2)

@@ -12,23 +12,38 @@ of the series (float); left out, it is ``horizon`` (one forecast). ``val_fractio
 ``test_fraction`` are read as fractions too. Val and test windows take their input
 context from the steps before them, so nothing is lost to the cut.
 
-Transforms, all undone in :meth:`ForecastingTask.decode`, so forecasts come out in the
-data's own units: ``transform: log`` (for multiplicative series: a trend that grows the
-seasonal swing, as airline passengers do; every target value must be > 0), then
-``scaling`` with the training part's statistics. The model normalizes each window on its
-own (RevIN, ``model.normalize``; see :mod:`seqlab.models.forecaster`). Validation
-metrics are computed in the model's frame (after the transform and scaling); ``mase`` is
-scaled by the training part's seasonal-naive error with period ``season`` in that frame,
-which is the same number as in data units unless ``transform`` is set.
+Defaults the data decides (issue #23), each overridable:
+
+* ``season``: the calendar's shortest cycle of the time step (48 for half-hours, 12 for
+  months; :func:`seqlab.data.calendar.calendar_cycles`), else 1.
+* ``input_length``: :func:`default_window`, the longest of one or two seasons (of
+  ``season`` and every calendar cycle: a week of half-hours) that leaves at least 4
+  training windows per window step.
+* ``transform: auto``: the log when every training target is > 0 and Guerrero's Box-Cox
+  lambda is below 0.5 (a multiplicative series, as airline passengers); ``log``,
+  ``boxcox`` (``boxcox_lambda``, or Guerrero's fitted on the training part) or ``null``
+  to choose. Then ``scaling`` with the training part's statistics. Both are undone in
+  :meth:`ForecastingTask.decode`, so forecasts come out in the data's own units; a value
+  <= 0 under log or Box-Cox is one error naming the column, value and step.
+* ``calendar: true`` (or a list of ``month``, ``weekday``, ``hour``): cyclic calendar
+  covariates from the time column, appended as inputs (past covariates; new series are
+  given as a :class:`~seqlab.data.TimeSeries`). ``covariate_columns`` are the user's.
+
+The model normalizes each window on its own (RevIN, ``model.normalize``) and starts from
+the least-squares linear forecast of the training windows (:meth:`init_model`, see
+:mod:`seqlab.models.forecaster`). Validation metrics are computed in the model's frame
+(after the transform and scaling); ``mase`` is scaled by the training part's
+seasonal-naive error with period ``season`` in that frame, which is the same number as
+in data units unless a transform is applied.
 
 Trainer defaults (:attr:`ForecastingTask.train_defaults`, where ``train:`` is silent):
-up to 2,000 optimizer steps, early stopping after 40 epochs without a better
+up to 300 optimizer steps, early stopping after 20 epochs without a better
 ``val_loss``; the best epoch's weights are what the run gives back.
 
 .. code-block:: yaml
 
     task: forecasting
-    data: {dataset: airline_passengers, horizon: 24, test_size: 24, season: 12}
+    data: {dataset: airline_passengers, horizon: 24, test_size: 24}
 """
 
 from __future__ import annotations
