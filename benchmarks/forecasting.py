@@ -1,4 +1,4 @@
-"""Forecast quality with the default config: seqlab's LSTM and TCN vs seasonal naive.
+"""Forecast quality with the default config: seqlab's LSTM and TCN vs seasonal naive and peers.
 
 Run: ``.venv/bin/python benchmarks/forecasting.py`` (prints a table, writes
 results/forecasting.json). ``--datasets airline electricity sunspots``, ``--seeds 0 1 2``.
@@ -17,8 +17,16 @@ seasonal naive in-sample MAE of all the steps before the test part (Hyndman & Ko
 2006; the scaling darts and statsforecast use, so that their numbers compare). Seasonal
 naive (repeat the last season) is the baseline to beat: its MASE is not 1 because it is
 scored out of sample. seqlab rows are the median over ``--seeds`` training seeds (min and
-max alongside). ``--peers FILE``: a JSON of peer rows measured elsewhere (a throwaway
-venv), ``{dataset: {name: mase}}``; the peers are never dependencies of seqlab.
+max alongside); "least squares alone" is the default model's start before training (its
+linear highway fitted by ridge, the network's head at zero), so the difference is what
+the network adds. ``train_s`` is the whole ``train_run`` (reading and windowing the data
+included; the one-off import of ``torch._dynamo`` by the first optimizer is not).
+``--peers FILE``: a JSON of peer rows measured elsewhere (a throwaway venv), ``{dataset:
+{name: {"mase": ..., "train_s": ..., "version": ...}}}``; the peers are never dependencies
+of seqlab. results/forecasting_peers.json holds those measured for issue #23
+(statsforecast 2.1.1, darts 0.48.1 with torch 2.13.0 CPU, on the same split: fitted on
+everything before the test part, forecasting from every test origin without refitting)
+and, marked so, the issue's airline figures that were not re-measured.
 """
 
 from __future__ import annotations
