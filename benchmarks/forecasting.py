@@ -1,4 +1,4 @@
-"""Forecast quality with the default config: seqlab's LSTM and TCN vs seasonal naive.
+"""Forecast quality with the default config: seqlab's LSTM and TCN vs seasonal naive and peers.
 
 Run: ``.venv/bin/python benchmarks/forecasting.py`` (prints a table, writes
 results/forecasting.json). ``--datasets airline electricity sunspots``, ``--seeds 0 1 2``.
@@ -17,13 +17,22 @@ seasonal naive in-sample MAE of all the steps before the test part (Hyndman & Ko
 2006; the scaling darts and statsforecast use, so that their numbers compare). Seasonal
 naive (repeat the last season) is the baseline to beat: its MASE is not 1 because it is
 scored out of sample. seqlab rows are the median over ``--seeds`` training seeds (min and
-max alongside). ``--peers FILE``: a JSON of peer rows measured elsewhere (a throwaway
-venv), ``{dataset: {name: mase}}``; the peers are never dependencies of seqlab.
+max alongside); "least squares alone" is the default model's start before training (its
+linear highway fitted by ridge, the network's head at zero), so the difference is what
+the network adds. ``train_s`` is the whole ``train_run`` (reading and windowing the data
+included; the one-off import of ``torch._dynamo`` by the first optimizer is not).
+``--peers FILE``: a JSON of peer rows measured elsewhere (a throwaway venv), ``{dataset:
+{name: {"mase": ..., "train_s": ..., "version": ...}}}``; the peers are never dependencies
+of seqlab. results/forecasting_peers.json holds those measured for issue #23
+(statsforecast 2.1.1, darts 0.48.1 with torch 2.13.0 CPU, on the same split: fitted on
+everything before the test part, forecasting from every test origin without refitting)
+and, marked so, the issue's airline figures that were not re-measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -36,7 +45,10 @@ import torch
 
 from seqlab import run_config, train_run
 from seqlab.data.windows import holdout_steps
+from seqlab.models import build_model
 from seqlab.models.forecaster import seasonal_naive
+from seqlab.run import Run
+from seqlab.tasks.base import merge_sizes
 
 # name -> data section: the benchmark's split (the last test_size steps), season, horizon
 DATASETS = {
@@ -78,6 +90,22 @@ def run_seqlab(data: dict, model: dict, seed: int, series: np.ndarray, origins: 
     return forecasts, seconds, run.history
 
 
+def run_highway(data: dict, series: np.ndarray, origins: list[int]):
+    """The least-squares start alone (Forecaster.fit_linear, no training): what the
+    network adds to it is the difference from the default rows."""
+    config = run_config({"task": "forecasting", "data": data, "model": {}})
+    task = config.task_class(config.data)
+    task.prepare()
+    model = build_model(task.model_kind, merge_sizes(config.model, task.model_sizes()))
+    start = time.perf_counter()
+    task.init_model(model)
+    seconds = time.perf_counter() - start
+    model.eval()
+    run = Run(config, task, model)
+    rows = list(run.predict([series[:o, None] for o in origins], batch_size=256))
+    return np.array([r["forecast"] for r in rows])[..., 0], seconds, task
+
+
 def bench(name: str, seeds: list[int]) -> dict:
     from seqlab.data import load
 
@@ -93,6 +121,17 @@ def bench(name: str, seeds: list[int]) -> dict:
         "steps": len(series),
         "test_windows": len(origins),
         "rows": {"seasonal naive": {"mase": mase(naive, series, origins, m)}},
+    }
+    forecasts, seconds, task = run_highway(data, series, origins)
+    result["defaults"] = {
+        "window": task.window,
+        "transform": task.transform,
+        "season": task.season,
+        "ridge_penalty": task.penalty,
+    }
+    result["rows"]["seqlab least squares alone (its start)"] = {
+        "mase": mase(forecasts, series, origins, m),
+        "train_s": seconds,
     }
     for kind, model in MODELS.items():
         scores, times, epochs = [], [], []
@@ -121,6 +160,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    importlib.import_module("torch._dynamo")  # the first optimizer imports it: 5 s, untimed
     peers = json.loads(args.peers.read_text()) if args.peers else {}
     load = os.getloadavg()
     results = {name: bench(name, args.seeds) for name in args.datasets}

@@ -51,10 +51,16 @@ def test_revin_leaves_padding_out_of_the_statistics():
 
 @pytest.mark.parametrize("kind", ["gru", "tcn", "mlp"])
 def test_a_normalized_forecaster_follows_the_level_and_scale_of_its_window(kind):
-    # RevIN: forecast(a x + c) = a forecast(x) + c, per channel (the point of Kim et al. 2022)
-    model = _forecaster(kind)
+    # RevIN: forecast(a x + c) = a forecast(x) + c, per channel (the point of Kim et al. 2022);
+    # by default the level only: forecast(x + c) = forecast(x) + c
     x = torch.randn(5, 12, 2)
     a, c = torch.tensor([3.0, 0.5]), torch.tensor([100.0, -4.0])
+    model = _forecaster(kind)
+    with torch.no_grad():
+        base = model(Batch(x)).prediction
+        torch.testing.assert_close(model(Batch(x + c)).prediction, base + c[0], atol=1e-3, rtol=0)
+        assert not torch.allclose(model(Batch(x * a)).prediction, base * a[0], atol=1e-2)
+    model = _forecaster(kind, normalize_scale=True)
     with torch.no_grad():
         base = model(Batch(x)).prediction
         moved = model(Batch(x * a + c)).prediction
@@ -70,8 +76,9 @@ def test_a_normalized_forecaster_follows_the_level_and_scale_of_its_window(kind)
 def test_differencing_sums_the_forecast_onto_the_last_value(normalize):
     model = _forecaster("gru", normalize=normalize, difference=True)
     with torch.no_grad():
-        model.head.weight.zero_()
-        model.head.bias.zero_()  # forecasts no change
+        for layer in (model.head, model.linear):  # forecasts no change
+            layer.weight.zero_()
+            layer.bias.zero_()
         x = torch.randn(4, 12, 2) + 10
         pred = model(Batch(x)).prediction  # (4, 3, 1)
         torch.testing.assert_close(pred, x[:, -1:, :1].expand(-1, 3, -1), rtol=1e-5, atol=1e-4)
@@ -89,8 +96,8 @@ def test_a_tcn_left_to_seqlab_covers_its_window_and_a_short_one_warns():
         assert field >= window > (receptive_field(k, [2**i for i in range(levels - 1)])
                                   if levels > 1 else 0)  # fmt: skip
     enc = EncoderConfig(kind="tcn", hidden_size=8, num_layers=2)
-    with pytest.warns(UserWarning, match=r"receptive field is 7 steps, shorter than the window "
-                      r"of 24: it ignores the first 17"):  # fmt: skip
+    with pytest.warns(UserWarning, match=r"receptive field is 7 steps, shorter than the 24 "
+                      r"steps it reads: it ignores the first 17"):  # fmt: skip
         Forecaster(ForecasterConfig(input_size=1, horizon=2, window=24, encoder=enc))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

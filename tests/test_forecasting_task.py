@@ -43,16 +43,17 @@ def _task(tmp_path, values, **data):
 def test_holdout_defaults_to_one_forecast_of_the_horizon_from_the_history(tmp_path):
     values = _airline_like()
     task, _ = _task(tmp_path, values, horizon=12, season=12)
-    assert task.data.window == 24  # two seasons
+    assert task.window == 12  # one season: two would leave fewer than 4 windows a step
     assert len(task.splits.val) == 1 and len(task.splits.test) == 1
+    assert task.transform == "log"  # transform: auto, for a multiplicative positive series
     x, y = task.splits.test[0]
-    units = lambda v: task.scaler.inverse_transform(v.double().numpy())  # noqa: E731
+    units = lambda v: task.from_model(v.double().numpy())  # noqa: E731
     np.testing.assert_allclose(units(y)[:, 0], values[-12:], rtol=1e-5)
-    np.testing.assert_allclose(units(x)[:, 0], values[-36:-12], rtol=1e-5)  # context before it
+    np.testing.assert_allclose(units(x)[:, 0], values[-24:-12], rtol=1e-5)  # context before it
     x, y = task.splits.val[0]
     np.testing.assert_allclose(units(y)[:, 0], values[-24:-12], rtol=1e-5)
     # the scaler saw the training part only: the 96 steps before the two hold-outs
-    assert task.scaler.shift[0] == pytest.approx(values[:96].mean())
+    assert task.scaler.shift[0] == pytest.approx(np.log(values[:96]).mean())
 
 
 def test_holdout_sizes_as_steps_or_fractions(tmp_path):
@@ -97,12 +98,13 @@ def test_log_transform_is_undone_and_refuses_values_at_or_below_zero(tmp_path):
     np.testing.assert_allclose(np.array(rows[0]["forecast"])[:, 0], values[-12:], rtol=1e-5)
     bad = values.copy()
     bad[7] = 0.0
-    with pytest.raises(ValueError, match=r"'log' needs target values > 0, but the series has 0 "
-                       r"in 'y' at step 7; use transform: null"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"^data.transform: 'log' needs values > 0, but column "
+                       r"'y' has 0 at step 7; use transform: null"):  # fmt: skip
         _task(tmp_path, bad, horizon=12, season=12, transform="log")
-    with pytest.raises(ValueError, match=r"input 1 has -1 in 'y' at step 23"):
+    with pytest.raises(ValueError, match=r"^input 1: data.transform: 'log' needs values > 0, "
+                       r"but column 'y' has -1 at step 11"):  # fmt: skip
         task.encode([np.r_[values[:23], -1.0]])
-    with pytest.raises(ValueError, match="transform must be 'log' or None, got 'sqrt'"):
+    with pytest.raises(ValueError, match="transform must be 'auto', 'log', 'boxcox' or None, got"):
         _task(tmp_path, values, transform="sqrt")
 
 
@@ -110,10 +112,10 @@ def test_trainer_defaults_apply_only_where_train_is_silent(tmp_path):
     csv = _csv(tmp_path, _airline_like())
     data = {"train": csv, "target_columns": ["y"]}
     cfg = run_config({"task": "forecasting", "data": data})
-    assert cfg.train.max_steps == 2000 and cfg.train.early_stopping.patience == 40
+    assert cfg.train.max_steps == 300 and cfg.train.early_stopping.patience == 20
     cfg = run_config({"task": "forecasting", "data": data,
                       "train": {"max_steps": 5, "early_stopping": {"min_delta": 0.1}}})  # fmt: skip
-    assert cfg.train.max_steps == 5 and cfg.train.early_stopping.patience == 40
+    assert cfg.train.max_steps == 5 and cfg.train.early_stopping.patience == 20
     assert cfg.train.early_stopping.min_delta == 0.1
 
 

@@ -70,7 +70,7 @@ def test_quantile_outputs_learn_an_interval():
 
 @pytest.mark.parametrize("levels", [(0.1, 0.5, 0.9), (0.9, 0.1, 0.5)])
 def test_quantile_outputs_never_cross(levels):
-    model = _model("mlp", horizon=2, quantiles=levels, normalize=None)
+    model = _model("mlp", horizon=2, quantiles=levels, normalize=None, linear=False)
     with torch.no_grad():  # a head whose raw outputs cross: level order reversed, and noisy
         model.head.weight.mul_(50)
         model.head.bias.copy_(torch.tensor([-3.0 * q for q in levels] * 2))

@@ -312,6 +312,9 @@ def train_run(
     task.prepare()
     model_config = merge_sizes(config.model, task.model_sizes())
     model = build_model(task.model_kind, model_config)
+    start_from_data = getattr(task, "init_model", None)  # e.g. a forecaster's least squares
+    if start_from_data is not None and not resume:
+        start_from_data(model)
     train = config.train
     if directory is not None:
         directory = Path(directory)

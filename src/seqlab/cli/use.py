@@ -170,7 +170,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     run = _load(args.run_dir, ForecastingTask)
     task = run.task
     series = task.series(args.input)
-    row = next(iter(run.predict([series.values])))
+    row = next(iter(run.predict([series])))  # a TimeSeries: calendar covariates from its times
     step = _time_step(series.times)
     writer = csv.writer(sys.stdout)
     names = task.names or [f"y{i}" for i in range(len(task.targets))]

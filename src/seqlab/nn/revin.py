@@ -13,7 +13,8 @@ frame. Per window ``b`` and channel ``c`` (eq. 1-2 of the paper)::
     y      = (y_hat - beta_c) / gamma_c * scale + loc      its output, undone (eq. 3)
 
 ``gamma`` and ``beta`` are learnt (``affine=True``, initialized to 1 and 0). Padding
-steps (``mask`` False) are left out of the statistics.
+steps (``mask`` False) are left out of the statistics. ``scale=False``: ``scale = 1``,
+the level only (a series already on a log scale needs no division).
 
 >>> import torch
 >>> revin = RevIN(2)
@@ -44,12 +45,13 @@ class RevIN(nn.Module):
     """
 
     def __init__(self, num_features: int, mode: str = "mean", affine: bool = True,
-                 eps: float = 1e-5):  # fmt: skip
+                 eps: float = 1e-5, scale: bool = True):  # fmt: skip
         super().__init__()
         self.num_features = check_int("num_features", num_features, min=1)
         self.mode = check_choice("mode", mode, REVIN_MODES)
         self.affine = check_bool("affine", affine)
         self.eps = eps
+        self.scale = check_bool("scale", scale)
         if affine:
             self.weight = nn.Parameter(torch.ones(num_features))
             self.bias = nn.Parameter(torch.zeros(num_features))
@@ -69,7 +71,8 @@ class RevIN(nn.Module):
         loc = mean if self.mode == "mean" else last
         # the statistics are data, not parameters: no gradient flows through them (the
         # paper's implementation detaches them too)
-        loc, scale = loc.detach(), (var + self.eps).sqrt().detach()
+        loc = loc.detach()
+        scale = (var + self.eps).sqrt().detach() if self.scale else torch.ones_like(loc)
         z = (x - loc) / scale
         if self.affine:
             z = z * self.weight + self.bias

@@ -12,23 +12,38 @@ of the series (float); left out, it is ``horizon`` (one forecast). ``val_fractio
 ``test_fraction`` are read as fractions too. Val and test windows take their input
 context from the steps before them, so nothing is lost to the cut.
 
-Transforms, all undone in :meth:`ForecastingTask.decode`, so forecasts come out in the
-data's own units: ``transform: log`` (for multiplicative series: a trend that grows the
-seasonal swing, as airline passengers do; every target value must be > 0), then
-``scaling`` with the training part's statistics. The model normalizes each window on its
-own (RevIN, ``model.normalize``; see :mod:`seqlab.models.forecaster`). Validation
-metrics are computed in the model's frame (after the transform and scaling); ``mase`` is
-scaled by the training part's seasonal-naive error with period ``season`` in that frame,
-which is the same number as in data units unless ``transform`` is set.
+Defaults the data decides (issue #23), each overridable:
+
+* ``season``: the calendar's shortest cycle of the time step (48 for half-hours, 12 for
+  months; :func:`seqlab.data.calendar.calendar_cycles`), else 1.
+* ``input_length``: :func:`default_window`, the longest of one or two seasons (of
+  ``season`` and every calendar cycle: a week of half-hours) that leaves at least 4
+  training windows per window step.
+* ``transform: auto``: the log when every training target is > 0 and Guerrero's Box-Cox
+  lambda is below 0.5 (a multiplicative series, as airline passengers); ``log``,
+  ``boxcox`` (``boxcox_lambda``, or Guerrero's fitted on the training part) or ``null``
+  to choose. Then ``scaling`` with the training part's statistics. Both are undone in
+  :meth:`ForecastingTask.decode`, so forecasts come out in the data's own units; a value
+  <= 0 under log or Box-Cox is one error naming the column, value and step.
+* ``calendar: true`` (or a list of ``month``, ``weekday``, ``hour``): cyclic calendar
+  covariates from the time column, appended as inputs (past covariates; new series are
+  given as a :class:`~seqlab.data.TimeSeries`). ``covariate_columns`` are the user's.
+
+The model normalizes each window on its own (RevIN, ``model.normalize``) and starts from
+the least-squares linear forecast of the training windows (:meth:`init_model`, see
+:mod:`seqlab.models.forecaster`). Validation metrics are computed in the model's frame
+(after the transform and scaling); ``mase`` is scaled by the training part's
+seasonal-naive error with period ``season`` in that frame, which is the same number as
+in data units unless a transform is applied.
 
 Trainer defaults (:attr:`ForecastingTask.train_defaults`, where ``train:`` is silent):
-up to 2,000 optimizer steps, early stopping after 40 epochs without a better
+up to 300 optimizer steps, early stopping after 20 epochs without a better
 ``val_loss``; the best epoch's weights are what the run gives back.
 
 .. code-block:: yaml
 
     task: forecasting
-    data: {dataset: airline_passengers, horizon: 24, test_size: 24, season: 12}
+    data: {dataset: airline_passengers, horizon: 24, test_size: 24}
 """
 
 from __future__ import annotations
@@ -41,7 +56,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..checks import check_int
+from ..checks import check_choice, check_float, check_int
 from ..config import ConfigError
 from ..data import (
     Scaler,
@@ -51,6 +66,8 @@ from ..data import (
     read_time_series,
 )
 from ..data.batch import Batch
+from ..data.calendar import FEATURES, calendar_cycles, calendar_features, time_step
+from ..data.transforms import boxcox, check_positive, choose_transform, guerrero_lambda, inv_boxcox
 from ..data.windows import holdout_steps
 from ..train.metrics import naive_scale
 from .base import DataSource, Splits, Task
@@ -59,14 +76,39 @@ from .text import plain_loader
 __all__ = ["ForecastingData", "ForecastingTask"]
 
 
+TRANSFORMS = ("auto", "log", "boxcox")
+WINDOWS_PER_STEP = 4  # the default window L leaves >= 4 L training windows
+
+
+def default_window(train_steps: int, horizon: int, seasons: list[int]) -> int:
+    """The default ``input_length``: the longest of two seasons or one (of every season
+    known: ``season`` and the calendar's cycles; two horizons or one without a season)
+    that leaves at least ``4 L`` training windows, so the linear map of ``L`` inputs is
+    fitted on at least 4 examples per input; else the shortest that fits.
+
+    >>> default_window(96, 24, [12]), default_window(269, 20, [11])
+    (12, 22)
+    >>> default_window(3360, 48, [48, 336])  # half-hours: a week, not two
+    336
+    """
+    periods = [p for p in seasons if p > 1] or [horizon]
+    candidates = sorted({k * p for p in periods for k in (1, 2)}, reverse=True)
+    for L in candidates:
+        if train_steps - L - horizon + 1 >= WINDOWS_PER_STEP * L:
+            return L
+    return max(1, min(candidates[-1], train_steps - horizon))
+
+
 @dataclass
 class ForecastingData(DataSource):
-    input_length: int | None = None  # None: max(2 * season, horizon)
+    input_length: int | None = None  # None: default_window (seasons, training length)
     horizon: int = 1
     stride: int = 1
-    season: int = 1
+    season: int | None = None  # None: the calendar's shortest cycle, else 1
     scaling: str | None = "standard"  # standard, minmax, or None
-    transform: str | None = None  # log, or None
+    transform: str | None = "auto"  # auto, log, boxcox, or None
+    boxcox_lambda: float | None = None  # None: Guerrero's, fitted on the training part
+    calendar: bool | list[str] = False  # cyclic calendar covariates from the time column
     time_column: str = "time"
     target_columns: list[str] = field(default_factory=list)
     covariate_columns: list[str] = field(default_factory=list)
@@ -76,23 +118,27 @@ class ForecastingData(DataSource):
     val_fraction: float = 0.0  # 0: not given (val_size or the horizon decides)
     test_fraction: float = 0.0
 
-    @property
-    def window(self) -> int:
-        """``input_length``, or when left out two seasons (the model then sees each
-        seasonal step twice) and at least the horizon."""
-        if self.input_length is not None:
-            return self.input_length
-        return max(2 * self.season, self.horizon)
-
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("horizon", "stride", "season"):
+        for name in ("horizon", "stride"):
             check_int(name, getattr(self, name), min=1)
+        check_int("season", self.season, min=1, none=True)
         check_int("input_length", self.input_length, min=1, none=True)
         if self.scaling not in ("standard", "minmax", None):
             raise ValueError(f"scaling must be 'standard', 'minmax' or None, got {self.scaling!r}")
-        if self.transform not in ("log", None):
-            raise ValueError(f"transform must be 'log' or None, got {self.transform!r}")
+        if self.transform is not None and self.transform not in TRANSFORMS:
+            raise ValueError(
+                f"transform must be 'auto', 'log', 'boxcox' or None, got {self.transform!r}"
+            )
+        if self.boxcox_lambda is not None:
+            check_float("boxcox_lambda", self.boxcox_lambda, min=-5.0, max=5.0)
+            if self.transform != "boxcox":
+                raise ValueError("boxcox_lambda needs transform: boxcox")
+        if not isinstance(self.calendar, bool):
+            if isinstance(self.calendar, str) or not isinstance(self.calendar, list):
+                raise ValueError(f"calendar must be true, false or a list, got {self.calendar!r}")
+            for f in self.calendar:
+                check_choice("calendar", f, FEATURES)
         for part in ("val", "test"):
             size, fraction = getattr(self, f"{part}_size"), getattr(self, f"{part}_fraction")
             if size is not None and fraction:
@@ -114,17 +160,23 @@ class ForecastingTask(Task):
     # the validation tail, and the best epoch's weights are restored at the end.
     train_defaults: ClassVar[dict[str, Any]] = {
         "epochs": 1000,
-        "max_steps": 2000,
-        "early_stopping": {"patience": 40},
+        "max_steps": 300,
+        "early_stopping": {"patience": 20},
     }
 
     def __init__(self, data: ForecastingData):
         super().__init__(data)
         self.scaler: Scaler | None = None
-        self.columns: int = 0  # input channels: targets then covariates
+        self.columns: int = 0  # input channels: targets, covariates, calendar features
         self.targets: list[int] = []
         self.names: list[str] = []
         self.scale: float | None = None  # MASE denominator on the scaled training targets
+        self.transform: str | None = None  # resolved: None, "log" or "boxcox"
+        self.lam: float = 0.0  # the Box-Cox lambda (0: the log)
+        self.window: int = data.input_length or 0  # resolved in read()
+        self.season: int = data.season or 1
+        self.calendar: list[str] = []  # the calendar features appended as inputs
+        self.penalty: float | None = None  # the linear highway's ridge penalty
 
     def series(self, path: str | None = None) -> TimeSeries:
         """The whole series the data section names, or the CSV at ``path`` read with the
@@ -140,6 +192,57 @@ class ForecastingTask(Task):
             path or d.train, d.time_column, d.target_columns, d.covariate_columns, d.missing
         )
 
+    def calendar_of(self, times: np.ndarray) -> np.ndarray:
+        """The calendar covariates (N, 2k) of ``times``, as this task appends them."""
+        if not self.calendar:
+            return np.zeros((len(times), 0))
+        try:
+            return calendar_features(np.asarray(times), self.calendar)[1]
+        except ValueError as e:
+            raise ConfigError(f"data.calendar: {e} ({self.data.time_column!r})") from None
+
+    def _resolve(self, series: TimeSeries, n_train: int) -> None:
+        """The defaults the data decides: season, calendar features, transform, window."""
+        d = self.data
+        cycles = calendar_cycles(series.times)
+        if d.season is None:
+            self.season = cycles[0] if cycles else 1
+        if d.calendar:
+            if np.asarray(series.times).dtype.kind != "M":
+                raise ConfigError(
+                    f"data.calendar: the time column {d.time_column!r} holds no dates "
+                    f"({np.asarray(series.times).dtype}); set calendar: false"
+                )
+            if time_step(series.times) is None:
+                raise ConfigError(f"data.calendar: {d.time_column!r} has fewer than 2 times")
+            if isinstance(d.calendar, list):
+                self.calendar = list(d.calendar)
+            else:  # every feature that varies at this step
+                self.calendar = [n[: -len("_sin")] for n in calendar_features(series.times)[0][::2]]
+        train = np.asarray(series.values[:n_train, : len(series.target_names)], np.float64)
+        if d.transform == "auto":
+            picks = {choose_transform(train[:, j], self.season) for j in range(train.shape[1])}
+            self.transform = "log" if picks == {"log"} else None
+        else:
+            self.transform = d.transform
+        if self.transform is not None:
+            what = f"data.transform: {self.transform!r}"
+            try:
+                check_positive(series.values[:, : len(series.target_names)], what, self.names)
+            except ValueError as e:
+                raise ConfigError(f"{e}; use transform: null for this series") from None
+        if self.transform == "boxcox":
+            if d.boxcox_lambda is not None:
+                self.lam = float(d.boxcox_lambda)
+            else:
+                try:
+                    self.lam = guerrero_lambda(train[:, 0], self.season)
+                except ValueError as e:
+                    raise ConfigError(f"data.transform: {e}; set boxcox_lambda") from None
+        if not self.window:
+            seasons = [self.season, *cycles]
+            self.window = default_window(n_train, d.horizon, seasons)
+
     def read(self) -> None:
         """Split and window the series. The scaler is fitted on the training part here
         too (the windows are scaled); a restored run's saved scaler is the same fit."""
@@ -149,18 +252,34 @@ class ForecastingTask(Task):
             series = dataclasses.replace(
                 series, times=series.times[: d.limit], values=series.values[: d.limit]
             )
-        self.columns = series.values.shape[1]
         self.names = list(series.target_names)
-        self.targets = list(range(len(self.names)))
+        n = len(series.values)
+        try:
+            n_val = holdout_steps(n, self.holdout("val"), "val_size")
+            n_test = holdout_steps(n, self.holdout("test"), "test_size")
+        except ValueError as e:
+            raise ConfigError(f"data: {e}") from None
+        restored = self.columns > 0
+        if not restored:
+            self._resolve(series, n - n_val - n_test)
         values = np.asarray(series.values, dtype=np.float64)
-        if d.transform is not None:
-            self.check_positive(values, "the series")
+        O = len(series.target_names)
+        if self.transform is not None:
             values = values.copy()
-            values[:, self.targets] = np.log(values[:, self.targets])
-            series = dataclasses.replace(series, values=values)
+            values[:, :O] = self._forward_transform(values[:, :O])
+        cal = self.calendar_of(series.times)
+        if cal.shape[1]:
+            values = np.concatenate([values, cal], axis=1)
+        series = dataclasses.replace(
+            series,
+            values=values,
+            covariate_names=[*series.covariate_names, *self.calendar_names()],
+        )
+        self.columns = values.shape[1]
+        self.targets = list(range(O))
         try:
             prepared = prepare_forecasting(
-                series, d.window, d.horizon, d.stride, self.holdout("val"),
+                series, self.window, d.horizon, d.stride, self.holdout("val"),
                 self.holdout("test"), d.scaling,
             )  # fmt: skip
         except ValueError as e:
@@ -179,9 +298,22 @@ class ForecastingTask(Task):
         self.splits = Splits(prepared.train, prepared.val, prepared.test)
         train = prepared.train.values[:, self.targets]  # (N, O), in the model's frame
         try:
-            self.scale = naive_scale(torch.as_tensor(train).T, d.season)
+            self.scale = naive_scale(torch.as_tensor(train).T, self.season)
         except ValueError:
             self.scale = None  # a constant training series: MASE is undefined
+
+    def calendar_names(self) -> list[str]:
+        return [f"{f}_{w}" for f in self.calendar for w in ("sin", "cos")]
+
+    def _forward_transform(self, x: np.ndarray) -> np.ndarray:
+        if self.transform == "log":
+            return np.log(x)
+        return boxcox(x, self.lam) if self.transform == "boxcox" else x
+
+    def _inverse_transform(self, x: np.ndarray) -> np.ndarray:
+        if self.transform == "log":
+            return np.exp(x)
+        return inv_boxcox(x, self.lam) if self.transform == "boxcox" else x
 
     def holdout(self, part: str) -> int | float:
         """The ``val``/``test`` hold-out as :func:`prepare_forecasting` takes it."""
@@ -194,35 +326,42 @@ class ForecastingTask(Task):
         last axis holds, default all) -> the model's frame: ``transform`` on the target
         columns, then the scaler."""
         cols = list(range(self.columns)) if columns is None else list(columns)
-        if self.data.transform == "log":
+        if self.transform is not None:
             x = x.copy()
             for j, c in enumerate(cols):
                 if c in self.targets:
-                    x[..., j] = np.log(x[..., j])
+                    x[..., j] = self._forward_transform(x[..., j])
         return x if self.scaler is None else self.scaler.transform(x, columns)
 
     def from_model(self, x: np.ndarray) -> np.ndarray:
         """Target values (..., O) in the model's frame -> data units (the inverse)."""
         if self.scaler is not None:
             x = self.scaler.inverse_transform(x, self.targets)
-        return np.exp(x) if self.data.transform == "log" else x
+        return self._inverse_transform(x)
 
     def check_positive(self, x: np.ndarray, what: str) -> None:
-        """A log transform needs every target value > 0: else one line naming the first."""
-        if self.data.transform != "log":
+        """A log or Box-Cox transform needs every target value > 0: else one line naming
+        the first."""
+        if self.transform is None:
             return
-        bad = np.argwhere(x[..., self.targets] <= 0)
-        if len(bad):
-            step, j = int(bad[0][-2]), int(bad[0][-1])
-            name = self.names[j] if j < len(self.names) else str(j)
-            value = x[..., self.targets][tuple(bad[0])]
-            raise ValueError(
-                f"data.transform: 'log' needs target values > 0, but {what} has {value:g} "
-                f"in {name!r} at step {step}; use transform: null for this series"
-            )
+        try:
+            check_positive(x[..., self.targets], f"data.transform: {self.transform!r}", self.names)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}; use transform: null for this series") from None
 
     def fit(self) -> None:
         """Nothing more: :meth:`read` fitted the scaler with the split."""
+
+    def init_model(self, model) -> None:
+        """Start the model's linear highway at the least-squares forecast of the training
+        windows, its penalty chosen on the validation windows
+        (:meth:`seqlab.models.Forecaster.fit_linear`)."""
+        if getattr(model, "linear", None) is None:
+            return
+        splits = self._require()
+        whole = lambda w: collate_windows([w[i] for i in range(len(w))])  # noqa: E731
+        val = whole(splits.val) if splits.val else None
+        self.penalty = model.fit_linear(whole(splits.train), val)
 
     def model_sizes(self) -> dict[str, Any]:
         d = self.data
@@ -230,7 +369,7 @@ class ForecastingTask(Task):
             "input_size": self.columns,
             "output_size": len(self.targets),
             "horizon": d.horizon,
-            "window": d.window,
+            "window": self.window,
         }
 
     def placeholder_sizes(self) -> dict[str, Any]:
@@ -250,6 +389,11 @@ class ForecastingTask(Task):
             "columns": self.columns,
             "targets": self.targets,
             "names": self.names,
+            "transform": self.transform,
+            "lambda": self.lam,
+            "window": self.window,
+            "season": self.season,
+            "calendar": self.calendar,
         }
 
     @classmethod
@@ -259,13 +403,24 @@ class ForecastingTask(Task):
         task.columns = int(state["columns"])
         task.targets = [int(c) for c in state["targets"]]
         task.names = list(state.get("names", []))
+        task.transform = state.get(
+            "transform", data.transform if data.transform != "auto" else None
+        )
+        task.lam = float(state.get("lambda", 0.0))
+        task.window = int(state.get("window", data.input_length or 0))
+        task.season = int(state.get("season", data.season or 1))
+        task.calendar = list(state.get("calendar", []))
         return task
 
     def encode(self, inputs: Sequence[Any]) -> Batch:
         """Each input a series ``(N, C)`` (or ``(N,)``) in the data's units, ``N >=
-        input_length``: its last window, in the model's frame."""
-        L, windows = self.data.window, []
+        input_length``: its last window, in the model's frame. With ``calendar``
+        covariates, give a :class:`~seqlab.data.TimeSeries` (they are computed from its
+        times) or the columns :meth:`calendar_of` gives, appended."""
+        L, windows = self.window, []
         for i, x in enumerate(inputs):
+            if isinstance(x, TimeSeries):  # its calendar covariates from its times
+                x = np.concatenate([x.values, self.calendar_of(x.times)], axis=1)
             x = np.asarray(x, dtype=np.float64)
             x = x[:, None] if x.ndim == 1 else x
             if x.ndim != 2 or x.shape[1] != self.columns or len(x) < L:
