@@ -74,7 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     result = json.loads(OUT.read_text()) if OUT.is_file() else {"rows": {}}
     for path in paths:
         row = run_example(path)
-        row.update(commit=commit(), torch=torch.__version__, python=platform.python_version())
+        row.update(
+            commit=commit(),
+            torch=torch.__version__,
+            python=platform.python_version(),
+            threads=torch.get_num_threads(),
+        )
         result["rows"][path.stem] = row
         shown = {k: round(v, 4) for k, v in (row["test"] or {}).items()}
         print(f"{path.stem}: {row['split']} {shown}, {row['epochs']} epochs, "

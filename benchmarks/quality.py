@@ -421,15 +421,12 @@ def forecasting(quick: bool, budget: float | None, models: list[str] | None) -> 
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "forecasting.py")], check=True)
     if not path.is_file():
         return []
-    data = json.loads(path.read_text())
+    results = json.loads(path.read_text())["results"]  # {dataset: {"rows": {name: {...}}}}
     out = []
-    for dataset, entry in (data.get("datasets") or data).items():
-        if not isinstance(entry, dict):
-            continue
-        for model, value in (entry.get("rows") or entry).items():
-            mase = value.get("mase") if isinstance(value, dict) else value
-            if isinstance(mase, int | float):
-                out.append(row("forecasting", f"{dataset}: {model}", "test MASE", mase))
+    for dataset, entry in results.items():
+        for model, value in entry["rows"].items():
+            out.append(row("forecasting", f"{dataset}: {model}", "test MASE", value["mase"],
+                           seconds=value.get("train_s"), data=entry.get("data")))  # fmt: skip
     return out
 
 

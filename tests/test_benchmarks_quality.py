@@ -15,7 +15,7 @@ from seqlab.data import list_datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 NEEDS = {"smnist": "mnist", "pmnist": "mnist", "rows": "mnist", "sentiment": "rotten_tomatoes",
-         "charlm": "shakespeare", "adding": None, "copy": None}  # fmt: skip
+         "charlm": "shakespeare", "adding": None, "copy": None, "forecasting": None}  # fmt: skip
 INSTALL = {d.name: d.install for d in list_datasets()}
 
 
