@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import seqlab.nn as snn
-from seqlab.nn.fused import bptt, build
+from seqlab.nn.fused import blas, bptt, build
 from stream_paths import needs_c_compiler
 
 pytestmark = needs_c_compiler
@@ -100,6 +100,64 @@ def test_fused_equals_reference(kind, config, dtype):
         torch.testing.assert_close(g, w, rtol=tol, atol=tol, msg=lambda m, n=name: f"{n}: {m}")
     if with_lengths:
         assert got[0][1, 3:].abs().sum() == 0  # zeros past a length
+
+
+def assert_paths_equal(layer, x, lengths, state=None, tol=1e-10, threads=None):
+    """The fast path (on ``threads`` torch threads) against the reference loop (on one: its
+    hundreds of tiny ops on two threads of a loaded machine take seconds)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        got = run(layer, x, state, lengths, seed=3)
+    finally:
+        torch.set_num_threads(before)
+    impl, layer.impl = layer.impl, "reference"
+    want = run(layer, x, state, lengths, seed=3)
+    layer.impl = impl
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        torch.testing.assert_close(g, w, rtol=tol, atol=tol, msg=lambda m, i=i: f"result {i}: {m}")
+
+
+needs_blas = pytest.mark.skipif(
+    blas.gemm_pointer(torch.float64) is None,
+    reason="this torch exports no MKL ?gemm_: bptt runs its per-step loop (tested below)",
+)
+
+
+@needs_blas
+@pytest.mark.parametrize("batch", [3, 1])
+@pytest.mark.parametrize("kind", ["lstm-all", "lstm-peephole-ln", "gru-ln-rec-dropout"])
+def test_time_loop_on_two_threads_equals_reference(kind, batch):
+    """The C time loop splits the batch rows over the threads (rnn_cells.c: *_seq): uneven
+    blocks (3 rows), one row (a thread with none), lengths, two layers, both directions."""
+    layer = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float64)
+    x = torch.randn(batch, 6, 5, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5, 3][:batch])
+    shape = (4, batch, 6)
+    state = tuple(torch.randn(shape, dtype=torch.float64) for _ in range(layer.cell.state_size))
+    assert_paths_equal(layer, x, lengths, state, threads=2)
+    layer32 = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float32)
+    assert_paths_equal(layer32, x.float(), lengths, tol=1e-5, threads=2)
+
+
+@pytest.mark.parametrize("kind", ["lstm-all", "lstm-ln-no-bias", "gru-ln-rec-dropout"])
+def test_per_step_loop_equals_reference(monkeypatch, kind):
+    """Without PyTorch's BLAS (torch not built on MKL) the time loop runs in Python, one
+    torch.mm per step, the elementwise half in C: the same function."""
+    monkeypatch.setattr(bptt, "gemm_pointer", lambda dtype: None)
+    layer = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float64)
+    x = torch.randn(3, 6, 5, dtype=torch.float64)
+    assert layer.fused_path(x).name == "bptt"
+    assert_paths_equal(layer, x, torch.tensor([6, 2, 5]))
+
+
+def test_gemm_pointer_is_the_blas_torch_calls_or_none():
+    for dtype in (torch.float32, torch.float64):
+        found = blas.gemm_pointer(dtype)
+        assert found is None or (isinstance(found, int) and found > 0)
+        if not torch.backends.mkl.is_available():
+            assert found is None
+    assert blas.gemm_pointer(torch.float16) is None  # no half-precision BLAS: per-step loop
 
 
 @pytest.mark.parametrize("kind", ["lstm-all", "gru-ln-rec-dropout", "lstm-peephole"])
@@ -205,3 +263,22 @@ def test_fallback_is_the_loop_when_no_library(fresh_loader, monkeypatch, caplog,
     want = run(layer, x, None, torch.tensor([4, 2, 3]), seed=0)
     for g, w in zip(got, want, strict=True):
         torch.testing.assert_close(g, w, rtol=0, atol=0)
+
+
+def test_a_compiler_without_openmp_builds_the_one_thread_library(
+    fresh_loader, monkeypatch, caplog, tmp_path
+):
+    """Where ``-fopenmp`` is refused (clang without libomp) the source builds without it:
+    one log line, and the time loop runs on one thread, with the same results."""
+    cc = tmp_path / "cc-no-openmp"
+    cc.write_text('#!/bin/sh\nfor a; do [ "$a" = -fopenmp ] && exit 1; done\nexec cc "$@"\n')
+    cc.chmod(0o755)
+    monkeypatch.setenv("CC", str(cc))
+    monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
+    with caplog.at_level(logging.WARNING, logger="seqlab.nn.fused.build"):
+        lib = bptt.cell_library(torch.float64)
+    assert lib is not None and lib.rnn_openmp() == 0
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("seqlab builds rnn_cells.c without -fopenmp")
+    layer = make("lstm-all", {"bidirectional": True}, torch.float64)
+    assert_paths_equal(layer, torch.randn(3, 5, 5, dtype=torch.float64), torch.tensor([5, 2, 4]))

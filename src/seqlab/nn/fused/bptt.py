@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..cells import GRUCell, LSTMCell, RecurrentCell
+from .blas import gemm_pointer
 from .build import NativeUnavailable, load_library
 from .dispatch import register_fused_path
 
@@ -51,19 +52,27 @@ def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
         return _LIBS.get(dtype)
     real, bits = _C_TYPES[dtype]
     try:
-        lib = load_library("rnn_cells.c", {"REAL": real, "RBITS": bits})
+        lib = load_library("rnn_cells.c", {"REAL": real, "RBITS": bits}, ("-fopenmp",))
     except NativeUnavailable:
         return None
-    for name in (
-        "lstm_forward_step",
-        "lstm_backward_step",
-        "gru_forward_step",
-        "gru_backward_step",
-    ):
-        getattr(lib, name).argtypes = [_p, _i]
-        getattr(lib, name).restype = None
+    for kind in ("lstm", "gru"):
+        for way in ("forward", "backward"):
+            getattr(lib, f"{kind}_{way}_step").argtypes = [_p, _i]
+            getattr(lib, f"{kind}_{way}_step").restype = None
+            getattr(lib, f"{kind}_{way}_seq").argtypes = [_p, _i, _p, _p, _i]
+            getattr(lib, f"{kind}_{way}_seq").restype = None
     _LIBS[dtype] = lib
     return lib
+
+
+def _time_loop(lib, kind: str, way: str, w_hh: Tensor):
+    """``loop(seq, T)``: the whole time loop in C with PyTorch's BLAS (``*_seq``), or None
+    where that BLAS is not found (then the caller loops in Python, :func:`_forward_steps`)."""
+    gemm = gemm_pointer(w_hh.dtype)
+    if gemm is None:
+        return None
+    fn, w, threads = getattr(lib, f"{kind}_{way}_seq"), w_hh.contiguous(), torch.get_num_threads()
+    return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads)
 
 
 def _refuse_double_backward(name: str) -> None:
@@ -90,8 +99,9 @@ def _real_struct(dtype: torch.dtype, fields: list[tuple[str, type]]) -> type[cty
 _LSTM_FIELDS = (
     "bias peep ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx a rstd_a act c h hm tc chat rstd_c"
 )
-_LSTM_FIELDS += " dh_out dgx da dcn R G dc"
+_LSTM_FIELDS += " dh_out dgx da dcn R G dc sums"
 _GRU_FIELDS = "bias b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
+_GRU_FIELDS += " sums"
 _STRUCTS = {
     (kind, dtype): _real_struct(dtype, [(n, _p) for n in fields.split()])
     for kind, fields in (("lstm", _LSTM_FIELDS), ("gru", _GRU_FIELDS))
@@ -152,7 +162,10 @@ class LSTMFunction(torch.autograd.Function):
             ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a,
             rstd_a=rstd_a, act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
         )  # fmt: skip
-        _forward_steps(lib.lstm_forward_step, seq, h, hm, a, w_hh, T, keep)
+        if (loop := _time_loop(lib, "lstm", "forward", w_hh)) is not None:
+            loop(seq, T)
+        else:
+            _forward_steps(lib.lstm_forward_step, seq, h, hm, a, w_hh, T, keep)
         if not keep:
             return h[1:], c[T % 2].clone()
         ctx.lib, ctx.eps, ctx.has_bias = lib, eps, bias is not None
@@ -178,31 +191,30 @@ class LSTMFunction(torch.autograd.Function):
         da = torch.empty_like(act) if ln_hh_w is not None else dgx
         dcn = torch.empty_like(h[1:]) if ln_c_w is not None else None
         R, carry = torch.zeros_like(dc), torch.zeros_like(dc)
+        loop = _time_loop(ctx.lib, "lstm", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, 13 * H, dtype=torch.float64)
         seq = _seq(
             "lstm", act.dtype, B, H, True, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
             mask=mask, valid=valid, a=a, rstd_a=rstd_a, act=act, c=c, h=h, tc=tc, chat=chat,
-            rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc,
+            rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc, sums=sums,
         )  # fmt: skip
-        da_t, step, ref = da.unbind(0), ctx.lib.lstm_backward_step, ctypes.byref(seq)
-        for t in range(T - 1, -1, -1):
-            step(ref, t)
-            torch.mm(da_t[t], w_hh, out=R)  # (B, H): what step t-1's h receives via W_hh
+        if loop is not None:
+            loop(seq, T)
+        else:
+            da_t, step, ref = da.unbind(0), ctx.lib.lstm_backward_step, ctypes.byref(seq)
+            for t in range(T - 1, -1, -1):
+                step(ref, t)
+                torch.mm(da_t[t], w_hh, out=R)  # (B, H): what step t-1's h receives via W_hh
         dh0 = carry + (R if mask is None else R * mask)
         operand = (h if hm is None else hm)[:T].reshape(T * B, H)
         dw_hh = da.reshape(T * B, G).t() @ operand  # Σ_t da_t^T (h_{t-1} ⊙ m)
-        sums = dict(dim=(0, 1))
-        dpeep = dln_hh_w = dln_hh_b = dln_c_w = dln_c_b = None
-        if peep is not None:  # i and f peek at c_{t-1}, o at c_t
-            dpeep = torch.cat([
-                (dgx[..., :H] * c[:T]).sum(**sums),
-                (dgx[..., H : 2 * H] * c[:T]).sum(**sums),
-                (dgx[..., 3 * H :] * c[1:]).sum(**sums),
-            ])  # fmt: skip
-        if ln_hh_w is not None:  # the gates' input is LN_hh(a) = a_hat γ + β
-            dln_hh_w, dln_hh_b = (dgx * a).sum(**sums), dgx.sum(**sums)
-        if ln_c_w is not None:
-            dln_c_w, dln_c_b = (dcn * chat).sum(**sums), dcn.sum(**sums)
-        dbias = dgx.sum(**sums) if ctx.has_bias else None
+        # the sums over steps and rows, accumulated by the C steps (rnn_cells.c: LSTM_SUMS)
+        sums = sums.sum(0).to(act.dtype)
+        s_gx, s_peep, s_a, s_cw, s_cb = sums.split([G, 3 * H, G, H, H])
+        dpeep = s_peep if peep is not None else None  # i and f peek at c_{t-1}, o at c_t
+        dln_hh_w, dln_hh_b = (s_a, s_gx) if ln_hh_w is not None else (None, None)
+        dln_c_w, dln_c_b = (s_cw, s_cb) if ln_c_w is not None else (None, None)
+        dbias = s_gx if ctx.has_bias else None
         return (dgx, dbias, dh0, dc, dw_hh, dpeep, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b,
                 None, None, None, None, None)  # fmt: skip
 
@@ -238,7 +250,10 @@ class GRUFunction(torch.autograd.Function):
             ln_hh_b=ln_hh_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act,
             ghn=ghn, h=h, hm=hm,
         )  # fmt: skip
-        _forward_steps(lib.gru_forward_step, seq, h, hm, a, w_hh, T, keep)
+        if (loop := _time_loop(lib, "gru", "forward", w_hh)) is not None:
+            loop(seq, T)
+        else:
+            _forward_steps(lib.gru_forward_step, seq, h, hm, a, w_hh, T, keep)
         if not keep:
             return h[1:]
         ctx.lib, ctx.eps = lib, eps
@@ -256,24 +271,27 @@ class GRUFunction(torch.autograd.Function):
         dgx, dgh = torch.empty_like(act), torch.empty_like(act)
         da = torch.empty_like(act) if ln_hh_w is not None else dgh
         R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
+        loop = _time_loop(ctx.lib, "gru", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, 3 * G, dtype=torch.float64)
         seq = _seq(
             "gru", act.dtype, B, H, True, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
             rstd_a=rstd_a, act=act, ghn=ghn, h=h, dh_out=dh, dgx=dgx, dgh=dgh, da=da, R=R,
-            G=carry,
+            G=carry, sums=sums,
         )  # fmt: skip
-        da_t, step, ref = da.unbind(0), ctx.lib.gru_backward_step, ctypes.byref(seq)
-        for t in range(T - 1, -1, -1):
-            step(ref, t)
-            torch.mm(da_t[t], w_hh, out=R)
+        if loop is not None:
+            loop(seq, T)
+        else:
+            da_t, step, ref = da.unbind(0), ctx.lib.gru_backward_step, ctypes.byref(seq)
+            for t in range(T - 1, -1, -1):
+                step(ref, t)
+                torch.mm(da_t[t], w_hh, out=R)
         dh0 = carry + (R if mask is None else R * mask)
         operand = (h if hm is None else hm)[:T].reshape(T * B, H)
         dw_hh = da.reshape(T * B, G).t() @ operand
-        sums = dict(dim=(0, 1))
-        dbias = dgx.sum(**sums) if ctx.has_bias else None
-        db_hh = dgh.sum(**sums) if ctx.has_b_hh else None
-        dln_w = dln_b = None
-        if ln_hh_w is not None:
-            dln_w, dln_b = (dgh * a).sum(**sums), dgh.sum(**sums)
+        s_gx, s_gh, s_a = sums.sum(0).to(act.dtype).split(G)  # rnn_cells.c: GRU_SUMS
+        dbias = s_gx if ctx.has_bias else None
+        db_hh = s_gh if ctx.has_b_hh else None
+        dln_w, dln_b = (s_a, s_gh) if ln_hh_w is not None else (None, None)
         return dgx, dbias, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None, None
 
 

@@ -54,7 +54,7 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(NO_CLONES)
 #define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define VECTOR_CLONES
@@ -182,6 +182,26 @@ static inline void normalize_backward(REAL *restrict dx, const REAL *restrict dy
     for (int64_t j = 0; j < n; j++) dx[j] = rstd * (dx[j] - m1 - y[j] * m2);
 }
 
+/* acc (n) += x y elementwise (y NULL: += x), in double: a parameter's gradient sums T B
+ * rows, and a float sum of that many terms would lose digits. */
+static inline void accumulate(double *restrict acc, const REAL *restrict x,
+                              const REAL *restrict y, int64_t n) {
+    if (y) {
+        for (int64_t j = 0; j < n; j++) acc[j] += (double)x[j] * (double)y[j];
+    } else {
+        for (int64_t j = 0; j < n; j++) acc[j] += (double)x[j];
+    }
+}
+
+/* The parameter gradients that are sums over steps and rows, accumulated by the backward
+ * steps (one block of LSTM_SUMS(H) / GRU_SUMS(H) doubles per thread), at these offsets:
+ *   LSTM:  Σ dgx (4H) | Σ di c_{t-1}, Σ df c_{t-1}, Σ do c_t (3H, peepholes)
+ *          | Σ dgx â (4H, LN_hh's gain) | Σ dcn ĉ, Σ dcn (H each, LN_c's gain and shift)
+ *   GRU:   Σ dgx (3H) | Σ dgh (3H) | Σ dgh â (3H, LN_hh's gain)
+ * (Σ dgx is also the gradient of LN_hh's shift: both enter the gates as a plain sum.) */
+#define LSTM_SUMS(H) (13 * (H))
+#define GRU_SUMS(H) (9 * (H))
+
 typedef struct {
     int64_t B, H;
     int64_t keep; /* 1: one row per step in the step buffers (for backward); 0: see below */
@@ -212,12 +232,13 @@ typedef struct {
     const REAL *R;                  /* (B, H): da_{t+1} W_hh */
     REAL *G;                        /* (B, H): gradient carried to h_t past the GEMM */
     REAL *dc;                       /* (B, H): gradient of c_t, in; of c_{t-1}, out */
+    double *sums;                   /* (threads, LSTM_SUMS(H)), zeroed: see LSTM_SUMS */
 } lstm_seq;
 
 VECTOR_CLONES
-void lstm_forward_step(const lstm_seq *s, int64_t t) {
+void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b, srow = s->keep ? row : b;
         const int64_t prev = s->keep ? row : (t % 2) * B + b;
         const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
@@ -276,9 +297,9 @@ void lstm_forward_step(const lstm_seq *s, int64_t t) {
 }
 
 VECTOR_CLONES
-void lstm_backward_step(const lstm_seq *s, int64_t t) {
+void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b;
         REAL *restrict dh = s->G + b * H;
         const REAL *restrict R = s->R + b * H;
@@ -326,6 +347,17 @@ void lstm_backward_step(const lstm_seq *s, int64_t t) {
         if (s->ln_hh_w)
             normalize_backward(s->da + row * G4, dgx, s->a + row * G4, s->ln_hh_w, s->rstd_a[row], G4);
         memset(dh, 0, H * sizeof(REAL)); /* what reaches h_{t-1} now goes through R */
+        accumulate(acc, dgx, NULL, G4);
+        if (s->peep) {
+            accumulate(acc + 4 * H, di, c_prev, H);
+            accumulate(acc + 5 * H, df, c_prev, H);
+            accumulate(acc + 6 * H, d_o, s->c + (row + B) * H, H);
+        }
+        if (s->ln_hh_w) accumulate(acc + 7 * H, dgx, s->a + row * G4, G4);
+        if (s->ln_c_w) {
+            accumulate(acc + 11 * H, s->dcn + row * H, s->chat + row * H, H);
+            accumulate(acc + 12 * H, s->dcn + row * H, NULL, H);
+        }
     }
 }
 
@@ -351,12 +383,13 @@ typedef struct {
     REAL *da;                       /* (T, B, 3H): of a, with LN_hh (else it is dgh) */
     const REAL *R;                  /* (B, H) */
     REAL *G;                        /* (B, H) */
+    double *sums;                   /* (threads, GRU_SUMS(H)), zeroed: see LSTM_SUMS */
 } gru_seq;
 
 VECTOR_CLONES
-void gru_forward_step(const gru_seq *s, int64_t t) {
+void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b, srow = s->keep ? row : b;
         const int64_t prev = s->keep ? row : (t % 2) * B + b;
         const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
@@ -401,9 +434,9 @@ void gru_forward_step(const gru_seq *s, int64_t t) {
 }
 
 VECTOR_CLONES
-void gru_backward_step(const gru_seq *s, int64_t t) {
+void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b;
         REAL *restrict dh = s->G + b * H;
         const REAL *restrict R = s->R + b * H;
@@ -435,5 +468,138 @@ void gru_backward_step(const gru_seq *s, int64_t t) {
         }
         if (s->ln_hh_w)
             normalize_backward(s->da + row * G3, dgh, s->a + row * G3, s->ln_hh_w, s->rstd_a[row], G3);
+        accumulate(acc, dgx, NULL, G3);
+        accumulate(acc + G3, dgh, NULL, G3);
+        if (s->ln_hh_w) accumulate(acc + 2 * G3, dgh, s->a + row * G3, G3);
+    }
+}
+
+/* One step of all rows: the per-step path of bptt.py, which runs the GEMM in PyTorch. */
+void lstm_forward_step(const lstm_seq *s, int64_t t) { lstm_forward_rows(s, t, 0, s->B); }
+void lstm_backward_step(const lstm_seq *s, int64_t t) {
+    lstm_backward_rows(s, t, 0, s->B, s->sums);
+}
+void gru_forward_step(const gru_seq *s, int64_t t) { gru_forward_rows(s, t, 0, s->B); }
+void gru_backward_step(const gru_seq *s, int64_t t) { gru_backward_rows(s, t, 0, s->B, s->sums); }
+
+/* ---- The whole time loop in C -------------------------------------------------------
+ *
+ * The recurrence couples the steps of one sequence, never two sequences: row b of step t
+ * needs only row b of step t-1 (the GEMM a_t = (h_{t-1} m) W_hh^T is row by row, and so
+ * is every norm here). So each thread takes a block of batch rows and runs the whole time
+ * loop for them on its own, its GEMMs and its elementwise passes, with no barrier between
+ * steps; the threads meet once, at the end. The GEMMs are the BLAS that PyTorch itself
+ * calls (MKL's sgemm_ / dgemm_, passed in as a pointer by bptt.py); inside the parallel
+ * region it runs on the calling thread. The sums and the results are those of the
+ * per-step path (a GEMM of fewer rows computes each row the same way up to rounding).
+ */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Fortran BLAS GEMM, column-major, 32-bit integers (LP64). */
+typedef void (*gemm_fn)(const char *ta, const char *tb, const int *m, const int *n,
+                        const int *k, const REAL *alpha, const REAL *a, const int *lda,
+                        const REAL *b, const int *ldb, const REAL *beta, REAL *c,
+                        const int *ldc);
+
+/* Row-major out (M, N) = x (M, K) W^T with W (N, K): column-major out^T = W x^T. */
+static void gemm_xwt(gemm_fn gemm, int M, int N, int K, const REAL *x, const REAL *W, REAL *out) {
+    const REAL one = 1, zero = 0;
+    gemm("T", "N", &N, &M, &K, &one, W, &K, x, &K, &zero, out, &N);
+}
+
+/* Row-major out (M, N) = x (M, K) W with W (K, N): column-major out^T = W^T x^T. */
+static void gemm_xw(gemm_fn gemm, int M, int N, int K, const REAL *x, const REAL *W, REAL *out) {
+    const REAL one = 1, zero = 0;
+    gemm("N", "N", &N, &M, &K, &one, W, &N, x, &K, &zero, out, &N);
+}
+
+/* This thread's block of the B rows, [*b0, *b1); returns the thread's number. */
+static int64_t my_rows(int64_t B, int64_t *b0, int64_t *b1) {
+#ifdef _OPENMP
+    const int64_t k = omp_get_thread_num(), n = omp_get_num_threads();
+#else
+    const int64_t k = 0, n = 1;
+#endif
+    *b0 = B * k / n;
+    *b1 = B * (k + 1) / n;
+    return k;
+}
+
+/* The state row block of step t that enters W_hh: h_t, or h_t m (a ring of two without keep). */
+#define OPERAND(s, t, b0)                                                                    \
+    ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b0)) * (s)->H            \
+               : (s)->h + ((t) * (s)->B + (b0)) * (s)->H)
+
+/* 1 when built with OpenMP (the row blocks run on threads), else 0 (one thread). */
+int64_t rnn_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void lstm_forward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                      int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 4 * H;
+    const int64_t per_step = s->ln_hh_w && s->keep; /* a kept for every step (LN's ŷ) */
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        for (int64_t t = 0; t < T && b1 > b0; t++) {
+            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
+            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), w_hh, a);
+            lstm_forward_rows(s, t, b0, b1);
+        }
+    }
+}
+
+void lstm_backward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                       int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 4 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * LSTM_SUMS(H);
+        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
+            lstm_backward_rows(s, t, b0, b1, acc);
+            /* R = da_t W_hh: what step t-1's h receives through the recurrent GEMM */
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, w_hh,
+                    (REAL *)s->R + b0 * H);
+        }
+    }
+}
+
+void gru_forward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                     int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+    const int64_t per_step = s->ln_hh_w && s->keep;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        for (int64_t t = 0; t < T && b1 > b0; t++) {
+            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
+            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), w_hh, a);
+            gru_forward_rows(s, t, b0, b1);
+        }
+    }
+}
+
+void gru_backward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                      int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * GRU_SUMS(H);
+        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
+            gru_backward_rows(s, t, b0, b1, acc);
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, w_hh,
+                    (REAL *)s->R + b0 * H);
+        }
     }
 }
