@@ -30,6 +30,8 @@ VARIANTS = {
     "gru-ln-rec-dropout": (snn.GRU, {"layer_norm": True, "recurrent_dropout": 0.3}),
     "lstm-ln-no-bias": (snn.LSTM, {"layer_norm": True, "bias": False}),
     "gru-ln-no-bias": (snn.GRU, {"layer_norm": True, "bias": False}),
+    "rnn-rec-dropout": (snn.RNN, {"recurrent_dropout": 0.3}),
+    "rnn-relu-rec-dropout": (snn.RNN, {"recurrent_dropout": 0.3, "nonlinearity": "relu"}),
 }
 CONFIGS = {
     "plain": ({}, False, False),
@@ -185,7 +187,8 @@ def test_plain_cells_keep_torch_kernels_and_take_bptt_for_recurrent_dropout():
     lstm.eval()
     assert lstm.fused_path(x).name == "torch"  # no dropout in eval: torch's kernel
     assert snn.GRU(4, 5, reset_after=False, recurrent_dropout=0.2).fused_path(x) is None
-    assert snn.RNN(4, 5, recurrent_dropout=0.2).fused_path(x) is None  # the loop
+    assert snn.RNN(4, 5, recurrent_dropout=0.2).fused_path(x).name == "bptt"
+    assert snn.RNN(4, 5).fused_path(x).name == "torch"
     assert snn.LSTM(4, 5, peephole=True).fused_path(x.half()) is None  # float32/64 only
     assert snn.LSTM(4, 5, peephole=True, impl="reference").fused_path(x) is None
 
@@ -196,7 +199,7 @@ def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
     def rand(*shape):
         return torch.randn(*shape, generator=gen, dtype=torch.float64).requires_grad_()
 
-    G = 4 * H if kind == "lstm" else 3 * H
+    G = {"lstm": 4 * H, "gru": 3 * H, "elman": H}[kind]
     drop = (torch.rand(B, H, generator=gen) > 0.3).double() / 0.7 if mask else None
     valid = None
     if lengths:
@@ -205,30 +208,35 @@ def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
     if kind == "lstm":
         return (rand(T, B, G), rand(G), rand(B, H), rand(B, H), rand(G, H), rand(3 * H),
                 rand(G), rand(G), rand(H), rand(H), drop, valid, True, 1e-5, lib)  # fmt: skip
+    if kind == "elman":
+        return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), drop, valid, True, False, lib)
     return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), rand(G), rand(G), rand(G), drop,
             valid, True, 1e-5, lib)  # fmt: skip
 
 
+FUNCTIONS = {"lstm": bptt.LSTMFunction, "gru": bptt.GRUFunction, "elman": bptt.ElmanFunction}
+
+
 @pytest.mark.parametrize("lengths", [False, True], ids=["full", "lengths"])
 @pytest.mark.parametrize("mask", [False, True], ids=["no-mask", "mask"])
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "elman", "elman-relu"])
 def test_gradcheck_functions(kind, mask, lengths):
-    fn = bptt.LSTMFunction if kind == "lstm" else bptt.GRUFunction
-    args = _function_inputs(kind, lengths=lengths, mask=mask)
-    assert torch.autograd.gradcheck(fn.apply, args)
+    args = _function_inputs(kind.removesuffix("-relu"), lengths=lengths, mask=mask)
+    if kind == "elman-relu":
+        args = (*args[:7], True, args[8])
+    assert torch.autograd.gradcheck(FUNCTIONS[kind.removesuffix("-relu")].apply, args)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "elman"])
 def test_gradcheck_functions_without_options(kind):
     """No bias, peepholes or norms (the None inputs): the plain cell with a dropout mask."""
     args = list(_function_inputs(kind))
-    for i in [1, 5, 6, 7, 8, 9] if kind == "lstm" else [1, 4, 5, 6]:
+    for i in {"lstm": [1, 5, 6, 7, 8, 9], "gru": [1, 4, 5, 6], "elman": [1]}[kind]:
         args[i] = None
-    fn = bptt.LSTMFunction if kind == "lstm" else bptt.GRUFunction
-    assert torch.autograd.gradcheck(fn.apply, tuple(args))
+    assert torch.autograd.gradcheck(FUNCTIONS[kind].apply, tuple(args))
 
 
-@pytest.mark.parametrize("kind", ["lstm-peephole", "gru-ln"])
+@pytest.mark.parametrize("kind", ["lstm-peephole", "gru-ln", "rnn-rec-dropout"])
 def test_double_backward_is_refused(kind):
     layer = make(kind, {}, torch.float64)
     x = torch.randn(2, 5, 5, dtype=torch.float64, requires_grad=True)

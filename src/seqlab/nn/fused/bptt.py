@@ -1,24 +1,30 @@
 """Explicit backward through time for the cells torch has no kernel for (CPU).
 
-Peephole and layer-norm LSTMs, layer-norm GRUs, and any LSTM or GRU (``reset_after``)
-with recurrent dropout in training: autograd over the reference loop records ~20 small
-ops per step and replays them backward, several times torch's fused kernels. Here each
-layer-direction is one :class:`torch.autograd.Function`:
+Peephole and layer-norm LSTMs, layer-norm GRUs, and any LSTM, GRU (``reset_after``) or
+Elman RNN with recurrent dropout in training: autograd over the reference loop records ~20
+small ops per step and replays them backward, several times torch's fused kernels. Here
+each layer-direction is one :class:`torch.autograd.Function`:
 
 * the input projection (``W_ih x``, ``LN_ih``, the biases) is hoisted out of the loop: one
   GEMM over all T steps, under autograd as usual;
-* the forward runs the time loop without a graph: per step one GEMM
-  ``a_t = (h_{t-1} ⊙ m) W_hh^T`` and one C call (``rnn_cells.c``) for all the elementwise
-  work, saving only what the backward needs (activations, states, norm statistics);
-* the backward runs the BPTT recursion of the same equations (``rnn_cells.c`` gives them):
-  per step one C call and one GEMM ``R = da_t W_hh``; the gradients of ``W_hh``, the
-  peepholes and the norm gains are single reductions over all steps after the loop.
+* the forward runs the time loop without a graph, saving only what the backward needs
+  (activations, states, norm statistics); the backward runs the BPTT recursion of the same
+  equations (``rnn_cells.c`` gives them);
+* both loops run in C (``rnn_cells.c``: ``*_seq``): per step one GEMM, ``a_t = (h_{t-1} ⊙
+  m) W_hh^T`` forward and ``R = da_t W_hh`` backward, through the BLAS PyTorch itself
+  calls (:mod:`~seqlab.nn.fused.blas`), and one pass for all the elementwise work. The
+  batch rows are split over PyTorch's threads, each running every step of its rows, so
+  the threads never wait for each other between steps;
+* the gradients of ``W_hh`` (one GEMM over all steps) and of the biases, peepholes and
+  norm gains (sums the C steps accumulate in double) come after the loop.
 
+Where PyTorch's BLAS is not found the time loop runs in Python instead: per step one
+``torch.mm`` and one C call for the elementwise half (the same function, slower).
 ``lengths`` are handled inside the kernel: a padding step keeps the state and passes the
 gradient through, as the reference loop's ``torch.where``. Float32 and float64 on the
-CPU; the C source is compiled on first use (:mod:`~seqlab.nn.fused.build`). Without a
-compiler or with ``SEQLAB_NATIVE=0`` the layer runs its reference loop (one log line says
-why). The backward is not itself differentiable: double backward raises.
+CPU; the C source is compiled on first use (:mod:`~seqlab.nn.fused.build`, a few seconds).
+Without a compiler or with ``SEQLAB_NATIVE=0`` the layer runs its reference loop (one log
+line says why). The backward is not itself differentiable: double backward raises.
 """
 
 from __future__ import annotations
@@ -29,12 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..cells import GRUCell, LSTMCell, RecurrentCell
+from ..cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from .blas import gemm_pointer
 from .build import NativeUnavailable, load_library
 from .dispatch import register_fused_path
 
-__all__ = ["BPTTPath", "GRUFunction", "LSTMFunction", "cell_library"]
+__all__ = ["BPTTPath", "ElmanFunction", "GRUFunction", "LSTMFunction", "cell_library"]
 
 _C_TYPES = {torch.float32: ("float", "32"), torch.float64: ("double", "64")}
 _p, _i = ctypes.c_void_p, ctypes.c_int64
@@ -55,7 +61,7 @@ def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
         lib = load_library("rnn_cells.c", {"REAL": real, "RBITS": bits}, ("-fopenmp",))
     except NativeUnavailable:
         return None
-    for kind in ("lstm", "gru"):
+    for kind in ("lstm", "gru", "elman"):
         for way in ("forward", "backward"):
             getattr(lib, f"{kind}_{way}_step").argtypes = [_p, _i]
             getattr(lib, f"{kind}_{way}_step").restype = None
@@ -89,28 +95,32 @@ def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
-def _real_struct(dtype: torch.dtype, fields: list[tuple[str, type]]) -> type[ctypes.Structure]:
-    eps = ctypes.c_float if dtype == torch.float32 else ctypes.c_double
-    fields = [("B", _i), ("H", _i), ("keep", _i), ("eps", eps), *fields]
-    return type("Seq", (ctypes.Structure,), {"_fields_": fields})
+def _struct(kind: str, dtype: torch.dtype, pointers: str) -> type[ctypes.Structure]:
+    fourth = ("relu", _i) if kind == "elman" else ("eps", _C_REAL[dtype])
+    fields = [("B", _i), ("H", _i), ("keep", _i), fourth, *((n, _p) for n in pointers.split())]
+    return type(f"{kind}_seq", (ctypes.Structure,), {"_fields_": fields})
 
 
-# The field names and order of lstm_seq / gru_seq in rnn_cells.c (all pointers).
+_C_REAL = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
+# The pointer fields, in order, of lstm_seq / gru_seq / elman_seq in rnn_cells.c.
 _LSTM_FIELDS = (
     "bias peep ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx a rstd_a act c h hm tc chat rstd_c"
 )
 _LSTM_FIELDS += " dh_out dgx da dcn R G dc sums"
 _GRU_FIELDS = "bias b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
 _GRU_FIELDS += " sums"
+_ELMAN_FIELDS = "bias mask valid gx a h hm dh_out dgx R G sums"
 _STRUCTS = {
-    (kind, dtype): _real_struct(dtype, [(n, _p) for n in fields.split()])
-    for kind, fields in (("lstm", _LSTM_FIELDS), ("gru", _GRU_FIELDS))
+    (kind, dtype): _struct(kind, dtype, fields)
+    for kind, fields in (("lstm", _LSTM_FIELDS), ("gru", _GRU_FIELDS), ("elman", _ELMAN_FIELDS))
     for dtype in _C_TYPES
 }
 
 
-def _seq(kind, dtype, B, H, keep: bool, eps: float, **tensors) -> ctypes.Structure:
-    return _STRUCTS[kind, dtype](B, H, int(keep), eps, **{n: _ptr(t) for n, t in tensors.items()})
+def _seq(kind, dtype, B, H, keep: bool, fourth: float | bool, **tensors) -> ctypes.Structure:
+    """The C struct of ``kind``; ``fourth`` is the norms' eps (LSTM, GRU) or relu (Elman)."""
+    pointers = {n: _ptr(t) for n, t in tensors.items()}
+    return _STRUCTS[kind, dtype](B, H, int(keep), fourth, **pointers)
 
 
 def _forward_steps(
@@ -295,8 +305,66 @@ class GRUFunction(torch.autograd.Function):
         return dgx, dbias, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None, None
 
 
+class ElmanFunction(torch.autograd.Function):
+    """One Elman layer-direction over time (``rnn_cells.c``: Elman), for recurrent dropout.
+
+    Inputs: ``gx`` (T, B, H) and ``bias`` (H) or None (``gx + bias = W_ih x + b_ih +
+    b_hh``), ``h0`` (B, H), ``w_hh`` (H, H), ``mask`` (B, H) or None, ``valid`` (T, B)
+    uint8 or None, ``keep``, ``relu`` (else tanh) and the library. Returns ``h`` (T, B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, relu, lib):
+        gx = gx.contiguous()
+        T, B, H = gx.shape
+        new = dict(dtype=gx.dtype, device=gx.device)
+        S = T if keep else 1
+        h, a = torch.empty(T + 1, B, H, **new), torch.empty(1, B, H, **new)
+        h[0] = h0
+        hm = None
+        if mask is not None:
+            hm = torch.empty(S + 1, B, H, **new)
+            torch.mul(h0, mask, out=hm[0])
+        seq = _seq("elman", gx.dtype, B, H, keep, relu, bias=bias, mask=mask, valid=valid, gx=gx,
+                   a=a, h=h, hm=hm)  # fmt: skip
+        if (loop := _time_loop(lib, "elman", "forward", w_hh)) is not None:
+            loop(seq, T)
+        else:
+            _forward_steps(lib.elman_forward_step, seq, h, hm, a, w_hh, T, keep)
+        if keep:
+            ctx.lib, ctx.relu, ctx.has_bias = lib, relu, bias is not None
+            ctx.save_for_backward(w_hh, mask, valid, h, hm)
+        return h[1:]
+
+    @staticmethod
+    def backward(ctx, dh):
+        _refuse_double_backward("ElmanFunction")
+        w_hh, mask, valid, h, hm = ctx.saved_tensors
+        T, B, H = dh.shape
+        dh = dh.contiguous()
+        dgx = torch.empty_like(dh)
+        R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
+        loop = _time_loop(ctx.lib, "elman", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, H, dtype=torch.float64)
+        seq = _seq("elman", dh.dtype, B, H, True, ctx.relu, mask=mask, valid=valid, h=h,
+                   dh_out=dh, dgx=dgx, R=R, G=carry, sums=sums)  # fmt: skip
+        if loop is not None:
+            loop(seq, T)
+        else:
+            dgx_t, step, ref = dgx.unbind(0), ctx.lib.elman_backward_step, ctypes.byref(seq)
+            for t in range(T - 1, -1, -1):
+                step(ref, t)
+                torch.mm(dgx_t[t], w_hh, out=R)
+        dh0 = carry + (R if mask is None else R * mask)
+        operand = (h if hm is None else hm)[:T].reshape(T * B, H)
+        dw_hh = dgx.reshape(T * B, H).t() @ operand  # Σ_t dpre_t^T (h_{t-1} ⊙ m)
+        dbias = sums.sum(0).to(dh.dtype) if ctx.has_bias else None
+        return dgx, dbias, dh0, dw_hh, None, None, None, None, None
+
+
 class BPTTPath:
-    """The fused path of :class:`LSTMFunction` / :class:`GRUFunction` (see the module doc)."""
+    """The fused path of :class:`LSTMFunction`, :class:`GRUFunction` and
+    :class:`ElmanFunction` (see the module docstring)."""
 
     name = "bptt"
 
@@ -328,6 +396,10 @@ class BPTTPath:
                 lib,
             )  # fmt: skip
             final = (hs[-1], c_last)
+        elif self.kind == "elman":
+            relu = cell.nonlinearity == "relu"
+            hs = ElmanFunction.apply(gx, bias, s[0], w["weight_hh"], mask, v, keep, relu, lib)
+            final = (hs[-1],)
         else:
             hs = GRUFunction.apply(
                 gx, bias, s[0], w["weight_hh"], w.get("bias_hh"), w.get("ln_hh_weight"),
@@ -339,17 +411,16 @@ class BPTTPath:
 
 
 def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
-    """``cell.project_input(x, w)`` (plus ``b_hh`` for the LSTM) as ``(gx, bias)``.
+    """``cell.project_input(x, w)`` (plus ``b_hh`` for the LSTM and Elman) as ``(gx, bias)``.
 
     The same sum, split so that no extra pass over the (T, B, G) projection adds constants:
     without layer norm the biases ride in the GEMM (``addmm``); with it, the norm's shift
     and the biases are one (G,) vector the C step adds.
     """
-    lstm = isinstance(cell, LSTMCell)
     b = None
-    if cell.bias:
-        b = w["bias_ih"] + w["bias_hh"] if lstm else w["bias_ih"]  # LSTM: b_hh is constant too
-    if not cell.layer_norm:
+    if cell.bias:  # outside the GRU's reset gate b_hh is a constant too
+        b = w["bias_ih"] if isinstance(cell, GRUCell) else w["bias_ih"] + w["bias_hh"]
+    if not getattr(cell, "layer_norm", False):
         return F.linear(x, w["weight_ih"], b), None
     gx = F.layer_norm(
         F.linear(x, w["weight_ih"]), (w["weight_ih"].shape[0],),
@@ -364,4 +435,6 @@ def _bptt_cells(cell: RecurrentCell) -> BPTTPath | None:
         return BPTTPath("lstm")
     if type(cell) is GRUCell and cell.reset_after:
         return BPTTPath("gru")
+    if type(cell) is ElmanCell:  # torch's kernels run it, but not with recurrent dropout
+        return BPTTPath("elman")
     return None

@@ -474,6 +474,78 @@ void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, doub
     }
 }
 
+/* Elman:  h_t = act(gx_t + bias + a_t),  a_t = (h_{t-1} m) W_hh^T,  act tanh or ReLU
+ *         (gx_t + bias = W_ih x_t + b_ih + b_hh); dpre = dh act'(h_t): 1 - h_t² or [h_t > 0].
+ * torch's kernels run it without recurrent dropout; this one is for the mask m. */
+typedef struct {
+    int64_t B, H;
+    int64_t keep, relu;             /* relu: 1 for ReLU, 0 for tanh */
+    const REAL *bias;               /* (H) or NULL: added to gx */
+    const REAL *mask;               /* (B, H) or NULL */
+    const uint8_t *valid;           /* (T, B) or NULL */
+    const REAL *gx;                 /* (T, B, H) */
+    REAL *a;                        /* (B, H): W_hh (h m), one step */
+    REAL *h;                        /* (T+1, B, H) */
+    REAL *hm;                       /* (T+1, B, H), when mask (a ring of two without keep) */
+    const REAL *dh_out;             /* (T, B, H) */
+    REAL *dgx;                      /* (T, B, H): gradient of the pre-activation */
+    const REAL *R;                  /* (B, H) */
+    REAL *G;                        /* (B, H) */
+    double *sums;                   /* (threads, H): Σ dgx, the biases' gradient */
+} elman_seq;
+
+VECTOR_CLONES
+void elman_forward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
+        const REAL *restrict h_prev = s->h + row * H;
+        REAL *restrict h = s->h + (row + B) * H;
+        if (s->valid && !s->valid[row]) {
+            memcpy(h, h_prev, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict gx = s->gx + row * H, *restrict a = s->a + b * H;
+        if (s->bias) {
+            for (int64_t j = 0; j < H; j++) h[j] = gx[j] + a[j] + s->bias[j];
+        } else {
+            for (int64_t j = 0; j < H; j++) h[j] = gx[j] + a[j];
+        }
+        if (s->relu) {
+            for (int64_t j = 0; j < H; j++) h[j] = h[j] > 0 ? h[j] : (REAL)0;
+        } else {
+            for (int64_t j = 0; j < H; j++) h[j] = tanh_(h[j]);
+        }
+        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+    }
+}
+
+VECTOR_CLONES
+void elman_backward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
+    const int64_t B = s->B, H = s->H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        REAL *restrict dh = s->G + b * H;
+        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
+        REAL *restrict dgx = s->dgx + row * H;
+        if (s->valid && !s->valid[row]) {
+            memset(dgx, 0, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict h = s->h + (row + B) * H;
+        if (s->relu) {
+            for (int64_t j = 0; j < H; j++) dgx[j] = h[j] > 0 ? dh[j] : (REAL)0;
+        } else {
+            for (int64_t j = 0; j < H; j++) dgx[j] = dh[j] * ((REAL)1 - h[j] * h[j]);
+        }
+        memset(dh, 0, H * sizeof(REAL));
+        accumulate(acc, dgx, NULL, H);
+    }
+}
+
 /* One step of all rows: the per-step path of bptt.py, which runs the GEMM in PyTorch. */
 void lstm_forward_step(const lstm_seq *s, int64_t t) { lstm_forward_rows(s, t, 0, s->B); }
 void lstm_backward_step(const lstm_seq *s, int64_t t) {
@@ -481,6 +553,10 @@ void lstm_backward_step(const lstm_seq *s, int64_t t) {
 }
 void gru_forward_step(const gru_seq *s, int64_t t) { gru_forward_rows(s, t, 0, s->B); }
 void gru_backward_step(const gru_seq *s, int64_t t) { gru_backward_rows(s, t, 0, s->B, s->sums); }
+void elman_forward_step(const elman_seq *s, int64_t t) { elman_forward_rows(s, t, 0, s->B); }
+void elman_backward_step(const elman_seq *s, int64_t t) {
+    elman_backward_rows(s, t, 0, s->B, s->sums);
+}
 
 /* ---- The whole time loop in C -------------------------------------------------------
  *
@@ -599,6 +675,36 @@ void gru_backward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gem
         for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
             gru_backward_rows(s, t, b0, b1, acc);
             gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, w_hh,
+                    (REAL *)s->R + b0 * H);
+        }
+    }
+}
+
+void elman_forward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                       int64_t threads) {
+    const int64_t B = s->B, H = s->H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        for (int64_t t = 0; t < T && b1 > b0; t++) {
+            gemm_xwt(gemm, (int)(b1 - b0), (int)H, (int)H, OPERAND(s, t, b0), w_hh,
+                     s->a + b0 * H);
+            elman_forward_rows(s, t, b0, b1);
+        }
+    }
+}
+
+void elman_backward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                        int64_t threads) {
+    const int64_t B = s->B, H = s->H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * H;
+        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
+            elman_backward_rows(s, t, b0, b1, acc);
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)H, s->dgx + (t * B + b0) * H, w_hh,
                     (REAL *)s->R + b0 * H);
         }
     }
