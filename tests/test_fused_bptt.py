@@ -30,6 +30,9 @@ VARIANTS = {
     "gru-ln-rec-dropout": (snn.GRU, {"layer_norm": True, "recurrent_dropout": 0.3}),
     "lstm-ln-no-bias": (snn.LSTM, {"layer_norm": True, "bias": False}),
     "gru-ln-no-bias": (snn.GRU, {"layer_norm": True, "bias": False}),
+    "gru-reset-before": (snn.GRU, {"reset_after": False}),
+    "gru-reset-before-rec-dropout": (snn.GRU, {"reset_after": False, "recurrent_dropout": 0.3}),
+    "gru-reset-before-no-bias": (snn.GRU, {"reset_after": False, "bias": False}),
     "rnn-rec-dropout": (snn.RNN, {"recurrent_dropout": 0.3}),
     "rnn-relu-rec-dropout": (snn.RNN, {"recurrent_dropout": 0.3, "nonlinearity": "relu"}),
 }
@@ -128,7 +131,9 @@ needs_blas = pytest.mark.skipif(
 
 @needs_blas
 @pytest.mark.parametrize("batch", [3, 1])
-@pytest.mark.parametrize("kind", ["lstm-all", "lstm-peephole-ln", "gru-ln-rec-dropout"])
+@pytest.mark.parametrize(
+    "kind", ["lstm-all", "lstm-peephole-ln", "gru-ln-rec-dropout", "gru-reset-before-rec-dropout"]
+)
 def test_time_loop_on_two_threads_equals_reference(kind, batch):
     """The C time loop splits the batch rows over the threads (rnn_cells.c: *_seq): uneven
     blocks (3 rows), one row (a thread with none), lengths, two layers, both directions."""
@@ -142,7 +147,9 @@ def test_time_loop_on_two_threads_equals_reference(kind, batch):
     assert_paths_equal(layer32, x.float(), lengths, tol=1e-5, threads=2)
 
 
-@pytest.mark.parametrize("kind", ["lstm-all", "lstm-ln-no-bias", "gru-ln-rec-dropout"])
+@pytest.mark.parametrize(
+    "kind", ["lstm-all", "lstm-ln-no-bias", "gru-ln-rec-dropout", "gru-reset-before-rec-dropout"]
+)
 def test_per_step_loop_equals_reference(monkeypatch, kind):
     """Without PyTorch's BLAS (torch not built on MKL) the time loop runs in Python, one
     torch.mm per step, the elementwise half in C: the same function."""
@@ -162,7 +169,9 @@ def test_gemm_pointer_is_the_blas_torch_calls_or_none():
     assert blas.gemm_pointer(torch.float16) is None  # no half-precision BLAS: per-step loop
 
 
-@pytest.mark.parametrize("kind", ["lstm-all", "gru-ln-rec-dropout", "lstm-peephole"])
+@pytest.mark.parametrize(
+    "kind", ["lstm-all", "gru-ln-rec-dropout", "lstm-peephole", "gru-reset-before-rec-dropout"]
+)
 def test_inference_forward_equals_training_forward(kind):
     """Without grad the step buffers are one step and a ring of two (rnn_cells.c: keep)."""
     layer = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float64)
@@ -186,7 +195,8 @@ def test_plain_cells_keep_torch_kernels_and_take_bptt_for_recurrent_dropout():
     assert lstm.fused_path(x).name == "bptt"
     lstm.eval()
     assert lstm.fused_path(x).name == "torch"  # no dropout in eval: torch's kernel
-    assert snn.GRU(4, 5, reset_after=False, recurrent_dropout=0.2).fused_path(x) is None
+    assert snn.GRU(4, 5, reset_after=False, recurrent_dropout=0.2).fused_path(x).name == "bptt"
+    assert snn.GRU(4, 5, reset_after=False).fused_path(x).name == "bptt"  # torch has no kernel
     assert snn.RNN(4, 5, recurrent_dropout=0.2).fused_path(x).name == "bptt"
     assert snn.RNN(4, 5).fused_path(x).name == "torch"
     assert snn.LSTM(4, 5, peephole=True).fused_path(x.half()) is None  # float32/64 only
@@ -199,7 +209,7 @@ def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
     def rand(*shape):
         return torch.randn(*shape, generator=gen, dtype=torch.float64).requires_grad_()
 
-    G = {"lstm": 4 * H, "gru": 3 * H, "elman": H}[kind]
+    G = {"lstm": 4 * H, "gru": 3 * H, "gru_rb": 3 * H, "elman": H}[kind]
     drop = (torch.rand(B, H, generator=gen) > 0.3).double() / 0.7 if mask else None
     valid = None
     if lengths:
@@ -210,16 +220,23 @@ def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
                 rand(G), rand(G), rand(H), rand(H), drop, valid, True, 1e-5, lib)  # fmt: skip
     if kind == "elman":
         return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), drop, valid, True, False, lib)
+    if kind == "gru_rb":
+        return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), drop, valid, True, lib)
     return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), rand(G), rand(G), rand(G), drop,
             valid, True, 1e-5, lib)  # fmt: skip
 
 
-FUNCTIONS = {"lstm": bptt.LSTMFunction, "gru": bptt.GRUFunction, "elman": bptt.ElmanFunction}
+FUNCTIONS = {
+    "lstm": bptt.LSTMFunction,
+    "gru": bptt.GRUFunction,
+    "gru_rb": bptt.GRUResetBeforeFunction,
+    "elman": bptt.ElmanFunction,
+}
 
 
 @pytest.mark.parametrize("lengths", [False, True], ids=["full", "lengths"])
 @pytest.mark.parametrize("mask", [False, True], ids=["no-mask", "mask"])
-@pytest.mark.parametrize("kind", ["lstm", "gru", "elman", "elman-relu"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_rb", "elman", "elman-relu"])
 def test_gradcheck_functions(kind, mask, lengths):
     args = _function_inputs(kind.removesuffix("-relu"), lengths=lengths, mask=mask)
     if kind == "elman-relu":
@@ -227,11 +244,11 @@ def test_gradcheck_functions(kind, mask, lengths):
     assert torch.autograd.gradcheck(FUNCTIONS[kind.removesuffix("-relu")].apply, args)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "elman"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_rb", "elman"])
 def test_gradcheck_functions_without_options(kind):
     """No bias, peepholes or norms (the None inputs): the plain cell with a dropout mask."""
     args = list(_function_inputs(kind))
-    for i in {"lstm": [1, 5, 6, 7, 8, 9], "gru": [1, 4, 5, 6], "elman": [1]}[kind]:
+    for i in {"lstm": [1, 5, 6, 7, 8, 9], "gru": [1, 4, 5, 6], "gru_rb": [1], "elman": [1]}[kind]:
         args[i] = None
     assert torch.autograd.gradcheck(FUNCTIONS[kind].apply, tuple(args))
 

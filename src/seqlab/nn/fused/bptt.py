@@ -40,7 +40,14 @@ from .blas import gemm_pointer
 from .build import NativeUnavailable, load_library
 from .dispatch import register_fused_path
 
-__all__ = ["BPTTPath", "ElmanFunction", "GRUFunction", "LSTMFunction", "cell_library"]
+__all__ = [
+    "BPTTPath",
+    "ElmanFunction",
+    "GRUFunction",
+    "GRUResetBeforeFunction",
+    "LSTMFunction",
+    "cell_library",
+]
 
 _C_TYPES = {torch.float32: ("float", "32"), torch.float64: ("double", "64")}
 _p, _i = ctypes.c_void_p, ctypes.c_int64
@@ -67,6 +74,10 @@ def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
             getattr(lib, f"{kind}_{way}_step").restype = None
             getattr(lib, f"{kind}_{way}_seq").argtypes = [_p, _i, _p, _p, _i]
             getattr(lib, f"{kind}_{way}_seq").restype = None
+    for way in ("forward", "backward"):
+        getattr(lib, f"gru_rb_{way}_seq").argtypes = [_p, _i, _p, _p, _i]
+        for part in "ab":
+            getattr(lib, f"gru_rb_{way}_step_{part}").argtypes = [_p, _i]
     _LIBS[dtype] = lib
     return lib
 
@@ -110,9 +121,12 @@ _LSTM_FIELDS += " dh_out dgx da dcn R G dc sums"
 _GRU_FIELDS = "bias b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
 _GRU_FIELDS += " sums"
 _ELMAN_FIELDS = "bias mask valid gx a h hm dh_out dgx R G sums"
+_GRU_RB_FIELDS = "bias mask valid gx a act q h hm dh_out dgx dq R G sums"
+_FIELDS = {"lstm": _LSTM_FIELDS, "gru": _GRU_FIELDS, "elman": _ELMAN_FIELDS}
+_FIELDS["gru_rb"] = _GRU_RB_FIELDS
 _STRUCTS = {
     (kind, dtype): _struct(kind, dtype, fields)
-    for kind, fields in (("lstm", _LSTM_FIELDS), ("gru", _GRU_FIELDS), ("elman", _ELMAN_FIELDS))
+    for kind, fields in _FIELDS.items()
     for dtype in _C_TYPES
 }
 
@@ -362,6 +376,80 @@ class ElmanFunction(torch.autograd.Function):
         return dgx, dbias, dh0, dw_hh, None, None, None, None, None
 
 
+class GRUResetBeforeFunction(torch.autograd.Function):
+    """One GRU layer-direction with ``reset_after=False`` (``rnn_cells.c``: reset_after = 0):
+    two GEMMs a step, ``W_rz`` on ``h ⊙ m`` and ``W_n`` on ``r ⊙ h ⊙ m``.
+
+    Inputs: ``gx`` (T, B, 3H), ``bias`` (3H) or None (``gx + bias = W_ih x + b_ih +
+    b_hh``), ``h0`` (B, H), ``w_hh`` (3H, H), ``mask`` (B, H) or None, ``valid`` (T, B)
+    uint8 or None, ``keep`` and the library. Returns ``h`` (T, B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, lib):
+        gx, w_hh = gx.contiguous(), w_hh.contiguous()
+        T, B, G = gx.shape
+        H = G // 3
+        new = dict(dtype=gx.dtype, device=gx.device)
+        S = T if keep else 1
+        h = torch.empty(T + 1, B, H, **new)
+        h[0] = h0
+        hm = None
+        if mask is not None:
+            hm = torch.empty(S + 1, B, H, **new)
+            torch.mul(h0, mask, out=hm[0])
+        a, act = torch.empty(B, G, **new), torch.empty(S, B, G, **new)
+        q = torch.empty(S, B, H, **new)
+        seq = _seq("gru_rb", gx.dtype, B, H, keep, 0.0, bias=bias, mask=mask, valid=valid, gx=gx,
+                   a=a, act=act, q=q, h=h, hm=hm)  # fmt: skip
+        if (loop := _time_loop(lib, "gru_rb", "forward", w_hh)) is not None:
+            loop(seq, T)
+        else:  # per step: a_rz, then the C step that makes q, then a_n, then the rest
+            hh, ref = (h if hm is None else hm).unbind(0), ctypes.byref(seq)
+            w_rz, w_n = w_hh[: 2 * H].t(), w_hh[2 * H :].t()
+            a_rz, a_n = torch.empty(B, 2 * H, **new), torch.empty(B, H, **new)
+            for t in range(T):
+                torch.mm(hh[t if keep or hm is None else t % 2], w_rz, out=a_rz)
+                a[:, : 2 * H] = a_rz
+                lib.gru_rb_forward_step_a(ref, t)
+                torch.mm(q[t if keep else 0], w_n, out=a_n)
+                a[:, 2 * H :] = a_n
+                lib.gru_rb_forward_step_b(ref, t)
+        if keep:
+            ctx.lib, ctx.has_bias = lib, bias is not None
+            ctx.save_for_backward(w_hh, mask, valid, h, hm, act, q)
+        return h[1:]
+
+    @staticmethod
+    def backward(ctx, dh):
+        _refuse_double_backward("GRUResetBeforeFunction")
+        w_hh, mask, valid, h, hm, act, q = ctx.saved_tensors
+        T, B, G = act.shape
+        H = G // 3
+        dh = dh.contiguous()
+        dgx = torch.empty_like(act)
+        dq, R, carry = (torch.zeros_like(h[0]) for _ in range(3))
+        loop = _time_loop(ctx.lib, "gru_rb", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, G, dtype=torch.float64)
+        seq = _seq("gru_rb", act.dtype, B, H, True, 0.0, mask=mask, valid=valid, act=act, q=q,
+                   h=h, hm=hm, dh_out=dh, dgx=dgx, dq=dq, R=R, G=carry, sums=sums)  # fmt: skip
+        if loop is not None:
+            loop(seq, T)
+        else:
+            ref, w_rz, w_n = ctypes.byref(seq), w_hh[: 2 * H], w_hh[2 * H :]
+            for t in range(T - 1, -1, -1):
+                ctx.lib.gru_rb_backward_step_a(ref, t)
+                torch.mm(dgx[t, :, 2 * H :], w_n, out=dq)  # dq = dn W_n
+                ctx.lib.gru_rb_backward_step_b(ref, t)
+                torch.mm(dgx[t, :, : 2 * H], w_rz, out=R)  # R = [dr, dz] W_rz
+        dh0 = carry + (R if mask is None else R * mask)
+        hh = (h if hm is None else hm)[:T].reshape(T * B, H)
+        d = dgx.reshape(T * B, G)
+        dw_hh = torch.cat([d[:, : 2 * H].t() @ hh, d[:, 2 * H :].t() @ q.reshape(T * B, H)])
+        dbias = sums.sum(0).to(act.dtype) if ctx.has_bias else None
+        return dgx, dbias, dh0, dw_hh, None, None, None, None
+
+
 class BPTTPath:
     """The fused path of :class:`LSTMFunction`, :class:`GRUFunction` and
     :class:`ElmanFunction` (see the module docstring)."""
@@ -396,6 +484,9 @@ class BPTTPath:
                 lib,
             )  # fmt: skip
             final = (hs[-1], c_last)
+        elif self.kind == "gru_rb":
+            hs = GRUResetBeforeFunction.apply(gx, bias, s[0], w["weight_hh"], mask, v, keep, lib)
+            final = (hs[-1],)
         elif self.kind == "elman":
             relu = cell.nonlinearity == "relu"
             hs = ElmanFunction.apply(gx, bias, s[0], w["weight_hh"], mask, v, keep, relu, lib)
@@ -418,8 +509,9 @@ def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
     and the biases are one (G,) vector the C step adds.
     """
     b = None
-    if cell.bias:  # outside the GRU's reset gate b_hh is a constant too
-        b = w["bias_ih"] if isinstance(cell, GRUCell) else w["bias_ih"] + w["bias_hh"]
+    if cell.bias:  # b_hh is a constant too, except inside the reset gate's r ⊙ (W_hn h + b_hn)
+        inside = isinstance(cell, GRUCell) and cell.reset_after
+        b = w["bias_ih"] if inside else w["bias_ih"] + w["bias_hh"]
     if not getattr(cell, "layer_norm", False):
         return F.linear(x, w["weight_ih"], b), None
     gx = F.layer_norm(
@@ -433,8 +525,8 @@ def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
 def _bptt_cells(cell: RecurrentCell) -> BPTTPath | None:
     if type(cell) is LSTMCell:
         return BPTTPath("lstm")
-    if type(cell) is GRUCell and cell.reset_after:
-        return BPTTPath("gru")
+    if type(cell) is GRUCell:
+        return BPTTPath("gru" if cell.reset_after else "gru_rb")
     if type(cell) is ElmanCell:  # torch's kernels run it, but not with recurrent dropout
         return BPTTPath("elman")
     return None

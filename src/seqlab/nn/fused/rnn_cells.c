@@ -546,6 +546,124 @@ void elman_backward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1, 
     }
 }
 
+/* GRU with reset_after = 0 (Cho et al. 2014): the reset gate acts before W_hn, so each step
+ * has two GEMMs, the second on the first's result:
+ *   a_rz = hh W_rz^T,   r = σ(gx'_r + a_r),  z = σ(gx'_z + a_z),   q = r hh     (hh = h_{t-1} m)
+ *   a_n  = q W_n^T,     n = tanh(gx'_n + a_n),   h_t = (1 - z) n + z h_{t-1}
+ * (gx' = W_ih x_t + b_ih + b_hh: every bias is outside a product here.) The gates' input is
+ * gx' + a, so dgx is also the gradient of a; backward, with dh = G:
+ *   dn = dh (1-z)(1-n²),  dz = dh (h_{t-1} - n) z(1-z),  dq = dn W_n,
+ *   dr = dq hh r(1-r),  dh_{t-1} = dh z + m (dq r + [dr, dz] W_rz)
+ * Each step is two C calls around the GEMMs: _a before the second GEMM, _b after it. */
+typedef struct {
+    int64_t B, H;
+    int64_t keep;
+    REAL eps;                       /* unused: the struct starts as the others */
+    const REAL *bias;               /* (3H) or NULL: added to gx */
+    const REAL *mask;               /* (B, H) or NULL */
+    const uint8_t *valid;           /* (T, B) or NULL */
+    const REAL *gx;                 /* (T, B, 3H) */
+    REAL *a;                        /* (B, 3H): [a_rz, a_n] of one step */
+    REAL *act;                      /* (T, B, 3H): r, z, n; (B, 3H) without keep */
+    REAL *q;                        /* (T, B, H): r hh, W_n's operand; (B, H) without keep */
+    REAL *h;                        /* (T+1, B, H) */
+    REAL *hm;                       /* (T+1, B, H), when mask */
+    const REAL *dh_out;             /* (T, B, H) */
+    REAL *dgx;                      /* (T, B, 3H): of the gates' input (= of a) */
+    REAL *dq;                       /* (B, H): dn W_n */
+    const REAL *R;                  /* (B, H): [dr, dz]_{t+1} W_rz */
+    REAL *G;                        /* (B, H) */
+    double *sums;                   /* (threads, 3H): Σ dgx */
+} gru_rb_seq;
+
+#define HH(s, t, b) ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b)) * (s)->H \
+                               : (s)->h + ((t) * (s)->B + (b)) * (s)->H)
+
+VECTOR_CLONES
+void gru_rb_forward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        REAL *restrict q = s->q + srow * H;
+        if (s->valid && !s->valid[row]) {
+            memset(q, 0, H * sizeof(REAL)); /* W_n's operand: 0, not stale, at padding */
+            continue;
+        }
+        const REAL *restrict gx = s->gx + row * G3, *restrict a = s->a + b * G3;
+        const REAL *restrict hh = HH(s, t, b);
+        REAL *restrict act = s->act + srow * G3;
+        for (int64_t j = 0; j < 2 * H; j++) act[j] = gx[j] + a[j] + (s->bias ? s->bias[j] : 0);
+        for (int64_t j = 0; j < 2 * H; j++) act[j] = sigmoid_(act[j]);
+        for (int64_t j = 0; j < H; j++) q[j] = act[j] * hh[j];
+    }
+}
+
+VECTOR_CLONES
+void gru_rb_forward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
+        const REAL *restrict h_prev = s->h + row * H;
+        REAL *restrict h = s->h + (row + B) * H;
+        if (s->valid && !s->valid[row]) {
+            memcpy(h, h_prev, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict gx = s->gx + row * G3 + 2 * H, *restrict a = s->a + b * G3 + 2 * H;
+        const REAL *restrict bias = s->bias ? s->bias + 2 * H : NULL;
+        REAL *restrict act = s->act + srow * G3;
+        const REAL *restrict z = act + H;
+        REAL *restrict n = act + 2 * H;
+        for (int64_t j = 0; j < H; j++) n[j] = tanh_(gx[j] + a[j] + (bias ? bias[j] : 0));
+        for (int64_t j = 0; j < H; j++) h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
+        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+    }
+}
+
+VECTOR_CLONES
+void gru_rb_backward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        REAL *restrict dh = s->G + b * H;
+        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
+        REAL *restrict dgx = s->dgx + row * G3;
+        if (s->valid && !s->valid[row]) {
+            memset(dgx, 0, G3 * sizeof(REAL));
+            continue;
+        }
+        const REAL *act = s->act + row * G3, *z = act + H, *n = act + 2 * H;
+        const REAL *restrict h_prev = s->h + row * H;
+        for (int64_t j = 0; j < H; j++) {
+            dgx[2 * H + j] = dh[j] * ((REAL)1 - z[j]) * ((REAL)1 - n[j] * n[j]);
+            dgx[H + j] = dh[j] * (h_prev[j] - n[j]) * z[j] * ((REAL)1 - z[j]);
+            dh[j] *= z[j]; /* the direct path h_{t-1} -> z h_{t-1} */
+        }
+    }
+}
+
+VECTOR_CLONES
+void gru_rb_backward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        if (s->valid && !s->valid[row]) continue;
+        REAL *restrict dgx = s->dgx + row * G3, *restrict dh = s->G + b * H;
+        const REAL *restrict r = s->act + row * G3, *restrict dq = s->dq + b * H;
+        const REAL *restrict hh = HH(s, t, b), *restrict m = s->mask ? s->mask + b * H : NULL;
+        for (int64_t j = 0; j < H; j++) dgx[j] = dq[j] * hh[j] * r[j] * ((REAL)1 - r[j]);
+        if (m) { /* q = r (h m): its gradient reaches h through m */
+            for (int64_t j = 0; j < H; j++) dh[j] += dq[j] * r[j] * m[j];
+        } else {
+            for (int64_t j = 0; j < H; j++) dh[j] += dq[j] * r[j];
+        }
+        accumulate(acc, dgx, NULL, G3);
+    }
+}
+
 /* One step of all rows: the per-step path of bptt.py, which runs the GEMM in PyTorch. */
 void lstm_forward_step(const lstm_seq *s, int64_t t) { lstm_forward_rows(s, t, 0, s->B); }
 void lstm_backward_step(const lstm_seq *s, int64_t t) {
@@ -554,6 +672,12 @@ void lstm_backward_step(const lstm_seq *s, int64_t t) {
 void gru_forward_step(const gru_seq *s, int64_t t) { gru_forward_rows(s, t, 0, s->B); }
 void gru_backward_step(const gru_seq *s, int64_t t) { gru_backward_rows(s, t, 0, s->B, s->sums); }
 void elman_forward_step(const elman_seq *s, int64_t t) { elman_forward_rows(s, t, 0, s->B); }
+void gru_rb_forward_step_a(const gru_rb_seq *s, int64_t t) { gru_rb_forward_a(s, t, 0, s->B); }
+void gru_rb_forward_step_b(const gru_rb_seq *s, int64_t t) { gru_rb_forward_b(s, t, 0, s->B); }
+void gru_rb_backward_step_a(const gru_rb_seq *s, int64_t t) { gru_rb_backward_a(s, t, 0, s->B); }
+void gru_rb_backward_step_b(const gru_rb_seq *s, int64_t t) {
+    gru_rb_backward_b(s, t, 0, s->B, s->sums);
+}
 void elman_backward_step(const elman_seq *s, int64_t t) {
     elman_backward_rows(s, t, 0, s->B, s->sums);
 }
@@ -579,16 +703,19 @@ typedef void (*gemm_fn)(const char *ta, const char *tb, const int *m, const int 
                         const REAL *b, const int *ldb, const REAL *beta, REAL *c,
                         const int *ldc);
 
-/* Row-major out (M, N) = x (M, K) W^T with W (N, K): column-major out^T = W x^T. */
-static void gemm_xwt(gemm_fn gemm, int M, int N, int K, const REAL *x, const REAL *W, REAL *out) {
+/* Row-major out (M, N) = x (M, K) W^T with W (N, K): column-major out^T = W x^T. The rows
+ * of x and out are ldx and ldo apart (a slice of a wider buffer). */
+static void gemm_xwt(gemm_fn gemm, int M, int N, int K, const REAL *x, int ldx, const REAL *W,
+                     REAL *out, int ldo) {
     const REAL one = 1, zero = 0;
-    gemm("T", "N", &N, &M, &K, &one, W, &K, x, &K, &zero, out, &N);
+    gemm("T", "N", &N, &M, &K, &one, W, &K, x, &ldx, &zero, out, &ldo);
 }
 
 /* Row-major out (M, N) = x (M, K) W with W (K, N): column-major out^T = W^T x^T. */
-static void gemm_xw(gemm_fn gemm, int M, int N, int K, const REAL *x, const REAL *W, REAL *out) {
+static void gemm_xw(gemm_fn gemm, int M, int N, int K, const REAL *x, int ldx, const REAL *W,
+                    REAL *out) {
     const REAL one = 1, zero = 0;
-    gemm("N", "N", &N, &M, &K, &one, W, &N, x, &K, &zero, out, &N);
+    gemm("N", "N", &N, &M, &K, &one, W, &N, x, &ldx, &zero, out, &N);
 }
 
 /* This thread's block of the B rows, [*b0, *b1); returns the thread's number. */
@@ -627,7 +754,8 @@ void lstm_forward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn ge
         my_rows(B, &b0, &b1);
         for (int64_t t = 0; t < T && b1 > b0; t++) {
             REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
-            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), w_hh, a);
+            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
+                     (int)G);
             lstm_forward_rows(s, t, b0, b1);
         }
     }
@@ -643,8 +771,8 @@ void lstm_backward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn g
         for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
             lstm_backward_rows(s, t, b0, b1, acc);
             /* R = da_t W_hh: what step t-1's h receives through the recurrent GEMM */
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, w_hh,
-                    (REAL *)s->R + b0 * H);
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
+                    w_hh, (REAL *)s->R + b0 * H);
         }
     }
 }
@@ -659,7 +787,8 @@ void gru_forward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm
         my_rows(B, &b0, &b1);
         for (int64_t t = 0; t < T && b1 > b0; t++) {
             REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
-            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), w_hh, a);
+            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
+                     (int)G);
             gru_forward_rows(s, t, b0, b1);
         }
     }
@@ -674,8 +803,8 @@ void gru_backward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gem
         double *acc = s->sums + my_rows(B, &b0, &b1) * GRU_SUMS(H);
         for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
             gru_backward_rows(s, t, b0, b1, acc);
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, w_hh,
-                    (REAL *)s->R + b0 * H);
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
+                    w_hh, (REAL *)s->R + b0 * H);
         }
     }
 }
@@ -688,8 +817,8 @@ void elman_forward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn 
         int64_t b0, b1;
         my_rows(B, &b0, &b1);
         for (int64_t t = 0; t < T && b1 > b0; t++) {
-            gemm_xwt(gemm, (int)(b1 - b0), (int)H, (int)H, OPERAND(s, t, b0), w_hh,
-                     s->a + b0 * H);
+            gemm_xwt(gemm, (int)(b1 - b0), (int)H, (int)H, OPERAND(s, t, b0), (int)H, w_hh,
+                     s->a + b0 * H, (int)H);
             elman_forward_rows(s, t, b0, b1);
         }
     }
@@ -704,8 +833,45 @@ void elman_backward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn
         double *acc = s->sums + my_rows(B, &b0, &b1) * H;
         for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
             elman_backward_rows(s, t, b0, b1, acc);
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)H, s->dgx + (t * B + b0) * H, w_hh,
-                    (REAL *)s->R + b0 * H);
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)H, s->dgx + (t * B + b0) * H, (int)H,
+                    w_hh, (REAL *)s->R + b0 * H);
+        }
+    }
+}
+
+void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                        int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        const int M = (int)(b1 - b0);
+        for (int64_t t = 0; t < T && M > 0; t++) {
+            REAL *a = s->a + b0 * G, *q = s->q + ((s->keep ? t * B : 0) + b0) * H;
+            gemm_xwt(gemm, M, (int)(2 * H), (int)H, HH(s, t, b0), (int)H, w_hh, a, (int)G);
+            gru_rb_forward_a(s, t, b0, b1);
+            gemm_xwt(gemm, M, (int)H, (int)H, q, (int)H, w_hh + 2 * H * H, a + 2 * H, (int)G);
+            gru_rb_forward_b(s, t, b0, b1);
+        }
+    }
+}
+
+void gru_rb_backward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                         int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * G;
+        const int M = (int)(b1 - b0);
+        for (int64_t t = T - 1; t >= 0 && M > 0; t--) {
+            const REAL *dgx = s->dgx + (t * B + b0) * G;
+            gru_rb_backward_a(s, t, b0, b1);
+            gemm_xw(gemm, M, (int)H, (int)H, dgx + 2 * H, (int)G, w_hh + 2 * H * H,
+                    s->dq + b0 * H);
+            gru_rb_backward_b(s, t, b0, b1, acc);
+            gemm_xw(gemm, M, (int)H, (int)(2 * H), dgx, (int)G, w_hh, (REAL *)s->R + b0 * H);
         }
     }
 }
