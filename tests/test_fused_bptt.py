@@ -145,6 +145,18 @@ def test_time_loop_on_two_threads_equals_reference(kind, batch):
     assert_paths_equal(layer, x, lengths, state, threads=2)
     layer32 = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float32)
     assert_paths_equal(layer32, x.float(), lengths, tol=1e-5, threads=2)
+    # inference on the threads: the input half made per step inside the C loop
+    want = run(layer, x, state, lengths, seed=3)[0]
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(3)
+        arg = state if len(state) == 2 else state[0]
+        with torch.no_grad():
+            got = layer(x, arg, lengths=lengths)[0]
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -170,10 +182,13 @@ def test_gemm_pointer_is_the_blas_torch_calls_or_none():
 
 
 @pytest.mark.parametrize(
-    "kind", ["lstm-all", "gru-ln-rec-dropout", "lstm-peephole", "gru-reset-before-rec-dropout"]
-)
+    "kind",
+    ["lstm-all", "gru-ln-rec-dropout", "lstm-peephole", "gru-reset-before-rec-dropout",
+     "rnn-relu-rec-dropout"],
+)  # fmt: skip
 def test_inference_forward_equals_training_forward(kind):
-    """Without grad the step buffers are one step and a ring of two (rnn_cells.c: keep)."""
+    """Without grad the step buffers are one step and a ring of two (rnn_cells.c: keep),
+    and the C loop makes the input half per step (RawInput): equal up to rounding."""
     layer = make(kind, {"num_layers": 2, "bidirectional": True}, torch.float64)
     x = torch.randn(3, 6, 5, dtype=torch.float64)
     lengths = torch.tensor([6, 2, 5])
@@ -182,10 +197,10 @@ def test_inference_forward_equals_training_forward(kind):
         out, state = layer(x, lengths=lengths)
     torch.manual_seed(0)
     out2, state2 = layer(x.requires_grad_(), lengths=lengths)
-    torch.testing.assert_close(out, out2.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(out, out2.detach(), rtol=1e-10, atol=1e-10)
     for a, b in zip(state if isinstance(state, tuple) else (state,),
                     state2 if isinstance(state2, tuple) else (state2,), strict=True):  # fmt: skip
-        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+        torch.testing.assert_close(a, b.detach(), rtol=1e-10, atol=1e-10)
 
 
 def test_plain_cells_keep_torch_kernels_and_take_bptt_for_recurrent_dropout():

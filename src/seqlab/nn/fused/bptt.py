@@ -30,6 +30,7 @@ line says why). The backward is not itself differentiable: double backward raise
 from __future__ import annotations
 
 import ctypes
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +55,8 @@ _p, _i = ctypes.c_void_p, ctypes.c_int64
 
 
 _LIBS: dict[torch.dtype, ctypes.CDLL] = {}  # loaded and bound, per element type
+# *_seq(seq, T, w_hh, gemm, threads[, x, w_ih, I, ln_ih_w])
+_SEQ_ARGS = {"forward": [_p, _i, _p, _p, _i, _p, _p, _i, _p], "backward": [_p, _i, _p, _p, _i]}
 
 
 def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
@@ -72,24 +75,30 @@ def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
         for way in ("forward", "backward"):
             getattr(lib, f"{kind}_{way}_step").argtypes = [_p, _i]
             getattr(lib, f"{kind}_{way}_step").restype = None
-            getattr(lib, f"{kind}_{way}_seq").argtypes = [_p, _i, _p, _p, _i]
+            getattr(lib, f"{kind}_{way}_seq").argtypes = _SEQ_ARGS[way]
             getattr(lib, f"{kind}_{way}_seq").restype = None
     for way in ("forward", "backward"):
-        getattr(lib, f"gru_rb_{way}_seq").argtypes = [_p, _i, _p, _p, _i]
+        getattr(lib, f"gru_rb_{way}_seq").argtypes = _SEQ_ARGS[way]
         for part in "ab":
             getattr(lib, f"gru_rb_{way}_step_{part}").argtypes = [_p, _i]
     _LIBS[dtype] = lib
     return lib
 
 
-def _time_loop(lib, kind: str, way: str, w_hh: Tensor):
+def _time_loop(lib, kind: str, way: str, w_hh: Tensor, raw: RawInput | None = None):
     """``loop(seq, T)``: the whole time loop in C with PyTorch's BLAS (``*_seq``), or None
-    where that BLAS is not found (then the caller loops in Python, :func:`_forward_steps`)."""
+    where that BLAS is not found (then the caller loops in Python, :func:`_forward_steps`).
+    ``raw``: the forward also makes the input half, step by step (:class:`RawInput`)."""
     gemm = gemm_pointer(w_hh.dtype)
     if gemm is None:
         return None
     fn, w, threads = getattr(lib, f"{kind}_{way}_seq"), w_hh.contiguous(), torch.get_num_threads()
-    return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads)
+    if way == "backward":
+        return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads)
+    inputs = (None, None, 0, None) if raw is None else (
+        raw.x.data_ptr(), raw.w_ih.data_ptr(), raw.x.size(2), _ptr(raw.ln_w)
+    )  # fmt: skip
+    return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads, *inputs)
 
 
 def _refuse_double_backward(name: str) -> None:
@@ -109,6 +118,7 @@ def _ptr(t: Tensor | None) -> int | None:
 def _struct(kind: str, dtype: torch.dtype, pointers: str) -> type[ctypes.Structure]:
     fourth = ("relu", _i) if kind == "elman" else ("eps", _C_REAL[dtype])
     fields = [("B", _i), ("H", _i), ("keep", _i), fourth, *((n, _p) for n in pointers.split())]
+    fields.append(("gx_now", _i))
     return type(f"{kind}_seq", (ctypes.Structure,), {"_fields_": fields})
 
 
@@ -131,10 +141,27 @@ _STRUCTS = {
 }
 
 
-def _seq(kind, dtype, B, H, keep: bool, fourth: float | bool, **tensors) -> ctypes.Structure:
-    """The C struct of ``kind``; ``fourth`` is the norms' eps (LSTM, GRU) or relu (Elman)."""
+def _seq(kind, dtype, B, H, keep: bool, fourth: float | bool, gx_now=False, **tensors):
+    """The C struct of ``kind``; ``fourth`` is the norms' eps (LSTM, GRU) or relu (Elman);
+    ``gx_now``: gx holds one step's rows, made by the C loop from a :class:`RawInput`."""
     pointers = {n: _ptr(t) for n, t in tensors.items()}
-    return _STRUCTS[kind, dtype](B, H, int(keep), fourth, **pointers)
+    return _STRUCTS[kind, dtype](B, H, int(keep), fourth, **pointers, gx_now=int(gx_now))
+
+
+class RawInput(NamedTuple):
+    """Inference (no backward follows): the input half left to the C time loop, which
+    computes ``gx_t = [LN_ih](x_t W_ih^T)`` (the norm's gain only) per step into a (B, G)
+    buffer (``rnn_cells.c``: ``input_rows``) instead of one (T, B, G) tensor for all steps."""
+
+    x: Tensor  # (T, B, I), contiguous
+    w_ih: Tensor  # (G, I)
+    ln_w: Tensor | None  # (G,) or None
+
+    def buffers(self) -> tuple[int, int, int, Tensor]:
+        """``T, B, G`` and the one-step buffer."""
+        T, B, _ = self.x.shape
+        G = self.w_ih.size(0)
+        return T, B, G, self.x.new_empty(B, G)
 
 
 def _forward_steps(
@@ -165,8 +192,9 @@ class LSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gx, bias, h0, c0, w_hh, peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, mask,
                 valid, keep, eps, lib):  # fmt: skip
-        gx = gx.contiguous()
-        T, B, G = gx.shape
+        raw = gx if isinstance(gx, RawInput) else None
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
         H = G // 4
         new = dict(dtype=gx.dtype, device=gx.device)
         S = T if keep else 1  # steps held in the step buffers (rnn_cells.c: keep)
@@ -182,11 +210,11 @@ class LSTMFunction(torch.autograd.Function):
         chat = torch.zeros(S, B, H, **new) if ln_c_w is not None else None  # 0 at padding
         rstd_c = torch.empty(S, B, **new) if ln_c_w is not None else None
         seq = _seq(
-            "lstm", gx.dtype, B, H, keep, eps, bias=bias, peep=peep, ln_hh_w=ln_hh_w,
+            "lstm", gx.dtype, B, H, keep, eps, now, bias=bias, peep=peep, ln_hh_w=ln_hh_w,
             ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a,
             rstd_a=rstd_a, act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
         )  # fmt: skip
-        if (loop := _time_loop(lib, "lstm", "forward", w_hh)) is not None:
+        if (loop := _time_loop(lib, "lstm", "forward", w_hh, raw)) is not None:
             loop(seq, T)
         else:
             _forward_steps(lib.lstm_forward_step, seq, h, hm, a, w_hh, T, keep)
@@ -255,8 +283,9 @@ class GRUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, bias, h0, w_hh, b_hh, ln_hh_w, ln_hh_b, mask, valid, keep, eps, lib):
-        gx = gx.contiguous()
-        T, B, G = gx.shape
+        raw = gx if isinstance(gx, RawInput) else None
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
         H = G // 3
         new = dict(dtype=gx.dtype, device=gx.device)
         S = T if keep else 1
@@ -270,11 +299,11 @@ class GRUFunction(torch.autograd.Function):
         a, act, ghn = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
         rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
         seq = _seq(
-            "gru", gx.dtype, B, H, keep, eps, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
+            "gru", gx.dtype, B, H, keep, eps, now, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
             ln_hh_b=ln_hh_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act,
             ghn=ghn, h=h, hm=hm,
         )  # fmt: skip
-        if (loop := _time_loop(lib, "gru", "forward", w_hh)) is not None:
+        if (loop := _time_loop(lib, "gru", "forward", w_hh, raw)) is not None:
             loop(seq, T)
         else:
             _forward_steps(lib.gru_forward_step, seq, h, hm, a, w_hh, T, keep)
@@ -329,8 +358,9 @@ class ElmanFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, relu, lib):
-        gx = gx.contiguous()
-        T, B, H = gx.shape
+        raw = gx if isinstance(gx, RawInput) else None
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, H, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
         new = dict(dtype=gx.dtype, device=gx.device)
         S = T if keep else 1
         h, a = torch.empty(T + 1, B, H, **new), torch.empty(1, B, H, **new)
@@ -339,9 +369,9 @@ class ElmanFunction(torch.autograd.Function):
         if mask is not None:
             hm = torch.empty(S + 1, B, H, **new)
             torch.mul(h0, mask, out=hm[0])
-        seq = _seq("elman", gx.dtype, B, H, keep, relu, bias=bias, mask=mask, valid=valid, gx=gx,
-                   a=a, h=h, hm=hm)  # fmt: skip
-        if (loop := _time_loop(lib, "elman", "forward", w_hh)) is not None:
+        seq = _seq("elman", gx.dtype, B, H, keep, relu, now, bias=bias, mask=mask, valid=valid,
+                   gx=gx, a=a, h=h, hm=hm)  # fmt: skip
+        if (loop := _time_loop(lib, "elman", "forward", w_hh, raw)) is not None:
             loop(seq, T)
         else:
             _forward_steps(lib.elman_forward_step, seq, h, hm, a, w_hh, T, keep)
@@ -387,8 +417,9 @@ class GRUResetBeforeFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, lib):
-        gx, w_hh = gx.contiguous(), w_hh.contiguous()
-        T, B, G = gx.shape
+        raw, w_hh = (gx if isinstance(gx, RawInput) else None), w_hh.contiguous()
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
         H = G // 3
         new = dict(dtype=gx.dtype, device=gx.device)
         S = T if keep else 1
@@ -400,9 +431,9 @@ class GRUResetBeforeFunction(torch.autograd.Function):
             torch.mul(h0, mask, out=hm[0])
         a, act = torch.empty(B, G, **new), torch.empty(S, B, G, **new)
         q = torch.empty(S, B, H, **new)
-        seq = _seq("gru_rb", gx.dtype, B, H, keep, 0.0, bias=bias, mask=mask, valid=valid, gx=gx,
-                   a=a, act=act, q=q, h=h, hm=hm)  # fmt: skip
-        if (loop := _time_loop(lib, "gru_rb", "forward", w_hh)) is not None:
+        seq = _seq("gru_rb", gx.dtype, B, H, keep, 0.0, now, bias=bias, mask=mask, valid=valid,
+                   gx=gx, a=a, act=act, q=q, h=h, hm=hm)  # fmt: skip
+        if (loop := _time_loop(lib, "gru_rb", "forward", w_hh, raw)) is not None:
             loop(seq, T)
         else:  # per step: a_rz, then the C step that makes q, then a_n, then the rest
             hh, ref = (h if hm is None else hm).unbind(0), ctypes.byref(seq)
@@ -470,13 +501,16 @@ class BPTTPath:
         return layer.run_stack(x, state, lengths, lambda *args: self._direction(lib, *args))
 
     def _direction(self, lib, cell, w, seq, s, valid, h_mask):
-        gx, bias = _input_half(cell, w, seq.transpose(0, 1))  # (T, B, G*H), time-major
         v = None if valid is None else valid.t().to(torch.uint8).contiguous()  # (T, B)
         mask = None if h_mask is None else h_mask.contiguous()
         eps = float(getattr(cell, "layer_norm_eps", 0.0))
         keep = torch.is_grad_enabled() and any(  # will a backward follow?
-            t.requires_grad for t in (gx, *s, *w.values())
+            t.requires_grad for t in (seq, *s, *w.values())
         )
+        if not keep and gemm_pointer(seq.dtype) is not None:  # inference: gx step by step
+            gx, bias = _raw_input(cell, w, seq.transpose(0, 1).contiguous())
+        else:
+            gx, bias = _input_half(cell, w, seq.transpose(0, 1))  # (T, B, G*H), time-major
         if self.kind == "lstm":
             hs, c_last = LSTMFunction.apply(
                 gx, bias, s[0], s[1], w["weight_hh"], w.get("weight_ch"), w.get("ln_hh_weight"),
@@ -519,6 +553,19 @@ def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
         w["ln_ih_weight"], None, cell.layer_norm_eps,
     )  # fmt: skip
     return gx, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
+
+
+def _raw_input(cell, w, x: Tensor) -> tuple[RawInput, Tensor | None]:
+    """What :func:`_input_half` computes, left to the C loop: the projection and the norm's
+    gain per step, the constants (biases, the norm's shift) as the step's bias."""
+    b = None
+    if cell.bias:
+        inside = isinstance(cell, GRUCell) and cell.reset_after
+        b = w["bias_ih"] if inside else w["bias_ih"] + w["bias_hh"]
+    if not getattr(cell, "layer_norm", False):
+        return RawInput(x, w["weight_ih"].contiguous(), None), b
+    raw = RawInput(x, w["weight_ih"].contiguous(), w["ln_ih_weight"].contiguous())
+    return raw, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
 
 
 @register_fused_path

@@ -233,6 +233,7 @@ typedef struct {
     REAL *G;                        /* (B, H): gradient carried to h_t past the GEMM */
     REAL *dc;                       /* (B, H): gradient of c_t, in; of c_{t-1}, out */
     double *sums;                   /* (threads, LSTM_SUMS(H)), zeroed: see LSTM_SUMS */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } lstm_seq;
 
 VECTOR_CLONES
@@ -251,7 +252,7 @@ void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
             if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict gx = s->gx + row * G4;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G4;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G4; /* kept only as LN's ŷ */
         REAL *restrict act = s->act + srow * G4;
         if (s->ln_hh_w) {
@@ -384,6 +385,7 @@ typedef struct {
     const REAL *R;                  /* (B, H) */
     REAL *G;                        /* (B, H) */
     double *sums;                   /* (threads, GRU_SUMS(H)), zeroed: see LSTM_SUMS */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } gru_seq;
 
 VECTOR_CLONES
@@ -400,7 +402,7 @@ void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
             if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict gx = s->gx + row * G3;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G3;
         REAL *restrict act = s->act + srow * G3;
         REAL *restrict ghn = s->ghn + srow * H;
@@ -492,6 +494,7 @@ typedef struct {
     const REAL *R;                  /* (B, H) */
     REAL *G;                        /* (B, H) */
     double *sums;                   /* (threads, H): Σ dgx, the biases' gradient */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } elman_seq;
 
 VECTOR_CLONES
@@ -508,7 +511,7 @@ void elman_forward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1) {
             if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict gx = s->gx + row * H, *restrict a = s->a + b * H;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * H, *restrict a = s->a + b * H;
         if (s->bias) {
             for (int64_t j = 0; j < H; j++) h[j] = gx[j] + a[j] + s->bias[j];
         } else {
@@ -574,6 +577,7 @@ typedef struct {
     const REAL *R;                  /* (B, H): [dr, dz]_{t+1} W_rz */
     REAL *G;                        /* (B, H) */
     double *sums;                   /* (threads, 3H): Σ dgx */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } gru_rb_seq;
 
 #define HH(s, t, b) ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b)) * (s)->H \
@@ -589,7 +593,7 @@ void gru_rb_forward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
             memset(q, 0, H * sizeof(REAL)); /* W_n's operand: 0, not stale, at padding */
             continue;
         }
-        const REAL *restrict gx = s->gx + row * G3, *restrict a = s->a + b * G3;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3, *restrict a = s->a + b * G3;
         const REAL *restrict hh = HH(s, t, b);
         REAL *restrict act = s->act + srow * G3;
         for (int64_t j = 0; j < 2 * H; j++) act[j] = gx[j] + a[j] + (s->bias ? s->bias[j] : 0);
@@ -612,7 +616,8 @@ void gru_rb_forward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
             if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict gx = s->gx + row * G3 + 2 * H, *restrict a = s->a + b * G3 + 2 * H;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3 + 2 * H;
+        const REAL *restrict a = s->a + b * G3 + 2 * H;
         const REAL *restrict bias = s->bias ? s->bias + 2 * H : NULL;
         REAL *restrict act = s->act + srow * G3;
         const REAL *restrict z = act + H;
@@ -730,6 +735,29 @@ static int64_t my_rows(int64_t B, int64_t *b0, int64_t *b1) {
     return k;
 }
 
+/* Normalize rows [b0, b1) of v (rows of n) in place and scale by gamma: LN without its
+ * shift (which rides in the step's bias). */
+VECTOR_CLONES
+void ln_rows(REAL *v, int64_t n, const REAL *gamma, REAL eps, int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+        REAL *restrict row = v + b * n;
+        normalize(row, n, eps);
+        for (int64_t j = 0; j < n; j++) row[j] *= gamma[j];
+    }
+}
+
+/* Inference (gx_now): the input half of step t for rows [b0, b1), gx = [LN_ih](x_t W_ih^T)
+ * into the (B, G) buffer, one small GEMM a step instead of a (T, B, G) buffer for all
+ * steps (at T = 1000, B = 32, H = 256: 131 MB written, read, and first page-faulted). */
+static void input_rows(gemm_fn gemm, const REAL *x, const REAL *w_ih, int64_t I,
+                       const REAL *ln_w, REAL eps, REAL *gx, int64_t G, int64_t t, int64_t B,
+                       int64_t b0, int64_t b1) {
+    if (!x) return;
+    gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)I, x + (t * B + b0) * I, (int)I, w_ih,
+             gx + b0 * G, (int)G);
+    if (ln_w) ln_rows(gx, G, ln_w, eps, b0, b1);
+}
+
 /* The state row block of step t that enters W_hh: h_t, or h_t m (a ring of two without keep). */
 #define OPERAND(s, t, b0)                                                                    \
     ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b0)) * (s)->H            \
@@ -745,7 +773,8 @@ int64_t rnn_openmp(void) {
 }
 
 void lstm_forward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads) {
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
     const int64_t B = s->B, H = s->H, G = 4 * H;
     const int64_t per_step = s->ln_hh_w && s->keep; /* a kept for every step (LN's ŷ) */
 #pragma omp parallel num_threads(threads)
@@ -753,6 +782,7 @@ void lstm_forward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn ge
         int64_t b0, b1;
         my_rows(B, &b0, &b1);
         for (int64_t t = 0; t < T && b1 > b0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
             REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
             gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
                      (int)G);
@@ -778,7 +808,8 @@ void lstm_backward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn g
 }
 
 void gru_forward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                     int64_t threads) {
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
     const int64_t B = s->B, H = s->H, G = 3 * H;
     const int64_t per_step = s->ln_hh_w && s->keep;
 #pragma omp parallel num_threads(threads)
@@ -786,6 +817,7 @@ void gru_forward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm
         int64_t b0, b1;
         my_rows(B, &b0, &b1);
         for (int64_t t = 0; t < T && b1 > b0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
             REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
             gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
                      (int)G);
@@ -810,13 +842,15 @@ void gru_backward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gem
 }
 
 void elman_forward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                       int64_t threads) {
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
     const int64_t B = s->B, H = s->H;
 #pragma omp parallel num_threads(threads)
     {
         int64_t b0, b1;
         my_rows(B, &b0, &b1);
         for (int64_t t = 0; t < T && b1 > b0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, H, t, B, b0, b1);
             gemm_xwt(gemm, (int)(b1 - b0), (int)H, (int)H, OPERAND(s, t, b0), (int)H, w_hh,
                      s->a + b0 * H, (int)H);
             elman_forward_rows(s, t, b0, b1);
@@ -840,7 +874,8 @@ void elman_backward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn
 }
 
 void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                        int64_t threads) {
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
     const int64_t B = s->B, H = s->H, G = 3 * H;
 #pragma omp parallel num_threads(threads)
     {
@@ -848,6 +883,7 @@ void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_f
         my_rows(B, &b0, &b1);
         const int M = (int)(b1 - b0);
         for (int64_t t = 0; t < T && M > 0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, G, t, B, b0, b1);
             REAL *a = s->a + b0 * G, *q = s->q + ((s->keep ? t * B : 0) + b0) * H;
             gemm_xwt(gemm, M, (int)(2 * H), (int)H, HH(s, t, b0), (int)H, w_hh, a, (int)G);
             gru_rb_forward_a(s, t, b0, b1);
