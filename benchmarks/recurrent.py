@@ -11,8 +11,9 @@ a padded batch with lengths in [T/2, T]: torch through a packed sequence, as its
 write it, seqlab through ``lengths=`` (its padded fused path on the CPU).
 
 The custom cells (peephole / layer-norm LSTM, layer-norm GRU, LSTM and GRU with recurrent
-dropout 0.25, in training mode) run seqlab's explicit-BPTT path (``path`` "bptt"); their
-ratio is against torch's fused LSTM or GRU of the same size, the cost of the variant.
+dropout 0.25, in training mode; also Elman with recurrent dropout and the GRU with
+reset_after=False) run seqlab's explicit-BPTT path (``path`` "bptt"); their ratio is
+against torch's fused RNN, LSTM or GRU of the same size, the cost of the variant.
 Goal (issue #19) at hidden 256: train step <= 1.25x, forward <= 1.4x; hidden 64 and 1024
 are reported (``--variant-hidden``). "path" is what seqlab ran: "torch" (torch's kernel),
 "bptt" (seqlab's fused cells) or "loop" (the reference loop).
@@ -43,7 +44,12 @@ VARIANTS = {  # seqlab options of the custom cells, and the torch module they ar
     "gru-layernorm": ("gru", {"layer_norm": True}),
     "lstm-recdropout": ("lstm", {"recurrent_dropout": 0.25}),
     "gru-recdropout": ("gru", {"recurrent_dropout": 0.25}),
+    # also on the fast path, outside the issue's goal: Elman with recurrent dropout and the
+    # GRU of Cho et al. (reset_after=False), against torch's RNN and (reset_after) GRU
+    "rnn-recdropout": ("rnn", {"recurrent_dropout": 0.25}),
+    "gru-resetbefore": ("gru", {"reset_after": False}),
 }
+GOAL_VARIANTS = list(VARIANTS)[:6]  # issue #19's goal: forward <= 1.4x, train step <= 1.25x
 
 
 def make_pair(kind: str, hidden: int = H):
@@ -129,23 +135,26 @@ def main() -> None:
     parser.add_argument("--variant-hidden", type=int, nargs="*", default=[64, 1024])
     parser.add_argument("--only", nargs="+", help="run only these kinds (e.g. lstm-peephole)")
     parser.add_argument("--quick", action="store_true", help="T=50 only, 3 repeats")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "recurrent.json"))
     args = parser.parse_args()
     if args.quick:
         args.lengths, args.variant_lengths, args.repeats = [50], [50], 3
         args.variant_hidden = []
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
 
     rows = []
     plan = [(k, T, H) for k in ("rnn", "lstm", "gru") for T in args.lengths]
     plan += [(k, T, H) for k in ("lstm+lengths", "gru+lengths") for T in args.variant_lengths]
     plan += [(k, T, H) for k in VARIANTS for T in args.lengths]
-    plan += [(k, 200, h) for h in args.variant_hidden for k in VARIANTS]
+    plan += [(k, 200, h) for h in args.variant_hidden for k in GOAL_VARIANTS]
     if args.only:
         plan = [p for p in plan if p[0] in args.only]
     header = f"{'layer':<25}{'H':>6}{'T':>6}{'path':>7}{'fwd torch':>11}{'fwd ours':>10}"
     header += f"{'ratio':>7}{'step torch':>12}{'step ours':>11}{'ratio':>7}"
+    start_load = os.getloadavg()
     print(f"B={B} input={I} threads={torch.get_num_threads()} repeats={args.repeats}")
+    print(f"load average (1, 5, 15 min) at the start: {' '.join(f'{v:.2f}' for v in start_load)}")
     print(header)
     for kind, T, hidden in plan:
         row = bench(kind, T, args.repeats, hidden)
@@ -161,7 +170,7 @@ def main() -> None:
     worst = max((max(r["forward_ratio"], r["train_step_ratio"]) for r in plain), default=None)
     if worst is not None:
         print(f"plain configurations: worst ratio seqlab/torch = {worst:.3f} (goal <= 1.05)")
-    custom = [r for r in rows if r["kind"] in VARIANTS and r["hidden"] == H]
+    custom = [r for r in rows if r["kind"] in GOAL_VARIANTS and r["hidden"] == H]
     worst_custom = None
     if custom:
         worst_custom = {
@@ -190,6 +199,7 @@ def main() -> None:
             "torch": torch.__version__,
             "processor": platform.processor() or platform.machine(),
         },
+        "load_average_at_start": [round(v, 2) for v in start_load],
         "load_average_at_end": [round(v, 2) for v in load],
         "rows": rows,
         "plain_worst_ratio": worst,

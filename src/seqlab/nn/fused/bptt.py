@@ -1,45 +1,62 @@
 """Explicit backward through time for the cells torch has no kernel for (CPU).
 
-Peephole and layer-norm LSTMs, layer-norm GRUs, and any LSTM or GRU (``reset_after``)
-with recurrent dropout in training: autograd over the reference loop records ~20 small
-ops per step and replays them backward, several times torch's fused kernels. Here each
-layer-direction is one :class:`torch.autograd.Function`:
+Peephole and layer-norm LSTMs, layer-norm GRUs, and any LSTM, GRU (``reset_after``) or
+Elman RNN with recurrent dropout in training: autograd over the reference loop records ~20
+small ops per step and replays them backward, several times torch's fused kernels. Here
+each layer-direction is one :class:`torch.autograd.Function`:
 
 * the input projection (``W_ih x``, ``LN_ih``, the biases) is hoisted out of the loop: one
   GEMM over all T steps, under autograd as usual;
-* the forward runs the time loop without a graph: per step one GEMM
-  ``a_t = (h_{t-1} ⊙ m) W_hh^T`` and one C call (``rnn_cells.c``) for all the elementwise
-  work, saving only what the backward needs (activations, states, norm statistics);
-* the backward runs the BPTT recursion of the same equations (``rnn_cells.c`` gives them):
-  per step one C call and one GEMM ``R = da_t W_hh``; the gradients of ``W_hh``, the
-  peepholes and the norm gains are single reductions over all steps after the loop.
+* the forward runs the time loop without a graph, saving only what the backward needs
+  (activations, states, norm statistics); the backward runs the BPTT recursion of the same
+  equations (``rnn_cells.c`` gives them);
+* both loops run in C (``rnn_cells.c``: ``*_seq``): per step one GEMM, ``a_t = (h_{t-1} ⊙
+  m) W_hh^T`` forward and ``R = da_t W_hh`` backward, through the BLAS PyTorch itself
+  calls (:mod:`~seqlab.nn.fused.blas`), and one pass for all the elementwise work. The
+  batch rows are split over PyTorch's threads, each running every step of its rows, so
+  the threads never wait for each other between steps;
+* the gradients of ``W_hh`` (one GEMM over all steps) and of the biases, peepholes and
+  norm gains (sums the C steps accumulate in double) come after the loop.
 
+Where PyTorch's BLAS is not found the time loop runs in Python instead: per step one
+``torch.mm`` and one C call for the elementwise half (the same function, slower).
 ``lengths`` are handled inside the kernel: a padding step keeps the state and passes the
 gradient through, as the reference loop's ``torch.where``. Float32 and float64 on the
-CPU; the C source is compiled on first use (:mod:`~seqlab.nn.fused.build`). Without a
-compiler or with ``SEQLAB_NATIVE=0`` the layer runs its reference loop (one log line says
-why). The backward is not itself differentiable: double backward raises.
+CPU; the C source is compiled on first use (:mod:`~seqlab.nn.fused.build`, a few seconds).
+Without a compiler or with ``SEQLAB_NATIVE=0`` the layer runs its reference loop (one log
+line says why). The backward is not itself differentiable: double backward raises.
 """
 
 from __future__ import annotations
 
 import ctypes
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..cells import GRUCell, LSTMCell, RecurrentCell
+from ..cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
+from .blas import gemm_pointer
 from .build import NativeUnavailable, load_library
 from .dispatch import register_fused_path
 
-__all__ = ["BPTTPath", "GRUFunction", "LSTMFunction", "cell_library"]
+__all__ = [
+    "BPTTPath",
+    "ElmanFunction",
+    "GRUFunction",
+    "GRUResetBeforeFunction",
+    "LSTMFunction",
+    "cell_library",
+]
 
 _C_TYPES = {torch.float32: ("float", "32"), torch.float64: ("double", "64")}
 _p, _i = ctypes.c_void_p, ctypes.c_int64
 
 
 _LIBS: dict[torch.dtype, ctypes.CDLL] = {}  # loaded and bound, per element type
+# *_seq(seq, T, w_hh, gemm, threads[, x, w_ih, I, ln_ih_w])
+_SEQ_ARGS = {"forward": [_p, _i, _p, _p, _i, _p, _p, _i, _p], "backward": [_p, _i, _p, _p, _i]}
 
 
 def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
@@ -51,19 +68,37 @@ def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
         return _LIBS.get(dtype)
     real, bits = _C_TYPES[dtype]
     try:
-        lib = load_library("rnn_cells.c", {"REAL": real, "RBITS": bits})
+        lib = load_library("rnn_cells.c", {"REAL": real, "RBITS": bits}, ("-fopenmp",))
     except NativeUnavailable:
         return None
-    for name in (
-        "lstm_forward_step",
-        "lstm_backward_step",
-        "gru_forward_step",
-        "gru_backward_step",
-    ):
-        getattr(lib, name).argtypes = [_p, _i]
-        getattr(lib, name).restype = None
+    for kind in ("lstm", "gru", "elman"):
+        for way in ("forward", "backward"):
+            getattr(lib, f"{kind}_{way}_step").argtypes = [_p, _i]
+            getattr(lib, f"{kind}_{way}_step").restype = None
+            getattr(lib, f"{kind}_{way}_seq").argtypes = _SEQ_ARGS[way]
+            getattr(lib, f"{kind}_{way}_seq").restype = None
+    for way in ("forward", "backward"):
+        getattr(lib, f"gru_rb_{way}_seq").argtypes = _SEQ_ARGS[way]
+        for part in "ab":
+            getattr(lib, f"gru_rb_{way}_step_{part}").argtypes = [_p, _i]
     _LIBS[dtype] = lib
     return lib
+
+
+def _time_loop(lib, kind: str, way: str, w_hh: Tensor, raw: RawInput | None = None):
+    """``loop(seq, T)``: the whole time loop in C with PyTorch's BLAS (``*_seq``), or None
+    where that BLAS is not found (then the caller loops in Python, :func:`_forward_steps`).
+    ``raw``: the forward also makes the input half, step by step (:class:`RawInput`)."""
+    gemm = gemm_pointer(w_hh.dtype)
+    if gemm is None:
+        return None
+    fn, w, threads = getattr(lib, f"{kind}_{way}_seq"), w_hh.contiguous(), torch.get_num_threads()
+    if way == "backward":
+        return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads)
+    inputs = (None, None, 0, None) if raw is None else (
+        raw.x.data_ptr(), raw.w_ih.data_ptr(), raw.x.size(2), _ptr(raw.ln_w)
+    )  # fmt: skip
+    return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads, *inputs)
 
 
 def _refuse_double_backward(name: str) -> None:
@@ -80,27 +115,53 @@ def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
-def _real_struct(dtype: torch.dtype, fields: list[tuple[str, type]]) -> type[ctypes.Structure]:
-    eps = ctypes.c_float if dtype == torch.float32 else ctypes.c_double
-    fields = [("B", _i), ("H", _i), ("keep", _i), ("eps", eps), *fields]
-    return type("Seq", (ctypes.Structure,), {"_fields_": fields})
+def _struct(kind: str, dtype: torch.dtype, pointers: str) -> type[ctypes.Structure]:
+    fourth = ("relu", _i) if kind == "elman" else ("eps", _C_REAL[dtype])
+    fields = [("B", _i), ("H", _i), ("keep", _i), fourth, *((n, _p) for n in pointers.split())]
+    fields.append(("gx_now", _i))
+    return type(f"{kind}_seq", (ctypes.Structure,), {"_fields_": fields})
 
 
-# The field names and order of lstm_seq / gru_seq in rnn_cells.c (all pointers).
+_C_REAL = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
+# The pointer fields, in order, of lstm_seq / gru_seq / elman_seq in rnn_cells.c.
 _LSTM_FIELDS = (
     "bias peep ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx a rstd_a act c h hm tc chat rstd_c"
 )
-_LSTM_FIELDS += " dh_out dgx da dcn R G dc"
+_LSTM_FIELDS += " dh_out dgx da dcn R G dc sums"
 _GRU_FIELDS = "bias b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
+_GRU_FIELDS += " sums"
+_ELMAN_FIELDS = "bias mask valid gx a h hm dh_out dgx R G sums"
+_GRU_RB_FIELDS = "bias mask valid gx a act q h hm dh_out dgx dq R G sums"
+_FIELDS = {"lstm": _LSTM_FIELDS, "gru": _GRU_FIELDS, "elman": _ELMAN_FIELDS}
+_FIELDS["gru_rb"] = _GRU_RB_FIELDS
 _STRUCTS = {
-    (kind, dtype): _real_struct(dtype, [(n, _p) for n in fields.split()])
-    for kind, fields in (("lstm", _LSTM_FIELDS), ("gru", _GRU_FIELDS))
+    (kind, dtype): _struct(kind, dtype, fields)
+    for kind, fields in _FIELDS.items()
     for dtype in _C_TYPES
 }
 
 
-def _seq(kind, dtype, B, H, keep: bool, eps: float, **tensors) -> ctypes.Structure:
-    return _STRUCTS[kind, dtype](B, H, int(keep), eps, **{n: _ptr(t) for n, t in tensors.items()})
+def _seq(kind, dtype, B, H, keep: bool, fourth: float | bool, gx_now=False, **tensors):
+    """The C struct of ``kind``; ``fourth`` is the norms' eps (LSTM, GRU) or relu (Elman);
+    ``gx_now``: gx holds one step's rows, made by the C loop from a :class:`RawInput`."""
+    pointers = {n: _ptr(t) for n, t in tensors.items()}
+    return _STRUCTS[kind, dtype](B, H, int(keep), fourth, **pointers, gx_now=int(gx_now))
+
+
+class RawInput(NamedTuple):
+    """Inference (no backward follows): the input half left to the C time loop, which
+    computes ``gx_t = [LN_ih](x_t W_ih^T)`` (the norm's gain only) per step into a (B, G)
+    buffer (``rnn_cells.c``: ``input_rows``) instead of one (T, B, G) tensor for all steps."""
+
+    x: Tensor  # (T, B, I), contiguous
+    w_ih: Tensor  # (G, I)
+    ln_w: Tensor | None  # (G,) or None
+
+    def buffers(self) -> tuple[int, int, int, Tensor]:
+        """``T, B, G`` and the one-step buffer."""
+        T, B, _ = self.x.shape
+        G = self.w_ih.size(0)
+        return T, B, G, self.x.new_empty(B, G)
 
 
 def _forward_steps(
@@ -131,8 +192,9 @@ class LSTMFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gx, bias, h0, c0, w_hh, peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, mask,
                 valid, keep, eps, lib):  # fmt: skip
-        gx = gx.contiguous()
-        T, B, G = gx.shape
+        raw = gx if isinstance(gx, RawInput) else None
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
         H = G // 4
         new = dict(dtype=gx.dtype, device=gx.device)
         S = T if keep else 1  # steps held in the step buffers (rnn_cells.c: keep)
@@ -148,11 +210,14 @@ class LSTMFunction(torch.autograd.Function):
         chat = torch.zeros(S, B, H, **new) if ln_c_w is not None else None  # 0 at padding
         rstd_c = torch.empty(S, B, **new) if ln_c_w is not None else None
         seq = _seq(
-            "lstm", gx.dtype, B, H, keep, eps, bias=bias, peep=peep, ln_hh_w=ln_hh_w,
+            "lstm", gx.dtype, B, H, keep, eps, now, bias=bias, peep=peep, ln_hh_w=ln_hh_w,
             ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a,
             rstd_a=rstd_a, act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
         )  # fmt: skip
-        _forward_steps(lib.lstm_forward_step, seq, h, hm, a, w_hh, T, keep)
+        if (loop := _time_loop(lib, "lstm", "forward", w_hh, raw)) is not None:
+            loop(seq, T)
+        else:
+            _forward_steps(lib.lstm_forward_step, seq, h, hm, a, w_hh, T, keep)
         if not keep:
             return h[1:], c[T % 2].clone()
         ctx.lib, ctx.eps, ctx.has_bias = lib, eps, bias is not None
@@ -178,31 +243,30 @@ class LSTMFunction(torch.autograd.Function):
         da = torch.empty_like(act) if ln_hh_w is not None else dgx
         dcn = torch.empty_like(h[1:]) if ln_c_w is not None else None
         R, carry = torch.zeros_like(dc), torch.zeros_like(dc)
+        loop = _time_loop(ctx.lib, "lstm", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, 13 * H, dtype=torch.float64)
         seq = _seq(
             "lstm", act.dtype, B, H, True, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
             mask=mask, valid=valid, a=a, rstd_a=rstd_a, act=act, c=c, h=h, tc=tc, chat=chat,
-            rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc,
+            rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc, sums=sums,
         )  # fmt: skip
-        da_t, step, ref = da.unbind(0), ctx.lib.lstm_backward_step, ctypes.byref(seq)
-        for t in range(T - 1, -1, -1):
-            step(ref, t)
-            torch.mm(da_t[t], w_hh, out=R)  # (B, H): what step t-1's h receives via W_hh
+        if loop is not None:
+            loop(seq, T)
+        else:
+            da_t, step, ref = da.unbind(0), ctx.lib.lstm_backward_step, ctypes.byref(seq)
+            for t in range(T - 1, -1, -1):
+                step(ref, t)
+                torch.mm(da_t[t], w_hh, out=R)  # (B, H): what step t-1's h receives via W_hh
         dh0 = carry + (R if mask is None else R * mask)
         operand = (h if hm is None else hm)[:T].reshape(T * B, H)
         dw_hh = da.reshape(T * B, G).t() @ operand  # Σ_t da_t^T (h_{t-1} ⊙ m)
-        sums = dict(dim=(0, 1))
-        dpeep = dln_hh_w = dln_hh_b = dln_c_w = dln_c_b = None
-        if peep is not None:  # i and f peek at c_{t-1}, o at c_t
-            dpeep = torch.cat([
-                (dgx[..., :H] * c[:T]).sum(**sums),
-                (dgx[..., H : 2 * H] * c[:T]).sum(**sums),
-                (dgx[..., 3 * H :] * c[1:]).sum(**sums),
-            ])  # fmt: skip
-        if ln_hh_w is not None:  # the gates' input is LN_hh(a) = a_hat γ + β
-            dln_hh_w, dln_hh_b = (dgx * a).sum(**sums), dgx.sum(**sums)
-        if ln_c_w is not None:
-            dln_c_w, dln_c_b = (dcn * chat).sum(**sums), dcn.sum(**sums)
-        dbias = dgx.sum(**sums) if ctx.has_bias else None
+        # the sums over steps and rows, accumulated by the C steps (rnn_cells.c: LSTM_SUMS)
+        sums = sums.sum(0).to(act.dtype)
+        s_gx, s_peep, s_a, s_cw, s_cb = sums.split([G, 3 * H, G, H, H])
+        dpeep = s_peep if peep is not None else None  # i and f peek at c_{t-1}, o at c_t
+        dln_hh_w, dln_hh_b = (s_a, s_gx) if ln_hh_w is not None else (None, None)
+        dln_c_w, dln_c_b = (s_cw, s_cb) if ln_c_w is not None else (None, None)
+        dbias = s_gx if ctx.has_bias else None
         return (dgx, dbias, dh0, dc, dw_hh, dpeep, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b,
                 None, None, None, None, None)  # fmt: skip
 
@@ -219,8 +283,9 @@ class GRUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, bias, h0, w_hh, b_hh, ln_hh_w, ln_hh_b, mask, valid, keep, eps, lib):
-        gx = gx.contiguous()
-        T, B, G = gx.shape
+        raw = gx if isinstance(gx, RawInput) else None
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
         H = G // 3
         new = dict(dtype=gx.dtype, device=gx.device)
         S = T if keep else 1
@@ -234,11 +299,14 @@ class GRUFunction(torch.autograd.Function):
         a, act, ghn = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
         rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
         seq = _seq(
-            "gru", gx.dtype, B, H, keep, eps, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
+            "gru", gx.dtype, B, H, keep, eps, now, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
             ln_hh_b=ln_hh_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act,
             ghn=ghn, h=h, hm=hm,
         )  # fmt: skip
-        _forward_steps(lib.gru_forward_step, seq, h, hm, a, w_hh, T, keep)
+        if (loop := _time_loop(lib, "gru", "forward", w_hh, raw)) is not None:
+            loop(seq, T)
+        else:
+            _forward_steps(lib.gru_forward_step, seq, h, hm, a, w_hh, T, keep)
         if not keep:
             return h[1:]
         ctx.lib, ctx.eps = lib, eps
@@ -256,29 +324,166 @@ class GRUFunction(torch.autograd.Function):
         dgx, dgh = torch.empty_like(act), torch.empty_like(act)
         da = torch.empty_like(act) if ln_hh_w is not None else dgh
         R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
+        loop = _time_loop(ctx.lib, "gru", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, 3 * G, dtype=torch.float64)
         seq = _seq(
             "gru", act.dtype, B, H, True, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
             rstd_a=rstd_a, act=act, ghn=ghn, h=h, dh_out=dh, dgx=dgx, dgh=dgh, da=da, R=R,
-            G=carry,
+            G=carry, sums=sums,
         )  # fmt: skip
-        da_t, step, ref = da.unbind(0), ctx.lib.gru_backward_step, ctypes.byref(seq)
-        for t in range(T - 1, -1, -1):
-            step(ref, t)
-            torch.mm(da_t[t], w_hh, out=R)
+        if loop is not None:
+            loop(seq, T)
+        else:
+            da_t, step, ref = da.unbind(0), ctx.lib.gru_backward_step, ctypes.byref(seq)
+            for t in range(T - 1, -1, -1):
+                step(ref, t)
+                torch.mm(da_t[t], w_hh, out=R)
         dh0 = carry + (R if mask is None else R * mask)
         operand = (h if hm is None else hm)[:T].reshape(T * B, H)
         dw_hh = da.reshape(T * B, G).t() @ operand
-        sums = dict(dim=(0, 1))
-        dbias = dgx.sum(**sums) if ctx.has_bias else None
-        db_hh = dgh.sum(**sums) if ctx.has_b_hh else None
-        dln_w = dln_b = None
-        if ln_hh_w is not None:
-            dln_w, dln_b = (dgh * a).sum(**sums), dgh.sum(**sums)
+        s_gx, s_gh, s_a = sums.sum(0).to(act.dtype).split(G)  # rnn_cells.c: GRU_SUMS
+        dbias = s_gx if ctx.has_bias else None
+        db_hh = s_gh if ctx.has_b_hh else None
+        dln_w, dln_b = (s_a, s_gh) if ln_hh_w is not None else (None, None)
         return dgx, dbias, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None, None
 
 
+class ElmanFunction(torch.autograd.Function):
+    """One Elman layer-direction over time (``rnn_cells.c``: Elman), for recurrent dropout.
+
+    Inputs: ``gx`` (T, B, H) and ``bias`` (H) or None (``gx + bias = W_ih x + b_ih +
+    b_hh``), ``h0`` (B, H), ``w_hh`` (H, H), ``mask`` (B, H) or None, ``valid`` (T, B)
+    uint8 or None, ``keep``, ``relu`` (else tanh) and the library. Returns ``h`` (T, B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, relu, lib):
+        raw = gx if isinstance(gx, RawInput) else None
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, H, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
+        new = dict(dtype=gx.dtype, device=gx.device)
+        S = T if keep else 1
+        h, a = torch.empty(T + 1, B, H, **new), torch.empty(1, B, H, **new)
+        h[0] = h0
+        hm = None
+        if mask is not None:
+            hm = torch.empty(S + 1, B, H, **new)
+            torch.mul(h0, mask, out=hm[0])
+        seq = _seq("elman", gx.dtype, B, H, keep, relu, now, bias=bias, mask=mask, valid=valid,
+                   gx=gx, a=a, h=h, hm=hm)  # fmt: skip
+        if (loop := _time_loop(lib, "elman", "forward", w_hh, raw)) is not None:
+            loop(seq, T)
+        else:
+            _forward_steps(lib.elman_forward_step, seq, h, hm, a, w_hh, T, keep)
+        if keep:
+            ctx.lib, ctx.relu, ctx.has_bias = lib, relu, bias is not None
+            ctx.save_for_backward(w_hh, mask, valid, h, hm)
+        return h[1:]
+
+    @staticmethod
+    def backward(ctx, dh):
+        _refuse_double_backward("ElmanFunction")
+        w_hh, mask, valid, h, hm = ctx.saved_tensors
+        T, B, H = dh.shape
+        dh = dh.contiguous()
+        dgx = torch.empty_like(dh)
+        R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
+        loop = _time_loop(ctx.lib, "elman", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, H, dtype=torch.float64)
+        seq = _seq("elman", dh.dtype, B, H, True, ctx.relu, mask=mask, valid=valid, h=h,
+                   dh_out=dh, dgx=dgx, R=R, G=carry, sums=sums)  # fmt: skip
+        if loop is not None:
+            loop(seq, T)
+        else:
+            dgx_t, step, ref = dgx.unbind(0), ctx.lib.elman_backward_step, ctypes.byref(seq)
+            for t in range(T - 1, -1, -1):
+                step(ref, t)
+                torch.mm(dgx_t[t], w_hh, out=R)
+        dh0 = carry + (R if mask is None else R * mask)
+        operand = (h if hm is None else hm)[:T].reshape(T * B, H)
+        dw_hh = dgx.reshape(T * B, H).t() @ operand  # Σ_t dpre_t^T (h_{t-1} ⊙ m)
+        dbias = sums.sum(0).to(dh.dtype) if ctx.has_bias else None
+        return dgx, dbias, dh0, dw_hh, None, None, None, None, None
+
+
+class GRUResetBeforeFunction(torch.autograd.Function):
+    """One GRU layer-direction with ``reset_after=False`` (``rnn_cells.c``: reset_after = 0):
+    two GEMMs a step, ``W_rz`` on ``h ⊙ m`` and ``W_n`` on ``r ⊙ h ⊙ m``.
+
+    Inputs: ``gx`` (T, B, 3H), ``bias`` (3H) or None (``gx + bias = W_ih x + b_ih +
+    b_hh``), ``h0`` (B, H), ``w_hh`` (3H, H), ``mask`` (B, H) or None, ``valid`` (T, B)
+    uint8 or None, ``keep`` and the library. Returns ``h`` (T, B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, lib):
+        raw, w_hh = (gx if isinstance(gx, RawInput) else None), w_hh.contiguous()
+        now = raw is not None  # rnn_cells.c: gx_now
+        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
+        H = G // 3
+        new = dict(dtype=gx.dtype, device=gx.device)
+        S = T if keep else 1
+        h = torch.empty(T + 1, B, H, **new)
+        h[0] = h0
+        hm = None
+        if mask is not None:
+            hm = torch.empty(S + 1, B, H, **new)
+            torch.mul(h0, mask, out=hm[0])
+        a, act = torch.empty(B, G, **new), torch.empty(S, B, G, **new)
+        q = torch.empty(S, B, H, **new)
+        seq = _seq("gru_rb", gx.dtype, B, H, keep, 0.0, now, bias=bias, mask=mask, valid=valid,
+                   gx=gx, a=a, act=act, q=q, h=h, hm=hm)  # fmt: skip
+        if (loop := _time_loop(lib, "gru_rb", "forward", w_hh, raw)) is not None:
+            loop(seq, T)
+        else:  # per step: a_rz, then the C step that makes q, then a_n, then the rest
+            hh, ref = (h if hm is None else hm).unbind(0), ctypes.byref(seq)
+            w_rz, w_n = w_hh[: 2 * H].t(), w_hh[2 * H :].t()
+            a_rz, a_n = torch.empty(B, 2 * H, **new), torch.empty(B, H, **new)
+            for t in range(T):
+                torch.mm(hh[t if keep or hm is None else t % 2], w_rz, out=a_rz)
+                a[:, : 2 * H] = a_rz
+                lib.gru_rb_forward_step_a(ref, t)
+                torch.mm(q[t if keep else 0], w_n, out=a_n)
+                a[:, 2 * H :] = a_n
+                lib.gru_rb_forward_step_b(ref, t)
+        if keep:
+            ctx.lib, ctx.has_bias = lib, bias is not None
+            ctx.save_for_backward(w_hh, mask, valid, h, hm, act, q)
+        return h[1:]
+
+    @staticmethod
+    def backward(ctx, dh):
+        _refuse_double_backward("GRUResetBeforeFunction")
+        w_hh, mask, valid, h, hm, act, q = ctx.saved_tensors
+        T, B, G = act.shape
+        H = G // 3
+        dh = dh.contiguous()
+        dgx = torch.empty_like(act)
+        dq, R, carry = (torch.zeros_like(h[0]) for _ in range(3))
+        loop = _time_loop(ctx.lib, "gru_rb", "backward", w_hh)
+        sums = torch.zeros(torch.get_num_threads() if loop else 1, G, dtype=torch.float64)
+        seq = _seq("gru_rb", act.dtype, B, H, True, 0.0, mask=mask, valid=valid, act=act, q=q,
+                   h=h, hm=hm, dh_out=dh, dgx=dgx, dq=dq, R=R, G=carry, sums=sums)  # fmt: skip
+        if loop is not None:
+            loop(seq, T)
+        else:
+            ref, w_rz, w_n = ctypes.byref(seq), w_hh[: 2 * H], w_hh[2 * H :]
+            for t in range(T - 1, -1, -1):
+                ctx.lib.gru_rb_backward_step_a(ref, t)
+                torch.mm(dgx[t, :, 2 * H :], w_n, out=dq)  # dq = dn W_n
+                ctx.lib.gru_rb_backward_step_b(ref, t)
+                torch.mm(dgx[t, :, : 2 * H], w_rz, out=R)  # R = [dr, dz] W_rz
+        dh0 = carry + (R if mask is None else R * mask)
+        hh = (h if hm is None else hm)[:T].reshape(T * B, H)
+        d = dgx.reshape(T * B, G)
+        dw_hh = torch.cat([d[:, : 2 * H].t() @ hh, d[:, 2 * H :].t() @ q.reshape(T * B, H)])
+        dbias = sums.sum(0).to(act.dtype) if ctx.has_bias else None
+        return dgx, dbias, dh0, dw_hh, None, None, None, None
+
+
 class BPTTPath:
-    """The fused path of :class:`LSTMFunction` / :class:`GRUFunction` (see the module doc)."""
+    """The fused path of :class:`LSTMFunction`, :class:`GRUFunction` and
+    :class:`ElmanFunction` (see the module docstring)."""
 
     name = "bptt"
 
@@ -296,13 +501,16 @@ class BPTTPath:
         return layer.run_stack(x, state, lengths, lambda *args: self._direction(lib, *args))
 
     def _direction(self, lib, cell, w, seq, s, valid, h_mask):
-        gx, bias = _input_half(cell, w, seq.transpose(0, 1))  # (T, B, G*H), time-major
         v = None if valid is None else valid.t().to(torch.uint8).contiguous()  # (T, B)
         mask = None if h_mask is None else h_mask.contiguous()
         eps = float(getattr(cell, "layer_norm_eps", 0.0))
         keep = torch.is_grad_enabled() and any(  # will a backward follow?
-            t.requires_grad for t in (gx, *s, *w.values())
+            t.requires_grad for t in (seq, *s, *w.values())
         )
+        if not keep and gemm_pointer(seq.dtype) is not None:  # inference: gx step by step
+            gx, bias = _raw_input(cell, w, seq.transpose(0, 1).contiguous())
+        else:
+            gx, bias = _input_half(cell, w, seq.transpose(0, 1))  # (T, B, G*H), time-major
         if self.kind == "lstm":
             hs, c_last = LSTMFunction.apply(
                 gx, bias, s[0], s[1], w["weight_hh"], w.get("weight_ch"), w.get("ln_hh_weight"),
@@ -310,6 +518,13 @@ class BPTTPath:
                 lib,
             )  # fmt: skip
             final = (hs[-1], c_last)
+        elif self.kind == "gru_rb":
+            hs = GRUResetBeforeFunction.apply(gx, bias, s[0], w["weight_hh"], mask, v, keep, lib)
+            final = (hs[-1],)
+        elif self.kind == "elman":
+            relu = cell.nonlinearity == "relu"
+            hs = ElmanFunction.apply(gx, bias, s[0], w["weight_hh"], mask, v, keep, relu, lib)
+            final = (hs[-1],)
         else:
             hs = GRUFunction.apply(
                 gx, bias, s[0], w["weight_hh"], w.get("bias_hh"), w.get("ln_hh_weight"),
@@ -321,17 +536,17 @@ class BPTTPath:
 
 
 def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
-    """``cell.project_input(x, w)`` (plus ``b_hh`` for the LSTM) as ``(gx, bias)``.
+    """``cell.project_input(x, w)`` (plus ``b_hh`` for the LSTM and Elman) as ``(gx, bias)``.
 
     The same sum, split so that no extra pass over the (T, B, G) projection adds constants:
     without layer norm the biases ride in the GEMM (``addmm``); with it, the norm's shift
     and the biases are one (G,) vector the C step adds.
     """
-    lstm = isinstance(cell, LSTMCell)
     b = None
-    if cell.bias:
-        b = w["bias_ih"] + w["bias_hh"] if lstm else w["bias_ih"]  # LSTM: b_hh is constant too
-    if not cell.layer_norm:
+    if cell.bias:  # b_hh is a constant too, except inside the reset gate's r ⊙ (W_hn h + b_hn)
+        inside = isinstance(cell, GRUCell) and cell.reset_after
+        b = w["bias_ih"] if inside else w["bias_ih"] + w["bias_hh"]
+    if not getattr(cell, "layer_norm", False):
         return F.linear(x, w["weight_ih"], b), None
     gx = F.layer_norm(
         F.linear(x, w["weight_ih"]), (w["weight_ih"].shape[0],),
@@ -340,10 +555,25 @@ def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
     return gx, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
 
 
+def _raw_input(cell, w, x: Tensor) -> tuple[RawInput, Tensor | None]:
+    """What :func:`_input_half` computes, left to the C loop: the projection and the norm's
+    gain per step, the constants (biases, the norm's shift) as the step's bias."""
+    b = None
+    if cell.bias:
+        inside = isinstance(cell, GRUCell) and cell.reset_after
+        b = w["bias_ih"] if inside else w["bias_ih"] + w["bias_hh"]
+    if not getattr(cell, "layer_norm", False):
+        return RawInput(x, w["weight_ih"].contiguous(), None), b
+    raw = RawInput(x, w["weight_ih"].contiguous(), w["ln_ih_weight"].contiguous())
+    return raw, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
+
+
 @register_fused_path
 def _bptt_cells(cell: RecurrentCell) -> BPTTPath | None:
     if type(cell) is LSTMCell:
         return BPTTPath("lstm")
-    if type(cell) is GRUCell and cell.reset_after:
-        return BPTTPath("gru")
+    if type(cell) is GRUCell:
+        return BPTTPath("gru" if cell.reset_after else "gru_rb")
+    if type(cell) is ElmanCell:  # torch's kernels run it, but not with recurrent dropout
+        return BPTTPath("elman")
     return None

@@ -46,8 +46,11 @@ def cache_dir() -> Path:
     return Path(base) / "seqlab"
 
 
-def compile_library(source: Path, defines: dict[str, str], folder: Path, compiler: str) -> Path:
-    """Compile ``source`` with ``-Dkey=value`` for each of ``defines`` into ``folder``.
+def compile_library(
+    source: Path, defines: dict[str, str], folder: Path, compiler: str, flags: tuple[str, ...] = ()
+) -> Path:
+    """Compile ``source`` with ``-Dkey=value`` for each of ``defines`` (and ``flags``) into
+    ``folder``.
 
     Returns the library's path; an existing library built from the same source and
     command is returned as is. Raises :class:`NativeUnavailable` when the compiler is
@@ -60,7 +63,7 @@ def compile_library(source: Path, defines: dict[str, str], folder: Path, compile
         code = source.read_bytes()
     except OSError as e:
         raise NativeUnavailable(f"cannot read {source}: {e.strerror}") from None
-    args = [*FLAGS, *(f"-D{k}={v}" for k, v in sorted(defines.items()))]
+    args = [*FLAGS, *flags, *(f"-D{k}={v}" for k, v in sorted(defines.items()))]
     where = f"{sys.platform}-{platform.machine()}"
     key = hashlib.sha256(b"\0".join([code, *map(str.encode, [cc, where, *args])])).hexdigest()[:16]
     target = folder / f"{source.stem}-{'-'.join(sorted(defines.values()))}-{key}.so"
@@ -89,18 +92,23 @@ def compile_library(source: Path, defines: dict[str, str], folder: Path, compile
     return target
 
 
-_loaded: dict[tuple[str, tuple[tuple[str, str], ...]], ctypes.CDLL | NativeUnavailable] = {}
+_loaded: dict[tuple, ctypes.CDLL | NativeUnavailable] = {}
 
 
-def load_library(source_name: str, defines: dict[str, str]) -> ctypes.CDLL:
+def load_library(
+    source_name: str, defines: dict[str, str], optional_flags: tuple[str, ...] = ()
+) -> ctypes.CDLL:
     """The library built from this package's ``source_name`` with ``defines``.
 
     Built on first use (see the module docstring) and loaded once per process; a failure
     is remembered too, logged once, and raised as :class:`NativeUnavailable` each call.
+    ``optional_flags`` (``-fopenmp``) are tried first; where the compiler refuses them the
+    source is built without (it must compile both ways), and one log line says so.
     """
-    key = (source_name, tuple(sorted(defines.items())))
+    key = (source_name, tuple(sorted(defines.items())), optional_flags)
     if key not in _loaded:
-        _loaded[key] = _build_and_load(Path(__file__).with_name(source_name), defines)
+        source = Path(__file__).with_name(source_name)
+        _loaded[key] = _build_and_load(source, defines, optional_flags)
         if isinstance(_loaded[key], NativeUnavailable):
             log.warning("seqlab runs the PyTorch path instead of %s: %s", source_name, _loaded[key])
     found = _loaded[key]
@@ -109,10 +117,24 @@ def load_library(source_name: str, defines: dict[str, str]) -> ctypes.CDLL:
     return found
 
 
-def _build_and_load(source: Path, defines: dict[str, str]) -> ctypes.CDLL | NativeUnavailable:
+def _build_and_load(
+    source: Path, defines: dict[str, str], optional_flags: tuple[str, ...] = ()
+) -> ctypes.CDLL | NativeUnavailable:
     if os.environ.get("SEQLAB_NATIVE", "1") == "0":
         return NativeUnavailable("SEQLAB_NATIVE=0 turns native steps off")
-    build = (source, defines, cache_dir(), os.environ.get("CC") or "cc")
+    compiler = os.environ.get("CC") or "cc"
+    if optional_flags and shutil.which(compiler) is not None:
+        found = _build_and_load_with(source, defines, compiler, optional_flags)
+        if not isinstance(found, NativeUnavailable):
+            return found
+        log.warning("seqlab builds %s without %s: %s", source.name, " ".join(optional_flags), found)
+    return _build_and_load_with(source, defines, compiler, ())
+
+
+def _build_and_load_with(
+    source: Path, defines: dict[str, str], compiler: str, flags: tuple[str, ...]
+) -> ctypes.CDLL | NativeUnavailable:
+    build = (source, defines, cache_dir(), compiler, flags)
     try:
         path = compile_library(*build)
         try:

@@ -9,7 +9,7 @@ in here with :func:`register_fused_path`, without touching the loop.
 
 Hooks are tried in registration order: torch's own kernels
 (:mod:`~seqlab.nn.fused.torch_kernels`) first, then seqlab's explicit-BPTT cells
-(:mod:`~seqlab.nn.fused.lstm_bptt`, :mod:`~seqlab.nn.fused.gru_bptt`).
+(:mod:`~seqlab.nn.fused.bptt`).
 """
 
 from __future__ import annotations

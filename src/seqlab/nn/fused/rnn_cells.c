@@ -54,7 +54,7 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(NO_CLONES)
 #define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define VECTOR_CLONES
@@ -182,6 +182,26 @@ static inline void normalize_backward(REAL *restrict dx, const REAL *restrict dy
     for (int64_t j = 0; j < n; j++) dx[j] = rstd * (dx[j] - m1 - y[j] * m2);
 }
 
+/* acc (n) += x y elementwise (y NULL: += x), in double: a parameter's gradient sums T B
+ * rows, and a float sum of that many terms would lose digits. */
+static inline void accumulate(double *restrict acc, const REAL *restrict x,
+                              const REAL *restrict y, int64_t n) {
+    if (y) {
+        for (int64_t j = 0; j < n; j++) acc[j] += (double)x[j] * (double)y[j];
+    } else {
+        for (int64_t j = 0; j < n; j++) acc[j] += (double)x[j];
+    }
+}
+
+/* The parameter gradients that are sums over steps and rows, accumulated by the backward
+ * steps (one block of LSTM_SUMS(H) / GRU_SUMS(H) doubles per thread), at these offsets:
+ *   LSTM:  Σ dgx (4H) | Σ di c_{t-1}, Σ df c_{t-1}, Σ do c_t (3H, peepholes)
+ *          | Σ dgx â (4H, LN_hh's gain) | Σ dcn ĉ, Σ dcn (H each, LN_c's gain and shift)
+ *   GRU:   Σ dgx (3H) | Σ dgh (3H) | Σ dgh â (3H, LN_hh's gain)
+ * (Σ dgx is also the gradient of LN_hh's shift: both enter the gates as a plain sum.) */
+#define LSTM_SUMS(H) (13 * (H))
+#define GRU_SUMS(H) (9 * (H))
+
 typedef struct {
     int64_t B, H;
     int64_t keep; /* 1: one row per step in the step buffers (for backward); 0: see below */
@@ -212,12 +232,14 @@ typedef struct {
     const REAL *R;                  /* (B, H): da_{t+1} W_hh */
     REAL *G;                        /* (B, H): gradient carried to h_t past the GEMM */
     REAL *dc;                       /* (B, H): gradient of c_t, in; of c_{t-1}, out */
+    double *sums;                   /* (threads, LSTM_SUMS(H)), zeroed: see LSTM_SUMS */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } lstm_seq;
 
 VECTOR_CLONES
-void lstm_forward_step(const lstm_seq *s, int64_t t) {
+void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b, srow = s->keep ? row : b;
         const int64_t prev = s->keep ? row : (t % 2) * B + b;
         const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
@@ -230,7 +252,7 @@ void lstm_forward_step(const lstm_seq *s, int64_t t) {
             if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict gx = s->gx + row * G4;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G4;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G4; /* kept only as LN's ŷ */
         REAL *restrict act = s->act + srow * G4;
         if (s->ln_hh_w) {
@@ -276,9 +298,9 @@ void lstm_forward_step(const lstm_seq *s, int64_t t) {
 }
 
 VECTOR_CLONES
-void lstm_backward_step(const lstm_seq *s, int64_t t) {
+void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b;
         REAL *restrict dh = s->G + b * H;
         const REAL *restrict R = s->R + b * H;
@@ -326,6 +348,17 @@ void lstm_backward_step(const lstm_seq *s, int64_t t) {
         if (s->ln_hh_w)
             normalize_backward(s->da + row * G4, dgx, s->a + row * G4, s->ln_hh_w, s->rstd_a[row], G4);
         memset(dh, 0, H * sizeof(REAL)); /* what reaches h_{t-1} now goes through R */
+        accumulate(acc, dgx, NULL, G4);
+        if (s->peep) {
+            accumulate(acc + 4 * H, di, c_prev, H);
+            accumulate(acc + 5 * H, df, c_prev, H);
+            accumulate(acc + 6 * H, d_o, s->c + (row + B) * H, H);
+        }
+        if (s->ln_hh_w) accumulate(acc + 7 * H, dgx, s->a + row * G4, G4);
+        if (s->ln_c_w) {
+            accumulate(acc + 11 * H, s->dcn + row * H, s->chat + row * H, H);
+            accumulate(acc + 12 * H, s->dcn + row * H, NULL, H);
+        }
     }
 }
 
@@ -351,12 +384,14 @@ typedef struct {
     REAL *da;                       /* (T, B, 3H): of a, with LN_hh (else it is dgh) */
     const REAL *R;                  /* (B, H) */
     REAL *G;                        /* (B, H) */
+    double *sums;                   /* (threads, GRU_SUMS(H)), zeroed: see LSTM_SUMS */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } gru_seq;
 
 VECTOR_CLONES
-void gru_forward_step(const gru_seq *s, int64_t t) {
+void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b, srow = s->keep ? row : b;
         const int64_t prev = s->keep ? row : (t % 2) * B + b;
         const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
@@ -367,7 +402,7 @@ void gru_forward_step(const gru_seq *s, int64_t t) {
             if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict gx = s->gx + row * G3;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G3;
         REAL *restrict act = s->act + srow * G3;
         REAL *restrict ghn = s->ghn + srow * H;
@@ -401,9 +436,9 @@ void gru_forward_step(const gru_seq *s, int64_t t) {
 }
 
 VECTOR_CLONES
-void gru_backward_step(const gru_seq *s, int64_t t) {
+void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b;
         REAL *restrict dh = s->G + b * H;
         const REAL *restrict R = s->R + b * H;
@@ -435,5 +470,444 @@ void gru_backward_step(const gru_seq *s, int64_t t) {
         }
         if (s->ln_hh_w)
             normalize_backward(s->da + row * G3, dgh, s->a + row * G3, s->ln_hh_w, s->rstd_a[row], G3);
+        accumulate(acc, dgx, NULL, G3);
+        accumulate(acc + G3, dgh, NULL, G3);
+        if (s->ln_hh_w) accumulate(acc + 2 * G3, dgh, s->a + row * G3, G3);
+    }
+}
+
+/* Elman:  h_t = act(gx_t + bias + a_t),  a_t = (h_{t-1} m) W_hh^T,  act tanh or ReLU
+ *         (gx_t + bias = W_ih x_t + b_ih + b_hh); dpre = dh act'(h_t): 1 - h_t² or [h_t > 0].
+ * torch's kernels run it without recurrent dropout; this one is for the mask m. */
+typedef struct {
+    int64_t B, H;
+    int64_t keep, relu;             /* relu: 1 for ReLU, 0 for tanh */
+    const REAL *bias;               /* (H) or NULL: added to gx */
+    const REAL *mask;               /* (B, H) or NULL */
+    const uint8_t *valid;           /* (T, B) or NULL */
+    const REAL *gx;                 /* (T, B, H) */
+    REAL *a;                        /* (B, H): W_hh (h m), one step */
+    REAL *h;                        /* (T+1, B, H) */
+    REAL *hm;                       /* (T+1, B, H), when mask (a ring of two without keep) */
+    const REAL *dh_out;             /* (T, B, H) */
+    REAL *dgx;                      /* (T, B, H): gradient of the pre-activation */
+    const REAL *R;                  /* (B, H) */
+    REAL *G;                        /* (B, H) */
+    double *sums;                   /* (threads, H): Σ dgx, the biases' gradient */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
+} elman_seq;
+
+VECTOR_CLONES
+void elman_forward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
+        const REAL *restrict h_prev = s->h + row * H;
+        REAL *restrict h = s->h + (row + B) * H;
+        if (s->valid && !s->valid[row]) {
+            memcpy(h, h_prev, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * H, *restrict a = s->a + b * H;
+        if (s->bias) {
+            for (int64_t j = 0; j < H; j++) h[j] = gx[j] + a[j] + s->bias[j];
+        } else {
+            for (int64_t j = 0; j < H; j++) h[j] = gx[j] + a[j];
+        }
+        if (s->relu) {
+            for (int64_t j = 0; j < H; j++) h[j] = h[j] > 0 ? h[j] : (REAL)0;
+        } else {
+            for (int64_t j = 0; j < H; j++) h[j] = tanh_(h[j]);
+        }
+        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+    }
+}
+
+VECTOR_CLONES
+void elman_backward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
+    const int64_t B = s->B, H = s->H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        REAL *restrict dh = s->G + b * H;
+        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
+        REAL *restrict dgx = s->dgx + row * H;
+        if (s->valid && !s->valid[row]) {
+            memset(dgx, 0, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict h = s->h + (row + B) * H;
+        if (s->relu) {
+            for (int64_t j = 0; j < H; j++) dgx[j] = h[j] > 0 ? dh[j] : (REAL)0;
+        } else {
+            for (int64_t j = 0; j < H; j++) dgx[j] = dh[j] * ((REAL)1 - h[j] * h[j]);
+        }
+        memset(dh, 0, H * sizeof(REAL));
+        accumulate(acc, dgx, NULL, H);
+    }
+}
+
+/* GRU with reset_after = 0 (Cho et al. 2014): the reset gate acts before W_hn, so each step
+ * has two GEMMs, the second on the first's result:
+ *   a_rz = hh W_rz^T,   r = σ(gx'_r + a_r),  z = σ(gx'_z + a_z),   q = r hh     (hh = h_{t-1} m)
+ *   a_n  = q W_n^T,     n = tanh(gx'_n + a_n),   h_t = (1 - z) n + z h_{t-1}
+ * (gx' = W_ih x_t + b_ih + b_hh: every bias is outside a product here.) The gates' input is
+ * gx' + a, so dgx is also the gradient of a; backward, with dh = G:
+ *   dn = dh (1-z)(1-n²),  dz = dh (h_{t-1} - n) z(1-z),  dq = dn W_n,
+ *   dr = dq hh r(1-r),  dh_{t-1} = dh z + m (dq r + [dr, dz] W_rz)
+ * Each step is two C calls around the GEMMs: _a before the second GEMM, _b after it. */
+typedef struct {
+    int64_t B, H;
+    int64_t keep;
+    REAL eps;                       /* unused: the struct starts as the others */
+    const REAL *bias;               /* (3H) or NULL: added to gx */
+    const REAL *mask;               /* (B, H) or NULL */
+    const uint8_t *valid;           /* (T, B) or NULL */
+    const REAL *gx;                 /* (T, B, 3H) */
+    REAL *a;                        /* (B, 3H): [a_rz, a_n] of one step */
+    REAL *act;                      /* (T, B, 3H): r, z, n; (B, 3H) without keep */
+    REAL *q;                        /* (T, B, H): r hh, W_n's operand; (B, H) without keep */
+    REAL *h;                        /* (T+1, B, H) */
+    REAL *hm;                       /* (T+1, B, H), when mask */
+    const REAL *dh_out;             /* (T, B, H) */
+    REAL *dgx;                      /* (T, B, 3H): of the gates' input (= of a) */
+    REAL *dq;                       /* (B, H): dn W_n */
+    const REAL *R;                  /* (B, H): [dr, dz]_{t+1} W_rz */
+    REAL *G;                        /* (B, H) */
+    double *sums;                   /* (threads, 3H): Σ dgx */
+    int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
+} gru_rb_seq;
+
+#define HH(s, t, b) ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b)) * (s)->H \
+                               : (s)->h + ((t) * (s)->B + (b)) * (s)->H)
+
+VECTOR_CLONES
+void gru_rb_forward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        REAL *restrict q = s->q + srow * H;
+        if (s->valid && !s->valid[row]) {
+            memset(q, 0, H * sizeof(REAL)); /* W_n's operand: 0, not stale, at padding */
+            continue;
+        }
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3, *restrict a = s->a + b * G3;
+        const REAL *restrict hh = HH(s, t, b);
+        REAL *restrict act = s->act + srow * G3;
+        for (int64_t j = 0; j < 2 * H; j++) act[j] = gx[j] + a[j] + (s->bias ? s->bias[j] : 0);
+        for (int64_t j = 0; j < 2 * H; j++) act[j] = sigmoid_(act[j]);
+        for (int64_t j = 0; j < H; j++) q[j] = act[j] * hh[j];
+    }
+}
+
+VECTOR_CLONES
+void gru_rb_forward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b, srow = s->keep ? row : b;
+        const int64_t prev = s->keep ? row : (t % 2) * B + b;
+        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
+        const REAL *restrict h_prev = s->h + row * H;
+        REAL *restrict h = s->h + (row + B) * H;
+        if (s->valid && !s->valid[row]) {
+            memcpy(h, h_prev, H * sizeof(REAL));
+            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            continue;
+        }
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3 + 2 * H;
+        const REAL *restrict a = s->a + b * G3 + 2 * H;
+        const REAL *restrict bias = s->bias ? s->bias + 2 * H : NULL;
+        REAL *restrict act = s->act + srow * G3;
+        const REAL *restrict z = act + H;
+        REAL *restrict n = act + 2 * H;
+        for (int64_t j = 0; j < H; j++) n[j] = tanh_(gx[j] + a[j] + (bias ? bias[j] : 0));
+        for (int64_t j = 0; j < H; j++) h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
+        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+    }
+}
+
+VECTOR_CLONES
+void gru_rb_backward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        REAL *restrict dh = s->G + b * H;
+        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
+        REAL *restrict dgx = s->dgx + row * G3;
+        if (s->valid && !s->valid[row]) {
+            memset(dgx, 0, G3 * sizeof(REAL));
+            continue;
+        }
+        const REAL *act = s->act + row * G3, *z = act + H, *n = act + 2 * H;
+        const REAL *restrict h_prev = s->h + row * H;
+        for (int64_t j = 0; j < H; j++) {
+            dgx[2 * H + j] = dh[j] * ((REAL)1 - z[j]) * ((REAL)1 - n[j] * n[j]);
+            dgx[H + j] = dh[j] * (h_prev[j] - n[j]) * z[j] * ((REAL)1 - z[j]);
+            dh[j] *= z[j]; /* the direct path h_{t-1} -> z h_{t-1} */
+        }
+    }
+}
+
+VECTOR_CLONES
+void gru_rb_backward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
+    const int64_t B = s->B, H = s->H, G3 = 3 * H;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t row = t * B + b;
+        if (s->valid && !s->valid[row]) continue;
+        REAL *restrict dgx = s->dgx + row * G3, *restrict dh = s->G + b * H;
+        const REAL *restrict r = s->act + row * G3, *restrict dq = s->dq + b * H;
+        const REAL *restrict hh = HH(s, t, b), *restrict m = s->mask ? s->mask + b * H : NULL;
+        for (int64_t j = 0; j < H; j++) dgx[j] = dq[j] * hh[j] * r[j] * ((REAL)1 - r[j]);
+        if (m) { /* q = r (h m): its gradient reaches h through m */
+            for (int64_t j = 0; j < H; j++) dh[j] += dq[j] * r[j] * m[j];
+        } else {
+            for (int64_t j = 0; j < H; j++) dh[j] += dq[j] * r[j];
+        }
+        accumulate(acc, dgx, NULL, G3);
+    }
+}
+
+/* One step of all rows: the per-step path of bptt.py, which runs the GEMM in PyTorch. */
+void lstm_forward_step(const lstm_seq *s, int64_t t) { lstm_forward_rows(s, t, 0, s->B); }
+void lstm_backward_step(const lstm_seq *s, int64_t t) {
+    lstm_backward_rows(s, t, 0, s->B, s->sums);
+}
+void gru_forward_step(const gru_seq *s, int64_t t) { gru_forward_rows(s, t, 0, s->B); }
+void gru_backward_step(const gru_seq *s, int64_t t) { gru_backward_rows(s, t, 0, s->B, s->sums); }
+void elman_forward_step(const elman_seq *s, int64_t t) { elman_forward_rows(s, t, 0, s->B); }
+void gru_rb_forward_step_a(const gru_rb_seq *s, int64_t t) { gru_rb_forward_a(s, t, 0, s->B); }
+void gru_rb_forward_step_b(const gru_rb_seq *s, int64_t t) { gru_rb_forward_b(s, t, 0, s->B); }
+void gru_rb_backward_step_a(const gru_rb_seq *s, int64_t t) { gru_rb_backward_a(s, t, 0, s->B); }
+void gru_rb_backward_step_b(const gru_rb_seq *s, int64_t t) {
+    gru_rb_backward_b(s, t, 0, s->B, s->sums);
+}
+void elman_backward_step(const elman_seq *s, int64_t t) {
+    elman_backward_rows(s, t, 0, s->B, s->sums);
+}
+
+/* ---- The whole time loop in C -------------------------------------------------------
+ *
+ * The recurrence couples the steps of one sequence, never two sequences: row b of step t
+ * needs only row b of step t-1 (the GEMM a_t = (h_{t-1} m) W_hh^T is row by row, and so
+ * is every norm here). So each thread takes a block of batch rows and runs the whole time
+ * loop for them on its own, its GEMMs and its elementwise passes, with no barrier between
+ * steps; the threads meet once, at the end. The GEMMs are the BLAS that PyTorch itself
+ * calls (MKL's sgemm_ / dgemm_, passed in as a pointer by bptt.py); inside the parallel
+ * region it runs on the calling thread. The sums and the results are those of the
+ * per-step path (a GEMM of fewer rows computes each row the same way up to rounding).
+ */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Fortran BLAS GEMM, column-major, 32-bit integers (LP64). */
+typedef void (*gemm_fn)(const char *ta, const char *tb, const int *m, const int *n,
+                        const int *k, const REAL *alpha, const REAL *a, const int *lda,
+                        const REAL *b, const int *ldb, const REAL *beta, REAL *c,
+                        const int *ldc);
+
+/* Row-major out (M, N) = x (M, K) W^T with W (N, K): column-major out^T = W x^T. The rows
+ * of x and out are ldx and ldo apart (a slice of a wider buffer). */
+static void gemm_xwt(gemm_fn gemm, int M, int N, int K, const REAL *x, int ldx, const REAL *W,
+                     REAL *out, int ldo) {
+    const REAL one = 1, zero = 0;
+    gemm("T", "N", &N, &M, &K, &one, W, &K, x, &ldx, &zero, out, &ldo);
+}
+
+/* Row-major out (M, N) = x (M, K) W with W (K, N): column-major out^T = W^T x^T. */
+static void gemm_xw(gemm_fn gemm, int M, int N, int K, const REAL *x, int ldx, const REAL *W,
+                    REAL *out) {
+    const REAL one = 1, zero = 0;
+    gemm("N", "N", &N, &M, &K, &one, W, &N, x, &ldx, &zero, out, &N);
+}
+
+/* This thread's block of the B rows, [*b0, *b1); returns the thread's number. */
+static int64_t my_rows(int64_t B, int64_t *b0, int64_t *b1) {
+#ifdef _OPENMP
+    const int64_t k = omp_get_thread_num(), n = omp_get_num_threads();
+#else
+    const int64_t k = 0, n = 1;
+#endif
+    *b0 = B * k / n;
+    *b1 = B * (k + 1) / n;
+    return k;
+}
+
+/* Normalize rows [b0, b1) of v (rows of n) in place and scale by gamma: LN without its
+ * shift (which rides in the step's bias). */
+VECTOR_CLONES
+void ln_rows(REAL *v, int64_t n, const REAL *gamma, REAL eps, int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+        REAL *restrict row = v + b * n;
+        normalize(row, n, eps);
+        for (int64_t j = 0; j < n; j++) row[j] *= gamma[j];
+    }
+}
+
+/* Inference (gx_now): the input half of step t for rows [b0, b1), gx = [LN_ih](x_t W_ih^T)
+ * into the (B, G) buffer, one small GEMM a step instead of a (T, B, G) buffer for all
+ * steps (at T = 1000, B = 32, H = 256: 131 MB written, read, and first page-faulted). */
+static void input_rows(gemm_fn gemm, const REAL *x, const REAL *w_ih, int64_t I,
+                       const REAL *ln_w, REAL eps, REAL *gx, int64_t G, int64_t t, int64_t B,
+                       int64_t b0, int64_t b1) {
+    if (!x) return;
+    gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)I, x + (t * B + b0) * I, (int)I, w_ih,
+             gx + b0 * G, (int)G);
+    if (ln_w) ln_rows(gx, G, ln_w, eps, b0, b1);
+}
+
+/* The state row block of step t that enters W_hh: h_t, or h_t m (a ring of two without keep). */
+#define OPERAND(s, t, b0)                                                                    \
+    ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b0)) * (s)->H            \
+               : (s)->h + ((t) * (s)->B + (b0)) * (s)->H)
+
+/* 1 when built with OpenMP (the row blocks run on threads), else 0 (one thread). */
+int64_t rnn_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+void lstm_forward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
+    const int64_t B = s->B, H = s->H, G = 4 * H;
+    const int64_t per_step = s->ln_hh_w && s->keep; /* a kept for every step (LN's ŷ) */
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        for (int64_t t = 0; t < T && b1 > b0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
+            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
+            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
+                     (int)G);
+            lstm_forward_rows(s, t, b0, b1);
+        }
+    }
+}
+
+void lstm_backward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                       int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 4 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * LSTM_SUMS(H);
+        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
+            lstm_backward_rows(s, t, b0, b1, acc);
+            /* R = da_t W_hh: what step t-1's h receives through the recurrent GEMM */
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
+                    w_hh, (REAL *)s->R + b0 * H);
+        }
+    }
+}
+
+void gru_forward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+    const int64_t per_step = s->ln_hh_w && s->keep;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        for (int64_t t = 0; t < T && b1 > b0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
+            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
+            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
+                     (int)G);
+            gru_forward_rows(s, t, b0, b1);
+        }
+    }
+}
+
+void gru_backward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                      int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * GRU_SUMS(H);
+        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
+            gru_backward_rows(s, t, b0, b1, acc);
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
+                    w_hh, (REAL *)s->R + b0 * H);
+        }
+    }
+}
+
+void elman_forward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
+    const int64_t B = s->B, H = s->H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        for (int64_t t = 0; t < T && b1 > b0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, H, t, B, b0, b1);
+            gemm_xwt(gemm, (int)(b1 - b0), (int)H, (int)H, OPERAND(s, t, b0), (int)H, w_hh,
+                     s->a + b0 * H, (int)H);
+            elman_forward_rows(s, t, b0, b1);
+        }
+    }
+}
+
+void elman_backward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                        int64_t threads) {
+    const int64_t B = s->B, H = s->H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * H;
+        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
+            elman_backward_rows(s, t, b0, b1, acc);
+            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)H, s->dgx + (t * B + b0) * H, (int)H,
+                    w_hh, (REAL *)s->R + b0 * H);
+        }
+    }
+}
+
+void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
+                      const REAL *ln_ih_w) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        my_rows(B, &b0, &b1);
+        const int M = (int)(b1 - b0);
+        for (int64_t t = 0; t < T && M > 0; t++) {
+            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, G, t, B, b0, b1);
+            REAL *a = s->a + b0 * G, *q = s->q + ((s->keep ? t * B : 0) + b0) * H;
+            gemm_xwt(gemm, M, (int)(2 * H), (int)H, HH(s, t, b0), (int)H, w_hh, a, (int)G);
+            gru_rb_forward_a(s, t, b0, b1);
+            gemm_xwt(gemm, M, (int)H, (int)H, q, (int)H, w_hh + 2 * H * H, a + 2 * H, (int)G);
+            gru_rb_forward_b(s, t, b0, b1);
+        }
+    }
+}
+
+void gru_rb_backward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
+                         int64_t threads) {
+    const int64_t B = s->B, H = s->H, G = 3 * H;
+#pragma omp parallel num_threads(threads)
+    {
+        int64_t b0, b1;
+        double *acc = s->sums + my_rows(B, &b0, &b1) * G;
+        const int M = (int)(b1 - b0);
+        for (int64_t t = T - 1; t >= 0 && M > 0; t--) {
+            const REAL *dgx = s->dgx + (t * B + b0) * G;
+            gru_rb_backward_a(s, t, b0, b1);
+            gemm_xw(gemm, M, (int)H, (int)H, dgx + 2 * H, (int)G, w_hh + 2 * H * H,
+                    s->dq + b0 * H);
+            gru_rb_backward_b(s, t, b0, b1, acc);
+            gemm_xw(gemm, M, (int)H, (int)(2 * H), dgx, (int)G, w_hh, (REAL *)s->R + b0 * H);
+        }
     }
 }
