@@ -3,6 +3,7 @@
 from .base import TaskModel
 from .classifier import ClassifierConfig, SequenceClassifier
 from .crf import LinearChainCRF
+from .ctc import CTCConfig, CTCTranscriber, greedy_decode, prefix_beam_search
 from .encoder_config import (
     EncoderConfig,
     MLPEncoderConfig,
@@ -22,6 +23,8 @@ from .tagger import SequenceTagger, TaggerConfig
 __all__ = ["Output"]
 __all__ += [
     "MODELS",
+    "CTCConfig",
+    "CTCTranscriber",
     "ClassifierConfig",
     "Decoded",
     "Encoder",
@@ -45,7 +48,9 @@ __all__ += [
     "WaveNetEncoderConfig",
     "build_encoder",
     "build_model",
+    "greedy_decode",
     "pinball_loss",
+    "prefix_beam_search",
     "sample_next",
     "seasonal_naive",
 ]

@@ -7,10 +7,18 @@ from .forecasting import ForecastingData, ForecastingTask
 from .language_model import LanguageModelData, LanguageModelTask
 from .seq2seq import Seq2SeqData, Seq2SeqTask
 from .tagging import TaggingData, TaggingTask
+from .transcription import TranscriptionData, TranscriptionTask
 
 TASKS: dict[str, type[Task]] = {
     cls.name: cls
-    for cls in (ClassificationTask, TaggingTask, LanguageModelTask, Seq2SeqTask, ForecastingTask)
+    for cls in (
+        ClassificationTask,
+        TaggingTask,
+        LanguageModelTask,
+        Seq2SeqTask,
+        ForecastingTask,
+        TranscriptionTask,
+    )
 }
 
 __all__ = [
@@ -28,4 +36,6 @@ __all__ = [
     "TaggingData",
     "TaggingTask",
     "Task",
+    "TranscriptionData",
+    "TranscriptionTask",
 ]

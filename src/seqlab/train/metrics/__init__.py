@@ -14,13 +14,16 @@ forecasting               ``mae``, ``rmse``, ``mape``,   MASE = 1 is the in-samp
                           ``coverage``
 seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
                           ``exact_match``
+transcription             ``cer``, ``wer``               the empty transcript: 1
+(``transcription.py``)
 ========================= ============================== ===============================
 
 Accumulators (``Accuracy``, ``MacroF1``, ``EntityF1``, ``Perplexity``, ``BitsPerChar``,
-``MAE`` … ``BLEU``, ``ExactMatch``) follow the ``Metric`` protocol of ``base.py``: they see
-one batch at a time and keep summed statistics, so that ``compute`` gives the exact corpus
-value over batches and data-parallel ranks. :func:`make_metric` builds one by name (what a
-config's ``metrics: [...]`` lists); ``METRIC_NAMES`` are the names it knows.
+``MAE`` … ``BLEU``, ``ExactMatch``, ``CER``, ``WER``) follow the ``Metric`` protocol of
+``base.py``: they see one batch at a time and keep summed statistics, so that ``compute``
+gives the exact corpus value over batches and data-parallel ranks. :func:`make_metric`
+builds one by name (what a config's ``metrics: [...]`` lists); ``METRIC_NAMES`` are the
+names it knows.
 """
 
 from __future__ import annotations
@@ -48,15 +51,18 @@ from .forecasting import (
 from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
 from .seq2seq import BLEU, ExactMatch, bleu, exact_match
 from .tagging import EntityF1, bio_entities, entity_prf
+from .transcription import CER, WER, cer, edit_distance, wer
 
 __all__ = [
     "BLEU",
+    "CER",
     "MAE",
     "MAPE",
     "MASE",
     "METRIC_NAMES",
     "RMSE",
     "SMAPE",
+    "WER",
     "Accuracy",
     "BitsPerChar",
     "Coverage",
@@ -70,8 +76,10 @@ __all__ = [
     "bits_per_char",
     "bleu",
     "build_metrics",
+    "cer",
     "confusion_matrix",
     "coverage",
+    "edit_distance",
     "entity_prf",
     "exact_match",
     "macro_f1",
@@ -84,6 +92,7 @@ __all__ = [
     "perplexity",
     "rmse",
     "smape",
+    "wer",
 ]
 
 # name -> (accumulator, the task fact it needs or None, what that fact is, optional options)
@@ -103,6 +112,8 @@ _REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
     "mase": (MASE, "scale", "naive_scale(training series, season), a number > 0", ()),
     "bleu": (BLEU, None, "", ("decode",)),
     "exact_match": (ExactMatch, None, "", ()),
+    "cer": (CER, None, "", ()),
+    "wer": (WER, "space", "the label id of the space between words (the task gives it)", ()),
 }  # fmt: skip
 
 METRIC_NAMES: tuple[str, ...] = tuple(_REGISTRY)
