@@ -136,12 +136,13 @@ def read_transcribed_npz(path: str | Path) -> list[Utterance]:
             f"'group' must be (N,) = ({n},) strings, got {groups.dtype} {groups.shape}", path
         )
     out = []
+    texts = [str(t) for t in text]
     for i in range(n):
         frames = x[offsets[i] : offsets[i + 1]].astype(np.float32)
         where = f"{path}, utterance {i}"
         if len(frames) == 0:
             raise DataError(
-                f"utterance {i} ({text[i]!r}) has no frames "
+                f"utterance {i} ({texts[i]!r}) has no frames "
                 f"(offsets {offsets[i]}, {offsets[i + 1]})",
                 path,
             )
