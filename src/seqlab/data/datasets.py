@@ -326,7 +326,7 @@ for _info, _loader in [
      bach_chorales),
     (DatasetInfo("spoken_words", "English words and short phrases spoken by espeak-ng "
                  "(4 voices x 2 speeds), WAV; split by word", "transcription (CTC)",
-                 "459 words + 114 phrases, 4,584 clips", "Debian espeak-ng, synthesized "
+                 "462 words + 115 phrases, 4,616 clips", "Debian espeak-ng, synthesized "
                  "on first use and cached", "GPL-3 synthesizer; the clips are seqlab's",
                  ESPEAK_INSTALL),
      spoken_words),
