@@ -214,12 +214,15 @@ class CTCTranscriber(TaskModel):
         if batch.targets is None:
             return Output(pred)
         targets, lengths = self._targets(batch, frames)
-        # the summed -log p(y | x) over the batch's labels: a per-label mean, as a
-        # language model's loss is per token
+        return Output(pred, self._loss(lp, targets, frames, lengths), weight=lengths.sum())
+
+    @staticmethod
+    def _loss(lp: Tensor, targets: Tensor, frames: Tensor, lengths: Tensor) -> Tensor:
+        """The summed ``-log p(y | x)`` over the batch / its label count: a per-label mean,
+        as a language model's loss is per token."""
         nll = F.ctc_loss(lp.transpose(0, 1), targets, frames, lengths, blank=BLANK,
                          reduction="sum")  # fmt: skip
-        count = lengths.sum()
-        return Output(pred, nll / count.clamp(min=1), weight=count)
+        return nll / lengths.sum().clamp(min=1)
 
     def _frames(self, batch: Batch) -> Tensor:
         lengths = self._lengths(batch)
@@ -269,24 +272,29 @@ class CTCTranscriber(TaskModel):
 
     def decode(self, batch: Batch, beam_size: int | None = None) -> Transcribed:
         """Labels of each utterance by best path (``beam_size=1``) or prefix beam search."""
+        return self._decode(self.log_probs(batch), self._frames(batch), beam_size)
+
+    def _decode(self, lp: Tensor, frames: Tensor, beam_size: int | None = None) -> Transcribed:
         k = self.config.beam_size if beam_size is None else check_int("beam_size", beam_size, min=1)
-        lp = self.log_probs(batch)
-        frames = self._frames(batch)
         if k == 1:
             return greedy_decode(lp, frames)
-        found = [prefix_beam_search(lp[b, : int(frames[b])], k)[0] for b in range(batch.size)]
+        found = [prefix_beam_search(lp[b, : int(frames[b])], k)[0] for b in range(lp.size(0))]
         labels, lengths = _pad_rows([list(labels) for labels, _ in found])
         return Transcribed(
             labels, lengths, torch.tensor([s for _, s in found], dtype=torch.float64)
         )
 
     def evaluate_batch(self, batch: Batch, state=None) -> Output:
-        """The training loss and, for the metrics, the configured decoding."""
-        out = self(batch)
+        """The training loss and, for the metrics, the configured decoding (of the same
+        log-probabilities)."""
+        batch = self._check_batch(batch)
         if self.config.beam_size == 1 or batch.targets is None:
-            return out
-        with torch.no_grad():
-            return out._replace(prediction=self.decode(self._check_batch(batch)).labels)
+            return self(batch)
+        lp = self.log_probs(batch)
+        frames = self._frames(batch)
+        targets, lengths = self._targets(batch, frames)
+        return Output(self._decode(lp, frames).labels, self._loss(lp, targets, frames, lengths),
+                      weight=lengths.sum())  # fmt: skip
 
     def supported_metrics(self) -> tuple[str, ...]:
         return ("cer", "wer")
