@@ -71,7 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=str(ROOT.parent / "examples" / "speech_ctc.yaml"))
     parser.add_argument("--minutes", type=float, default=15.0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=1
+    )  # 2 on a shared, loaded machine: 10x slower
     parser.add_argument("--out", default=str(ROOT / "results" / "speech.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
