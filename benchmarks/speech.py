@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python benchmarks/speech.py`` (prints a table, writes
 results/speech.json). ``--minutes 15``: the training time budget (the run also stops
-early, patience 6 epochs on val CER); ``--config``: another run config.
+early, patience 8 epochs on val CER, the learning rate halved on a 2-epoch plateau);
+``--config``: another run config.
 
 The run is ``examples/speech_ctc.yaml`` as it is: the ``spoken_words`` set (espeak-ng,
 4 voices x 2 speeds; needs Debian's espeak-ng), 40 log-mel bands every 10 ms, 3 frames
