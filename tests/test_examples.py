@@ -24,13 +24,9 @@ INPUTS = {  # one input per task for predict
 def test_there_is_an_example_per_task():
     tasks = {yaml.safe_load(p.read_text())["task"] for p in EXAMPLES}
     assert tasks == {
-        "classification",
-        "tagging",
-        "language_model",
-        "seq2seq",
-        "forecasting",
-        "music",
-    }
+        "classification", "tagging", "language_model", "seq2seq", "forecasting", "music",
+        "transcription",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -47,6 +43,8 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
         small = "12"  # the first 12 chorales: a short parse
     out = tmp_path / "run"
     sets = ["train.max_steps=3", "train.epochs=1", "train.progress=false", f"data.limit={small}"]
+    if dataset == "spoken_words":  # 40 words: clips synthesized in seconds on a new machine
+        sets.append("data.options.n_words=40")
     argv = ["train", str(path), "--out", str(out)] + [a for s in sets for a in ("--set", s)]
     assert main(argv) == 0, capsys.readouterr().err
     check_pictures(out, config)
@@ -67,6 +65,12 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
             )
         line.write_text(text + "\n")
         assert main(["predict", str(out), str(line)]) == 0
+    elif task == "transcription":  # one spoken word to transcribe
+        from seqlab.data.speech import synthesize
+
+        clip = synthesize("garden", "en-us", 160, tmp_path / "clips")
+        (tmp_path / "in.txt").write_text(f"{clip}\n")
+        assert main(["predict", str(out), str(tmp_path / "in.txt")]) == 0
     elif task == "language_model":
         assert main(["generate", str(out), "--prompt", "ROMEO:", "--length", "20"]) == 0
     elif task == "forecasting":

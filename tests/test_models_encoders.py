@@ -63,6 +63,7 @@ def test_registry_rebuilds_every_model_from_its_json_config():
         "seq2seq": {"inputs": {"vocab_size": 10}, "tgt_vocab_size": 9},
         "forecaster": {"input_size": 2, "horizon": 3, "quantiles": [0.1, 0.9]},
         "music": {"encoder": {"kind": "tcn", "hidden_size": 8}, "dropout": 0.1},
+        "ctc": {"inputs": {"input_size": 4}, "num_labels": 6},
     }
     assert set(configs) == set(MODELS)
     for kind, cfg in configs.items():

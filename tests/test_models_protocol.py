@@ -100,11 +100,14 @@ def _models():
                     Batch(torch.randint(4, 9, (2, 4)), torch.tensor([[5, 3], [6, 3]]))),
         "forecaster": (build_model("forecaster", {"input_size": 1, "horizon": 2, "quantiles": [0.9, 0.5, 0.1]}),
                        Batch(torch.randn(2, 6, 1), torch.randn(2, 2, 1))),
+        "ctc": (build_model("ctc", {"inputs": {"input_size": 3}, "num_labels": 5, "beam_size": 2,
+                                    "encoder": {"kind": "gru", "hidden_size": 4, "bidirectional": True}}),
+                Batch(torch.randn(2, 6, 3), torch.tensor([[1, 2], [3, -100]]), torch.tensor([6, 4]), torch.tensor([2, 1]))),
     }  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "kind", ["classifier", "tagger", "language_model", "seq2seq", "forecaster"]
+    "kind", ["classifier", "tagger", "language_model", "seq2seq", "forecaster", "ctc"]
 )
 def test_predict_gives_what_a_user_wants_in_eval_mode(kind):
     torch.manual_seed(2)
@@ -127,6 +130,8 @@ def test_predict_gives_what_a_user_wants_in_eval_mode(kind):
         assert torch.allclose(out["next_token"][1], logits.softmax(-1), atol=1e-6)
     elif kind == "seq2seq":
         assert out["tokens"].shape[0] == 2 and out["lengths"].shape == (2,)
+    elif kind == "ctc":
+        assert out["labels"].shape[0] == 2 and out["lengths"].shape == out["scores"].shape == (2,)
     else:
         q = out["quantiles"]
         assert q.shape == (2, 2, 1, 3) and out["forecast"].shape == (2, 2, 1)
@@ -136,12 +141,13 @@ def test_predict_gives_what_a_user_wants_in_eval_mode(kind):
 
 
 @pytest.mark.parametrize(
-    "kind", ["classifier", "tagger", "language_model", "seq2seq", "forecaster"]
+    "kind", ["classifier", "tagger", "language_model", "seq2seq", "forecaster", "ctc"]
 )
 def test_each_supported_metric_runs_on_the_evaluation_output(kind):
     torch.manual_seed(3)
     model, batch = _models()[kind]
     facts = {"entity_f1": {"tags": ["O", "B-X", "I-X", "B-Y"]}, "mase": {"scale": 1.0}}
+    facts["wer"] = {"space": 4}
     names = [n for n in model.supported_metrics() if n != "mape"]
     trainer = Trainer(model, TrainerConfig(progress=False, metrics=[n for n in names if n not in facts]),
                       metrics=[__import__("seqlab").train.make_metric(n, **facts[n]) for n in names if n in facts])  # fmt: skip

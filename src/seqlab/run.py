@@ -97,7 +97,8 @@ class RunConfig:
 
 # the short names people also write
 TASK_ALIASES = {"classify": "classification", "tag": "tagging", "forecast": "forecasting",
-                "lm": "language_model", "translate": "seq2seq"}  # fmt: skip
+                "lm": "language_model", "translate": "seq2seq",
+                "transcribe": "transcription"}  # fmt: skip
 
 
 def _task_class(name: Any) -> type[Task]:

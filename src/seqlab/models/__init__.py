@@ -3,6 +3,7 @@
 from .base import TaskModel
 from .classifier import ClassifierConfig, SequenceClassifier
 from .crf import LinearChainCRF
+from .ctc import CTCConfig, CTCTranscriber, greedy_decode, prefix_beam_search
 from .encoder_config import (
     EncoderConfig,
     MLPEncoderConfig,
@@ -23,6 +24,8 @@ from .tagger import SequenceTagger, TaggerConfig
 __all__ = ["Output"]
 __all__ += [
     "MODELS",
+    "CTCConfig",
+    "CTCTranscriber",
     "ClassifierConfig",
     "Decoded",
     "Encoder",
@@ -49,8 +52,10 @@ __all__ += [
     "build_encoder",
     "build_model",
     "frame_nll_terms",
+    "greedy_decode",
     "limit_notes",
     "pinball_loss",
+    "prefix_beam_search",
     "sample_next",
     "seasonal_naive",
 ]

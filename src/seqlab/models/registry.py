@@ -22,6 +22,7 @@ from typing import Any
 
 from .base import TaskModel
 from .classifier import SequenceClassifier
+from .ctc import CTCTranscriber
 from .forecaster import Forecaster
 from .language_model import LanguageModel
 from .music import MusicModel
@@ -32,7 +33,15 @@ __all__ = ["MODELS", "build_model"]
 
 MODELS: dict[str, type[TaskModel]] = {
     cls.kind: cls
-    for cls in (SequenceClassifier, SequenceTagger, LanguageModel, Seq2Seq, Forecaster, MusicModel)
+    for cls in (
+        SequenceClassifier,
+        SequenceTagger,
+        LanguageModel,
+        Seq2Seq,
+        Forecaster,
+        MusicModel,
+        CTCTranscriber,
+    )
 }
 
 

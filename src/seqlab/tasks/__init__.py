@@ -8,6 +8,7 @@ from .language_model import LanguageModelData, LanguageModelTask
 from .music import MusicData, MusicTask
 from .seq2seq import Seq2SeqData, Seq2SeqTask
 from .tagging import TaggingData, TaggingTask
+from .transcription import TranscriptionData, TranscriptionTask
 
 TASKS: dict[str, type[Task]] = {
     cls.name: cls
@@ -18,6 +19,7 @@ TASKS: dict[str, type[Task]] = {
         Seq2SeqTask,
         ForecastingTask,
         MusicTask,
+        TranscriptionTask,
     )
 }
 
@@ -38,4 +40,6 @@ __all__ = [
     "TaggingData",
     "TaggingTask",
     "Task",
+    "TranscriptionData",
+    "TranscriptionTask",
 ]

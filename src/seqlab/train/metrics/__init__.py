@@ -16,13 +16,16 @@ seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
                           ``exact_match``
 polyphonic music          ``frame_nll``,                 ``frequency_nll`` (key
 (``music.py``)            ``frame_accuracy``             frequencies), ``repeat_nll``
+transcription             ``cer``, ``wer``               the empty transcript: 1
+(``transcription.py``)
 ========================= ============================== ===============================
 
 Accumulators (``Accuracy``, ``MacroF1``, ``EntityF1``, ``Perplexity``, ``BitsPerChar``,
-``MAE`` … ``BLEU``, ``ExactMatch``) follow the ``Metric`` protocol of ``base.py``: they see
-one batch at a time and keep summed statistics, so that ``compute`` gives the exact corpus
-value over batches and data-parallel ranks. :func:`make_metric` builds one by name (what a
-config's ``metrics: [...]`` lists); ``METRIC_NAMES`` are the names it knows.
+``MAE`` … ``BLEU``, ``ExactMatch``, ``CER``, ``WER``) follow the ``Metric`` protocol of
+``base.py``: they see one batch at a time and keep summed statistics, so that ``compute``
+gives the exact corpus value over batches and data-parallel ranks. :func:`make_metric`
+builds one by name (what a config's ``metrics: [...]`` lists); ``METRIC_NAMES`` are the
+names it knows.
 """
 
 from __future__ import annotations
@@ -51,15 +54,18 @@ from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
 from .music import FrameAccuracy, FrameNLL, FrequencyNLL, RepeatNLL, frame_nll
 from .seq2seq import BLEU, ExactMatch, bleu, exact_match
 from .tagging import EntityF1, bio_entities, entity_prf
+from .transcription import CER, WER, cer, edit_distance, wer
 
 __all__ = [
     "BLEU",
+    "CER",
     "MAE",
     "MAPE",
     "MASE",
     "METRIC_NAMES",
     "RMSE",
     "SMAPE",
+    "WER",
     "Accuracy",
     "BitsPerChar",
     "Coverage",
@@ -77,8 +83,10 @@ __all__ = [
     "bits_per_char",
     "bleu",
     "build_metrics",
+    "cer",
     "confusion_matrix",
     "coverage",
+    "edit_distance",
     "entity_prf",
     "exact_match",
     "frame_nll",
@@ -92,6 +100,7 @@ __all__ = [
     "perplexity",
     "rmse",
     "smape",
+    "wer",
 ]
 
 # name -> (accumulator, the task fact it needs or None, what that fact is, optional options)
@@ -115,6 +124,8 @@ _REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
     "frame_accuracy": (FrameAccuracy, None, "", ()),
     "frequency_nll": (FrequencyNLL, "key_probs", "the training key frequencies (K,)", ()),
     "repeat_nll": (RepeatNLL, "epsilon", "the training flip rate, in [1e-6, 0.5]", ()),
+    "cer": (CER, None, "", ()),
+    "wer": (WER, "space", "the label id of the space between words (the task gives it)", ()),
 }  # fmt: skip
 
 METRIC_NAMES: tuple[str, ...] = tuple(_REGISTRY)

@@ -1,0 +1,120 @@
+"""Character error rate of the CTC transcriber on spoken words it never heard in training.
+
+Run: ``.venv/bin/python benchmarks/speech.py`` (prints a table, writes
+results/speech.json). ``--minutes 15``: the training time budget (the run also stops
+early, patience 8 epochs on val CER, the learning rate halved on a 2-epoch plateau);
+``--config``: another run config.
+
+The run is ``examples/speech_ctc.yaml`` as it is: the ``spoken_words`` set (espeak-ng,
+4 voices x 2 speeds; needs Debian's espeak-ng), 40 log-mel bands every 10 ms, 3 frames
+per step, a 2 x 128 bidirectional LSTM, CTC. Words are split into 20 folds: 2 folds are
+validation, 2 are test, so every test word (alone or in a phrase) is one no training
+clip contains. The test clips are transcribed through ``Run.predict`` from their WAV
+files, best path and prefix beam search (8), and scored per clip kind (single words,
+phrases) with corpus CER and WER. Baseline: the empty transcript, CER = 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from seqlab import load_run_config, train_run
+from seqlab.train.callbacks import Callback
+from seqlab.train.metrics import cer, wer
+
+ROOT = Path(__file__).resolve().parent
+
+
+class TimeBudget(Callback):
+    """Stop at the end of the first epoch past ``seconds`` of training."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start = seconds, time.perf_counter()
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        if time.perf_counter() - self.start > self.seconds:
+            trainer.stop(f"time budget of {self.seconds:.0f} s spent")
+
+
+def load_average() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def score(run, utterances, beam: int) -> dict[str, dict[str, float]]:
+    run.model.config = dataclasses.replace(run.model.config, beam_size=beam)
+    start = time.perf_counter()
+    outputs = [row["output"] for row in run.predict([str(u.source) for u in utterances])]
+    seconds = time.perf_counter() - start
+    out = {}
+    for kind, keep in (("words", lambda t: " " not in t), ("phrases", lambda t: " " in t),
+                       ("all", lambda t: True)):  # fmt: skip
+        pairs = [(o, u.text) for o, u in zip(outputs, utterances, strict=True) if keep(u.text)]
+        if pairs:
+            hyps, refs = zip(*pairs, strict=True)
+            out[kind] = {"clips": len(pairs), "cer": round(cer(hyps, refs), 4),
+                         "wer": round(wer(hyps, refs), 4)}  # fmt: skip
+    out["decode_s"] = round(seconds, 1)
+    out["examples"] = [
+        {"text": u.text, "output": o} for o, u in list(zip(outputs, utterances, strict=True))[:12]
+    ]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=str(ROOT.parent / "examples" / "speech_ctc.yaml"))
+    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument(
+        "--threads", type=int, default=1
+    )  # 2 on a shared, loaded machine: 10x slower
+    parser.add_argument("--out", default=str(ROOT / "results" / "speech.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = load_run_config(args.config, ["train.progress=false"])
+    load_before = load_average()
+    start = time.perf_counter()
+    run = train_run(config, callbacks=[TimeBudget(60 * args.minutes)])
+    train_s = time.perf_counter() - start
+    test = list(run.task.splits.test)
+    train_texts = {u.text for u in run.task.splits.train}
+    train_words = {w for t in train_texts for w in t.split()}
+    test_words = {w for u in test for w in u.text.split()}
+    assert not test_words & train_words, "a test word was heard in training"
+    result = {
+        "config": Path(args.config).name,
+        "train": {"seconds": round(train_s, 1), "epochs": len(run.history),
+                  "best_val_cer": min(h["val_cer"] for h in run.history),
+                  "clips": len(run.task.splits.train), "words": len(train_words)},
+        "test": {"clips": len(test), "words": len(test_words),
+                 "greedy": score(run, test, 1), "beam8": score(run, test, 8)},
+        "baseline_empty_transcript_cer": 1.0,
+        "threads": args.threads,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+    }  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"trained {result['train']['epochs']} epochs in {train_s:.0f} s "
+          f"(load {load_before} -> {result['load_average_after']}); "
+          f"test: {len(test)} clips of {len(test_words)} unheard words")  # fmt: skip
+    print(f"{'decoding':18} {'clips':>6} {'CER':>7} {'WER':>7}")
+    for name in ("greedy", "beam8"):
+        for kind in ("words", "phrases", "all"):
+            row = result["test"][name].get(kind)
+            if row:
+                label = f"{name} {kind}"
+                print(f"{label:18} {row['clips']:>6} {row['cer']:>7.3f} {row['wer']:>7.3f}")
+    print("baseline (empty transcript): CER 1.000")
+
+
+if __name__ == "__main__":
+    main()
