@@ -12,7 +12,7 @@ language modelling        ``perplexity``,                uniform: perplexity = V
 forecasting               ``mae``, ``rmse``, ``mape``,   MASE = 1 is the in-sample
 (``forecasting.py``)      ``smape``, ``mase``,           seasonal naive forecast
                           ``coverage``
-seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
+seq2seq (``seq2seq.py``)  ``bleu``, ``chrf``,            copying the source
                           ``exact_match``
 ========================= ============================== ===============================
 
@@ -46,7 +46,7 @@ from .forecasting import (
     smape,
 )
 from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
-from .seq2seq import BLEU, ExactMatch, bleu, exact_match
+from .seq2seq import BLEU, ChrF, ExactMatch, bleu, chrf, exact_match
 from .tagging import EntityF1, bio_entities, entity_prf
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "SMAPE",
     "Accuracy",
     "BitsPerChar",
+    "ChrF",
     "Coverage",
     "EntityF1",
     "ExactMatch",
@@ -70,6 +71,7 @@ __all__ = [
     "bits_per_char",
     "bleu",
     "build_metrics",
+    "chrf",
     "confusion_matrix",
     "coverage",
     "entity_prf",
@@ -102,6 +104,7 @@ _REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
     "coverage": (Coverage, None, "", ()),
     "mase": (MASE, "scale", "naive_scale(training series, season), a number > 0", ()),
     "bleu": (BLEU, None, "", ("decode",)),
+    "chrf": (ChrF, None, "", ("decode",)),
     "exact_match": (ExactMatch, None, "", ()),
 }  # fmt: skip
 
