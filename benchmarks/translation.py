@@ -124,6 +124,25 @@ def speed(args) -> dict:
     return result
 
 
+class TimeLimit:
+    """Stops training after ``seconds`` of it (at the next step: the trainer's own
+    ``max_steps`` set to the step reached), then the epoch's validation runs."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def on_fit_start(self, trainer) -> None:
+        self.start = time.perf_counter()
+
+    def on_step_end(self, trainer, logs) -> None:
+        if time.perf_counter() - self.start > self.seconds:
+            trainer.config.max_steps = trainer.global_step
+
+    def on_epoch_start(self, trainer, epoch) -> None: ...
+    def on_epoch_end(self, trainer, epoch, logs) -> None: ...
+    def on_fit_end(self, trainer) -> None: ...
+
+
 def _run_example(name: str, overrides: dict, minutes: float | None, out: Path) -> tuple:
     from seqlab.config import load_yaml
     from seqlab.run import run_config, train_run
@@ -135,11 +154,11 @@ def _run_example(name: str, overrides: dict, minutes: float | None, out: Path) -
         for key in path:
             node = node.setdefault(key, {})
         node[last] = value
-    if minutes is not None:
-        raw.setdefault("train", {})["max_time"] = minutes * 60
+    raw.setdefault("train", {}).setdefault("progress", False)
     config = run_config(raw)
     start = time.perf_counter()
-    run = train_run(config, directory=out)
+    limit = [] if minutes is None else [TimeLimit(minutes * 60)]
+    run = train_run(config, directory=out, callbacks=limit)
     return run, time.perf_counter() - start, raw
 
 

@@ -171,7 +171,7 @@ def test_make_metric_errors_name_the_option():
 def test_make_metric_knows_every_name_in_metric_names():
     options = {"macro_f1": {"num_classes": 3}, "entity_f1": {"tags": ["O", "B-X"]}}
     options["mase"] = {"scale": 0.5}
-    assert len(set(METRIC_NAMES)) == len(METRIC_NAMES) == 13
+    assert len(set(METRIC_NAMES)) == len(METRIC_NAMES) == 14
     for name in METRIC_NAMES:
         metric = make_metric(name, **options.get(name, {}))
         assert metric.name == name and metric.stats.shape == (metric.size,)
