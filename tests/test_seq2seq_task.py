@@ -9,6 +9,7 @@ import sacrebleu
 import torch
 
 from seqlab import load_run, run_config, train_run
+from seqlab.cli import main
 from seqlab.config import ConfigError
 from seqlab.data import Batch
 from seqlab.data.detokenize import detokenize
@@ -52,7 +53,7 @@ def test_subwords_roundtrip_the_text_and_keep_the_special_ids():
         assert again.ids(texts[0]) == sw.ids(texts[0])
 
 
-def test_subword_model_is_its_own_checkpoint_file_and_reloads(tmp_path):
+def test_subword_model_is_its_own_checkpoint_file_and_reloads(tmp_path, capsys):
     torch.manual_seed(0)
     train = _tsv(tmp_path / "train.tsv", _pairs())
     cfg = run_config({
@@ -73,6 +74,11 @@ def test_subword_model_is_its_own_checkpoint_file_and_reloads(tmp_path):
         assert "model" not in json.dumps(task)  # the vocabulary lives in its own file only
     again = load_run(tmp_path / "run")
     assert list(again.predict(["Thou art the king."])) == list(run.predict(["Thou art the king."]))
+    line = tmp_path / "in.txt"
+    line.write_text("Thou art the king.\n")
+    assert main(["predict", str(tmp_path / "run"), str(line), "--beam", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "beam_size must be a positive int, got 0" in err and len(err.splitlines()) == 1
     state = json.loads((tmp_path / "run" / "best" / "task.json").read_text())
     source = json.loads((tmp_path / "run" / "best" / "source_subwords.json").read_text())
     with pytest.raises(DataError, match=r"checkpoint has no target_subwords\.json"):
