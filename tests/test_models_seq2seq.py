@@ -216,13 +216,18 @@ def test_fused_luong_decoder_equals_its_step_loop(decoder_kind, score):
     assert model.parallel_decoder
     _, _, ids, lengths, targets, _ = _data()
     batch = Batch(ids, targets, lengths)
+    real = targets != IGNORE_INDEX
     fused, _, _ = model.teacher_forced(batch)
-    grads = torch.autograd.grad(fused.square().sum(), list(model.parameters()))
+    assert (fused[~real] == 0).all()  # only real positions are projected to the vocabulary
+    params = list(model.parameters())
+    grads = torch.autograd.grad(fused[real].square().sum(), params)
     loop = _step_loop(model, batch)
-    torch.testing.assert_close(fused, loop, atol=1e-10, rtol=0)
-    for g, want in zip(grads, torch.autograd.grad(loop.square().sum(), list(model.parameters())),
-                       strict=True):  # fmt: skip
+    torch.testing.assert_close(fused[real], loop[real], atol=1e-10, rtol=0)
+    for g, want in zip(grads, torch.autograd.grad(loop[real].square().sum(), params), strict=True):
         torch.testing.assert_close(g, want, atol=1e-10, rtol=0)
+    loss = model(batch).loss  # the mean over real positions, as ignore_index gives it
+    want = torch.nn.functional.cross_entropy(loop.transpose(1, 2), targets)
+    torch.testing.assert_close(loss, want, atol=1e-10, rtol=0)
 
 
 def test_input_feeding_and_additive_decoders_take_the_step_loop():

@@ -287,12 +287,25 @@ class Seq2Seq(TaskModel):
         """Logits (B, U, V) and attention (B, U, S) reading the targets; and the targets
         with everything past each length set to ``-100``. ``encoded``: the source's
         :meth:`encode`, when the caller has it already."""
+        logits, attention, targets, _ = self._teacher_forced(batch, encoded)
+        return logits, attention, targets
+
+    def _teacher_forced(self, batch: Batch, encoded: Encoded | None = None):
+        """:meth:`teacher_forced`, and the logits (N, V) of the N real target positions
+        (what the loss reads). The fused decoder projects only those N rows to the
+        vocabulary (the largest product of a step: padding takes about a quarter of a
+        bucketed batch) and writes them into zeros for the (B, U, V) prediction."""
         targets = self._targets(batch)
+        real = targets != IGNORE_INDEX  # (B, U)
         memory, mask, state, _ = encoded or self.encode(batch.inputs, batch.lengths)
-        gold = targets.masked_fill(targets == IGNORE_INDEX, self.config.pad_id)
+        gold = targets.masked_fill(~real, self.config.pad_id)
         ratio = self.config.teacher_forcing if self.training else 1.0
         if self.parallel_decoder and ratio == 1.0:
-            return (*self._parallel(gold, state, memory, mask), targets)
+            h_tilde, attention = self._parallel(gold, state, memory, mask)  # (B, U, H)
+            packed = self.out(self.dropout(h_tilde[real]))  # (N, V)
+            logits = packed.new_zeros(*targets.shape, packed.size(1))
+            logits[real] = packed
+            return logits, attention, targets, packed
         feed = self._initial_feed(memory)
         B, U = targets.shape
         prev = gold.new_full((B,), self.config.bos_id)
@@ -306,33 +319,32 @@ class Seq2Seq(TaskModel):
                 own = step_logits.argmax(-1).detach()
                 use_gold = torch.rand(B, device=prev.device) < ratio
                 prev = torch.where(use_gold, prev, own)
-        return torch.stack(logits, 1), torch.stack(attention, 1), targets
+        logits = torch.stack(logits, 1)  # (B, U, V)
+        return logits, torch.stack(attention, 1), targets, logits[real]
 
     def _parallel(self, gold: Tensor, state, memory: Tensor, mask: Tensor):
         """The Luong decoder without input feeding over the whole gold target: the same
-        equations as U calls of :meth:`step`, as one recurrent call and one attention."""
+        equations as U calls of :meth:`step` up to ``h~`` (B, U, H), as one recurrent
+        call and one attention."""
         bos = gold.new_full((gold.size(0), 1), self.config.bos_id)
         prev = torch.cat([bos, gold[:, :-1]], 1)  # (B, U): y_0 = <bos>, y_1 ... y_{U-1}
         e = self.dropout(self.target(prev))  # (B, U, D)
         s, _ = self.decoder(e, state)  # (B, U, H): one fused call
         context, weights = self.attention(s, memory, mask=mask)  # (B, U, E), (B, U, S)
         h_tilde = torch.tanh(self.combine(torch.cat([context, s], -1)))  # (B, U, H)
-        return self.out(self.dropout(h_tilde)), weights
+        return h_tilde, weights
 
-    def _loss(self, logits: Tensor, targets: Tensor) -> Tensor:
-        return F.cross_entropy(
-            logits.transpose(1, 2),
-            targets,
-            ignore_index=IGNORE_INDEX,
-            label_smoothing=self.config.label_smoothing,
-        )
+    def _loss(self, packed: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy over the real target positions, ``packed`` (N, V)."""
+        gold = targets[targets != IGNORE_INDEX]  # (N,), in the order of ``packed``
+        return F.cross_entropy(packed, gold, label_smoothing=self.config.label_smoothing)
 
     def forward(self, batch: Batch, state=None) -> Output:
         batch = self._check_batch(batch)
         if batch.targets is None:
             return Output(self.decode(batch.inputs, batch.lengths).tokens)
-        logits, _, targets = self.teacher_forced(batch)
-        return Output(logits, self._loss(logits, targets), weight=count_targets(targets))
+        logits, _, targets, packed = self._teacher_forced(batch)
+        return Output(logits, self._loss(packed, targets), weight=count_targets(targets))
 
     def supported_metrics(self) -> tuple[str, ...]:
         return ("bleu", "chrf", "exact_match")  # of the decoded outputs
@@ -348,12 +360,12 @@ class Seq2Seq(TaskModel):
             return self(batch)
         with self._eval_mode():
             encoded = self.encode(batch.inputs, batch.lengths)
-            logits, _, targets = self.teacher_forced(batch, encoded)
+            _, _, targets, packed = self._teacher_forced(batch, encoded)
             decoded = self._search(encoded)
         rows, lengths = decoded.tokens.tolist(), decoded.lengths.tolist()
         return Output(
             [r[:n] for r, n in zip(rows, lengths, strict=True)],
-            self._loss(logits, targets),
+            self._loss(packed, targets),
             weight=count_targets(targets),
         )
 
