@@ -36,6 +36,7 @@ import torch
 
 from seqlab.data import Batch
 from seqlab.models import EncoderConfig, InputConfig, Seq2Seq, Seq2SeqConfig
+from seqlab.train.callbacks import Callback
 
 RESULTS = Path(__file__).parent / "results"
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -177,7 +178,7 @@ def copy_baseline(pairs) -> dict:
     return {"bleu": round(bleu(src, ref), 2), "chrf": round(chrf(src, ref), 2)}
 
 
-class Marks:
+class Marks(Callback):
     """Scores the test split with the current weights after each of ``minutes`` of
     training (the scoring time is not counted as training), and stops at the last."""
 
@@ -206,10 +207,6 @@ class Marks:
         print(json.dumps(self.scores[-1]), flush=True)
         if not self.marks:
             trainer.config.max_steps = trainer.global_step
-
-    def on_epoch_start(self, trainer, epoch) -> None: ...
-    def on_epoch_end(self, trainer, epoch, logs) -> None: ...
-    def on_fit_end(self, trainer) -> None: ...
 
 
 def bible(args) -> dict:
