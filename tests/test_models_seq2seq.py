@@ -194,3 +194,93 @@ def test_learns_sequence_reversal(attention):
         hits += int(out.lengths[i] == len(want) and torch.equal(out.tokens[i, : len(want)], want))
     print(f"reversal exact match ({attention}): {hits / 300:.3f}")
     assert hits / 300 >= 0.9, hits / 300
+
+
+def _step_loop(model, batch):
+    """Teacher forcing as U calls of ``model.step``: the definition the fused path keeps."""
+    enc = model.encode(batch.inputs, batch.lengths)
+    targets = model._targets(batch)
+    gold = targets.masked_fill(targets == IGNORE_INDEX, 0)
+    prev, state, feed, logits = torch.full((batch.size,), BOS), enc.state, None, []
+    for t in range(targets.size(1)):
+        step_logits, state, feed, _ = model.step(prev, state, feed, enc.memory, enc.mask)
+        logits.append(step_logits)
+        prev = gold[:, t]
+    return torch.stack(logits, 1)
+
+
+@pytest.mark.parametrize("decoder_kind", ["gru", "lstm"])
+@pytest.mark.parametrize("score", ["general", "dot"])
+def test_fused_luong_decoder_equals_its_step_loop(decoder_kind, score):
+    model = _model("bigru", ("multiplicative", score), decoder_kind=decoder_kind).double()
+    assert model.parallel_decoder
+    _, _, ids, lengths, targets, _ = _data()
+    batch = Batch(ids, targets, lengths)
+    real = targets != IGNORE_INDEX
+    fused, _, _ = model.teacher_forced(batch)
+    assert (fused[~real] == 0).all()  # only real positions are projected to the vocabulary
+    params = list(model.parameters())
+    grads = torch.autograd.grad(fused[real].square().sum(), params)
+    loop = _step_loop(model, batch)
+    torch.testing.assert_close(fused[real], loop[real], atol=1e-10, rtol=0)
+    for g, want in zip(grads, torch.autograd.grad(loop[real].square().sum(), params), strict=True):
+        torch.testing.assert_close(g, want, atol=1e-10, rtol=0)
+    loss = model(batch).loss  # the mean over real positions, as ignore_index gives it
+    want = torch.nn.functional.cross_entropy(loop.transpose(1, 2), targets)
+    torch.testing.assert_close(loss, want, atol=1e-10, rtol=0)
+
+
+def test_input_feeding_and_additive_decoders_take_the_step_loop():
+    for attention, feeding in (("multiplicative", True), ("additive", False)):
+        model = _model("gru", (attention, "general"), input_feeding=feeding)
+        assert not model.parallel_decoder
+    with pytest.raises(ValueError, match="input_feeding applies to attention='multiplicative'"):
+        _model("gru", ("additive", "general"), input_feeding=True)
+
+
+def test_label_smoothing_is_the_smoothed_cross_entropy():
+    eps = 0.1
+    model = _model("gru", ("multiplicative", "general"), label_smoothing=eps).double()
+    _, _, ids, lengths, targets, _ = _data()
+    out = model(Batch(ids, targets, lengths))
+    logp = out.prediction.log_softmax(-1)
+    real = targets != IGNORE_INDEX
+    nll = -logp.gather(2, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    uniform = -logp.mean(-1)  # eps spread evenly over the V classes
+    want = ((1 - eps) * nll + eps * uniform)[real].mean()
+    torch.testing.assert_close(out.loss, want, atol=1e-10, rtol=0)
+
+
+def test_feature_sequences_as_sources():
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(
+        inputs=InputConfig(input_size=5),
+        tgt_vocab_size=TGT,
+        encoder=encoder("bigru", 8),
+        decoder_hidden_size=16,
+        target_embedding_dim=6,
+    )
+    model = Seq2Seq(cfg).eval()
+    feats = [torch.randn(L, 5) for L in (6, 3, 4, 2)]
+    x, lengths = pad(feats)
+    _, tgt, _, _, targets, _ = _data()
+    out = model(Batch(x, targets, lengths))
+    assert out.prediction.shape == (4, 5, TGT)
+    alone = model(Batch(feats[1].unsqueeze(0), tgt[1].unsqueeze(0))).prediction[0]
+    torch.testing.assert_close(out.prediction[1, : len(tgt[1])], alone, atol=1e-5, rtol=1e-5)
+    assert model.decode(x, lengths, beam_size=2, max_length=4).tokens.shape[0] == 4
+    with pytest.raises(ValueError, match="inputs must have 5 features"):
+        model(Batch(torch.randn(2, 3, 4), targets[:2]))
+
+
+def test_evaluate_batch_encodes_the_source_once(monkeypatch):
+    model = _model()
+    _, _, ids, lengths, targets, _ = _data()
+    calls = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda *a: calls.append(1) or encode(*a))
+    out = model.evaluate_batch(Batch(ids, targets, lengths))
+    assert len(calls) == 1
+    torch.testing.assert_close(out.loss, model(Batch(ids, targets, lengths)).loss)
+    decoded = model.decode(ids, lengths)
+    assert out.prediction[2] == decoded.tokens[2, : decoded.lengths[2]].tolist()

@@ -174,7 +174,7 @@ def test_make_metric_knows_every_name_in_metric_names():
     options["frequency_nll"] = {"key_probs": [0.1] * 88}
     options["repeat_nll"] = {"epsilon": 0.05}
     options["wer"] = {"space": 1}
-    assert len(set(METRIC_NAMES)) == len(METRIC_NAMES) == 19
+    assert len(set(METRIC_NAMES)) == len(METRIC_NAMES) == 20
     for name in METRIC_NAMES:
         metric = make_metric(name, **options.get(name, {}))
         assert metric.name == name and metric.stats.shape == (metric.size,)

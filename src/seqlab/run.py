@@ -338,7 +338,7 @@ def train_run(
         train,
         callbacks=[*callbacks, *extra],
         model_config={"kind": model.kind, **to_dict(model.config)},
-        extras={"task": task.state(), "run": config.to_dict()},
+        extras={"task": task.state(), "run": config.to_dict(), **task.state_files()},
         metric_options=task.metric_facts(),
     )
     val = task.loader("val") if task.splits.val else None
@@ -393,7 +393,7 @@ def load_run(path: str | os.PathLike, checkpoint: str | None = None) -> Run:
             "train_run); rebuild its model with seqlab.models.build_model"
         )
     config = run_config(ckpt.extras["run"], check_files=False)
-    task = config.task_class.restore(config.data, ckpt.extras["task"])
+    task = config.task_class.restore_saved(config.data, ckpt.extras["task"], ckpt.extras)
     saved = dict(ckpt.config.get("model", {}))
     kind = saved.pop("kind", config.task_class.model_kind)
     model = build_model(kind, saved)

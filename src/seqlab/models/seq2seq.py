@@ -1,29 +1,45 @@
 """``Seq2Seq``: encoder-decoder with attention, for outputs whose length differs from the input's.
 
-Translation, date-format conversion, sequence reversal. The encoder (any kind;
-bidirectional recurrent ones see the whole source) turns the source ids into a memory
-``m`` (B, S, E). The decoder is a recurrent layer run one step at a time from ``<bos>``;
-its initial state is ``tanh(W mean(m))`` over real source steps (Bahdanau et al. use
-the backward state at step 1; the mean works for every encoder kind). Each step
-attends over the memory, padding masked out:
+Translation, date-format conversion, sequence reversal, speech to characters. The source
+is token ids (B, S) or float features (B, S, C), as :class:`InputConfig` says, as for
+every task model. The encoder (any kind; bidirectional recurrent ones see the whole
+source) turns it into a memory ``m`` (B, S, E). The decoder is a recurrent layer started
+from ``<bos>``; its initial state is ``tanh(W mean(m))`` over real source steps (Bahdanau
+et al. use the backward state at step 1; the mean works for every encoder kind). Each
+step attends over the memory, padding masked out. Three decoders:
 
+* ``attention="multiplicative"``, ``input_feeding=False`` (the default; Luong, Pham &
+  Manning 2015, eq. (5), (8), attention *after* the RNN): ``s_t = RNN(emb(y_{t-1}), s_{t-1})``,
+  ``c_t = attend(s_t, m)`` with the ``"general"`` or ``"dot"`` score,
+  ``h~_t = tanh(W_c [c_t; s_t])``, logits ``= W_s h~_t``. Nothing of step ``t`` feeds the
+  RNN's step ``t + 1`` but the gold token, so training runs the whole target through
+  **one fused recurrent call** (torch's kernel) and **one batched attention** (B, U, S),
+  and only the real target positions are projected to the vocabulary: 3.3x the target
+  tokens per CPU second of the additive loop below and 2.5x input feeding's, at the size
+  of ``benchmarks/translation.py speed`` (whose 8,000-word output layer, shared by all
+  three, is most of the work).
+* ``attention="multiplicative"``, ``input_feeding=True`` (Luong §3.3):
+  ``s_t = RNN([emb(y_{t-1}); h~_{t-1}], s_{t-1})``; the rest as above. ``h~_{t-1}`` is
+  needed before step ``t``, so training is a Python loop of U single steps.
 * ``attention="additive"`` (Bahdanau, Cho & Bengio 2015): the previous decoder state
   ``s_{t-1}`` is the query, ``c_t = attend(s_{t-1}, m)``;
   ``s_t = RNN([emb(y_{t-1}); c_t], s_{t-1})``; logits ``= W_o [s_t; c_t; emb(y_{t-1})]``.
-* ``attention="multiplicative"`` (Luong, Pham & Manning 2015, eq. (5), (8), with input
-  feeding §3.3): ``s_t = RNN([emb(y_{t-1}); h~_{t-1}], s_{t-1})``,
-  ``c_t = attend(s_t, m)`` with the ``"general"`` or ``"dot"`` score,
-  ``h~_t = tanh(W_c [c_t; s_t])``, logits ``= W_s h~_t``.
+  Also a loop of U steps, each with its own attention.
 
-Training (``forward`` with targets): ``targets`` (B, U) end with ``<eos>``; padding is
-``-100`` (or anything past ``target_lengths``). The decoder reads the gold previous
-token with probability ``teacher_forcing`` and its own argmax otherwise (per sequence
-and step; scheduled sampling, Bengio et al. 2015); ``prediction`` is logits (B, U, V).
-Without targets ``forward`` decodes greedily and ``prediction`` is token ids.
+Training (``forward`` with targets): ``targets`` (B, U) end with ``<eos>`` (the seq2seq
+task appends it); padding is ``-100`` (or anything past ``target_lengths``). The decoder
+reads the gold previous token with probability ``teacher_forcing`` and its own argmax
+otherwise (per sequence and step; scheduled sampling, Bengio et al. 2015; below 1 every
+decoder runs the step loop); ``prediction`` is logits (B, U, V); the loss is cross-entropy
+with ``label_smoothing`` (Szegedy et al. 2016: ``(1 - eps)`` on the gold token, ``eps / V``
+on each). Without targets ``forward`` decodes and ``prediction`` is token ids.
 
-Decoding: :meth:`Seq2Seq.decode` with ``beam_size=1`` (greedy) or more (beam search with
-the GNMT length penalty ``((5 + |Y|) / 6) ** length_penalty``, Wu et al. 2016);
-returns the tokens, the attention weights (B, L, S) for plotting, and the scores.
+Decoding: :meth:`Seq2Seq.decode`, greedy (``beam_size=1``) or batched beam search
+(:mod:`seqlab.models.beam_search`: GNMT length penalty ``((5 + |Y|) / 6) ** length_penalty``,
+the exact stopping rule, ``no_repeat_ngram_size``); the length limit per sentence is
+``min(max_length, floor(max_length_a * S_i) + max_length_b)`` when ``max_length_a > 0``
+(fairseq's ``max_len_a``/``max_len_b``), else ``max_length``. It returns the tokens, the
+attention weights (B, L, S) for plotting, and the scores.
 
 >>> import torch
 >>> from seqlab.data import Batch
@@ -42,6 +58,7 @@ torch.Size([2, 5, 12])
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -50,11 +67,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import nn as snn
-from ..checks import check_dropout, check_float, check_int
+from ..checks import check_bool, check_dropout, check_float, check_int
 from ..data.batch import IGNORE_INDEX, Batch
 from ..nn.attention import AdditiveAttention, MultiplicativeAttention
 from ..nn.embedding import Embedding
 from .base import TaskModel, count_targets
+from .beam_search import beam_search, greedy_search
 from .classifier import pool
 from .encoders import EncoderConfig, build_encoder
 from .inputs import InputConfig, InputLayer
@@ -69,9 +87,10 @@ def _default_encoder() -> EncoderConfig:
 
 @dataclass
 class Seq2SeqConfig:
-    """``inputs``: the source ids and how they enter, as every task model takes them;
-    ``tgt_vocab_size`` and ``target_embedding_dim`` (0: the source's) the target's; the
-    special ids are :class:`~seqlab.data.Vocab`'s."""
+    """``inputs``: the source (token ids or float features) and how it enters, as every
+    task model takes it; ``tgt_vocab_size`` and ``target_embedding_dim`` (0: the
+    source's ``embedding_dim``) the target's; the special ids are
+    :class:`~seqlab.data.Vocab`'s. The decoders and decoding keys are the module's."""
 
     inputs: InputConfig
     tgt_vocab_size: int
@@ -80,33 +99,50 @@ class Seq2SeqConfig:
     decoder_kind: Literal["rnn", "lstm", "gru"] = "gru"
     decoder_hidden_size: int = 64
     decoder_layers: int = 1
-    attention: Literal["additive", "multiplicative"] = "additive"
+    attention: Literal["additive", "multiplicative"] = "multiplicative"
     score: Literal["general", "dot"] = "general"  # the multiplicative score
+    input_feeding: bool = False  # multiplicative only: feed h~_{t-1} (a step loop)
     attention_size: int = 64  # the additive score's hidden size
     teacher_forcing: float = 1.0
+    label_smoothing: float = 0.0
     max_length: int = 100
+    max_length_a: float = 0.0  # > 0: limit each output to floor(a * S_i) + b tokens
+    max_length_b: int = 10
     beam_size: int = 1  # decoding in validation and predict(): 1 is greedy
     length_penalty: float = 0.0  # GNMT's alpha for beam search
+    no_repeat_ngram_size: int = 0  # > 0: never repeat an n-gram of this size
     dropout: float = 0.0
     pad_id: int = 0
     bos_id: int = 2
     eos_id: int = 3
 
     def __post_init__(self):
-        if not self.inputs.tokens:
-            raise ValueError("a seq2seq model reads source token ids: set inputs.vocab_size")
-        for name, size in (("inputs.vocab_size", self.inputs.vocab_size),
-                           ("tgt_vocab_size", self.tgt_vocab_size)):  # fmt: skip
+        sizes = [("tgt_vocab_size", self.tgt_vocab_size)]
+        if self.inputs.tokens:
+            sizes.insert(0, ("inputs.vocab_size", self.inputs.vocab_size))
+        for name, size in sizes:
             if size < 4:
-                raise ValueError(f"{name} must be >= 4 (<pad> <unk> <bos> <eos> first)")
+                raise ValueError(f"{name} must be >= 4 (<pad> <unk> <bos> <eos> first), got {size}")
         check_int("target_embedding_dim", self.target_embedding_dim, min=0)
         check_float("teacher_forcing", self.teacher_forcing, min=0.0, max=1.0)
+        check_float("label_smoothing", self.label_smoothing, min=0.0, max=1.0)
+        if self.label_smoothing >= 1.0:
+            raise ValueError(f"label_smoothing must be < 1, got {self.label_smoothing}")
         check_int("max_length", self.max_length, min=1)
+        check_float("max_length_a", self.max_length_a, min=0.0)
+        check_int("max_length_b", self.max_length_b, min=0)
         check_int("decoder_hidden_size", self.decoder_hidden_size, min=1)
         check_int("decoder_layers", self.decoder_layers, min=1)
         check_int("attention_size", self.attention_size, min=1)
         check_int("beam_size", self.beam_size, min=1)
         check_float("length_penalty", self.length_penalty, min=0.0)
+        check_int("no_repeat_ngram_size", self.no_repeat_ngram_size, min=0)
+        check_bool("input_feeding", self.input_feeding)
+        if self.input_feeding and self.attention != "multiplicative":
+            raise ValueError(
+                "input_feeding applies to attention='multiplicative' (Bahdanau's additive "
+                "decoder already feeds its context c_t into the RNN)"
+            )
         check_dropout("dropout", self.dropout)
         for name in ("pad_id", "bos_id", "eos_id"):
             check_int(name, getattr(self, name), min=0, max=self.tgt_vocab_size - 1)
@@ -118,15 +154,25 @@ class Seq2SeqConfig:
 
 
 class Decoded(NamedTuple):
-    """``tokens`` (B, L): each ends with ``<eos>`` (unless cut at ``max_length``), then
+    """``tokens`` (B, L): each ends with ``<eos>`` (unless cut at its length limit), then
     ``<pad>``; ``lengths`` (B,) including ``<eos>``; ``attention`` (B, L, S), zero past
-    each length; ``scores`` (B,) the log-probability of each output (length-normalised
-    for beam search with ``length_penalty > 0``)."""
+    each length; ``scores`` (B,) the log-probability of each output (divided by the GNMT
+    length penalty for beam search with ``length_penalty > 0``)."""
 
     tokens: Tensor
     lengths: Tensor
     attention: Tensor
     scores: Tensor
+
+
+class Encoded(NamedTuple):
+    """What the decoder reads of a source: ``memory`` (B, S, E), ``mask`` (B, S),
+    ``state`` (the initial decoder state), ``lengths`` (B,) source lengths."""
+
+    memory: Tensor
+    mask: Tensor
+    state: object
+    lengths: Tensor
 
 
 def _top_h(state) -> Tensor:
@@ -156,7 +202,7 @@ class Seq2Seq(TaskModel):
         self.n_state = 2 if c.decoder_kind == "lstm" else 1
         self.bridge = nn.Linear(E, self.n_state * L * H)
         rnn_cls = {"rnn": snn.RNN, "lstm": snn.LSTM, "gru": snn.GRU}[c.decoder_kind]
-        feed = E if c.attention == "additive" else H
+        feed = {"additive": E, "multiplicative": H if c.input_feeding else 0}[c.attention]
         self.decoder = rnn_cls(D + feed, H, num_layers=L)
         if c.attention == "additive":
             self.attention = AdditiveAttention(H, E, c.attention_size)
@@ -171,9 +217,15 @@ class Seq2Seq(TaskModel):
             self.out = nn.Linear(H, c.tgt_vocab_size)  # W_s
         self.dropout = nn.Dropout(c.dropout)
 
+    @property
+    def parallel_decoder(self) -> bool:
+        """True when teacher forcing runs the whole target at once (Luong, no input feeding)."""
+        return self.config.attention == "multiplicative" and not self.config.input_feeding
+
     # --- encoder side --------------------------------------------------------------------
-    def encode(self, inputs: Tensor, lengths: Tensor | None = None):
-        """Source ids (B, S) -> memory (B, S, E), mask (B, S), initial decoder state."""
+    def encode(self, inputs: Tensor, lengths: Tensor | None = None) -> Encoded:
+        """Source ids (B, S) or features (B, S, C) -> memory (B, S, E), mask (B, S), the
+        initial decoder state and the source lengths."""
         if lengths is not None:
             lengths = self._lengths(Batch(inputs, lengths=lengths))
         memory, _ = self.encoder(self.dropout(self.source(inputs)), lengths)  # (B, S, E)
@@ -182,10 +234,10 @@ class Seq2Seq(TaskModel):
         init = torch.tanh(self.bridge(pool(memory, mask, "mean")))  # (B, n*L*H)
         parts = init.view(B, self.n_state, L, H).unbind(1)
         state = tuple(p.transpose(0, 1).contiguous() for p in parts)  # (L, B, H) each
-        return memory, mask, (state if self.n_state == 2 else state[0])
+        return Encoded(memory, mask, state if self.n_state == 2 else state[0], mask.sum(1))
 
     def _initial_feed(self, memory: Tensor) -> Tensor | None:
-        if self.config.attention == "additive":
+        if not self.config.input_feeding:
             return None
         return memory.new_zeros(memory.size(0), self.config.decoder_hidden_size)
 
@@ -199,11 +251,17 @@ class Seq2Seq(TaskModel):
             s = out[:, 0]  # (B, H)
             logits = self.out(self.dropout(torch.cat([s, context, e], -1)))
             return logits, state, None, weights
-        out, state = self.decoder(torch.cat([e, feed], -1).unsqueeze(1), state)
+        x = e if feed is None else torch.cat([e, feed], -1)
+        out, state = self.decoder(x.unsqueeze(1), state)
         s = out[:, 0]  # (B, H)
         context, weights = self.attention(s, memory, mask=mask)  # (B, E)
         h_tilde = torch.tanh(self.combine(torch.cat([context, s], -1)))  # (B, H)
-        return self.out(self.dropout(h_tilde)), state, h_tilde, weights
+        return (
+            self.out(self.dropout(h_tilde)),
+            state,
+            (h_tilde if feed is not None else None),
+            weights,
+        )
 
     # --- training ------------------------------------------------------------------------
     def _targets(self, batch: Batch) -> Tensor:
@@ -225,16 +283,34 @@ class Seq2Seq(TaskModel):
             raise ValueError(f"target id {int(t[bad][0])} is not in [0, tgt_vocab_size={V})")
         return t
 
-    def teacher_forced(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+    def teacher_forced(
+        self, batch: Batch, encoded: Encoded | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Logits (B, U, V) and attention (B, U, S) reading the targets; and the targets
-        with everything past each length set to ``-100``."""
+        with everything past each length set to ``-100``. ``encoded``: the source's
+        :meth:`encode`, when the caller has it already."""
+        logits, attention, targets, _ = self._teacher_forced(batch, encoded)
+        return logits, attention, targets
+
+    def _teacher_forced(self, batch: Batch, encoded: Encoded | None = None):
+        """:meth:`teacher_forced`, and the logits (N, V) of the N real target positions
+        (what the loss reads). The fused decoder projects only those N rows to the
+        vocabulary (the largest product of a step: padding takes about a quarter of a
+        bucketed batch) and writes them into zeros for the (B, U, V) prediction."""
         targets = self._targets(batch)
-        memory, mask, state = self.encode(batch.inputs, batch.lengths)
+        real = targets != IGNORE_INDEX  # (B, U)
+        memory, mask, state, _ = encoded or self.encode(batch.inputs, batch.lengths)
+        gold = targets.masked_fill(~real, self.config.pad_id)
+        ratio = self.config.teacher_forcing if self.training else 1.0
+        if self.parallel_decoder and ratio == 1.0:
+            h_tilde, attention = self._parallel(gold, state, memory, mask)  # (B, U, H)
+            packed = self.out(self.dropout(h_tilde[real]))  # (N, V)
+            logits = packed.new_zeros(*targets.shape, packed.size(1))
+            logits[real] = packed
+            return logits, attention, targets, packed
         feed = self._initial_feed(memory)
         B, U = targets.shape
-        gold = targets.masked_fill(targets == IGNORE_INDEX, self.config.pad_id)
         prev = gold.new_full((B,), self.config.bos_id)
-        ratio = self.config.teacher_forcing if self.training else 1.0
         logits, attention = [], []
         for t in range(U):
             step_logits, state, feed, weights = self.step(prev, state, feed, memory, mask)
@@ -245,32 +321,55 @@ class Seq2Seq(TaskModel):
                 own = step_logits.argmax(-1).detach()
                 use_gold = torch.rand(B, device=prev.device) < ratio
                 prev = torch.where(use_gold, prev, own)
-        return torch.stack(logits, 1), torch.stack(attention, 1), targets
+        logits = torch.stack(logits, 1)  # (B, U, V)
+        return logits, torch.stack(attention, 1), targets, logits[real]
+
+    def _parallel(self, gold: Tensor, state, memory: Tensor, mask: Tensor):
+        """The Luong decoder without input feeding over the whole gold target: the same
+        equations as U calls of :meth:`step` up to ``h~`` (B, U, H), as one recurrent
+        call and one attention."""
+        bos = gold.new_full((gold.size(0), 1), self.config.bos_id)
+        prev = torch.cat([bos, gold[:, :-1]], 1)  # (B, U): y_0 = <bos>, y_1 ... y_{U-1}
+        e = self.dropout(self.target(prev))  # (B, U, D)
+        s, _ = self.decoder(e, state)  # (B, U, H): one fused call
+        context, weights = self.attention(s, memory, mask=mask)  # (B, U, E), (B, U, S)
+        h_tilde = torch.tanh(self.combine(torch.cat([context, s], -1)))  # (B, U, H)
+        return h_tilde, weights
+
+    def _loss(self, packed: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy over the real target positions, ``packed`` (N, V)."""
+        gold = targets[targets != IGNORE_INDEX]  # (N,), in the order of ``packed``
+        return F.cross_entropy(packed, gold, label_smoothing=self.config.label_smoothing)
 
     def forward(self, batch: Batch, state=None) -> Output:
         batch = self._check_batch(batch)
         if batch.targets is None:
             return Output(self.decode(batch.inputs, batch.lengths).tokens)
-        logits, _, targets = self.teacher_forced(batch)
-        loss = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX)
-        return Output(logits, loss, weight=count_targets(targets))
+        logits, _, targets, packed = self._teacher_forced(batch)
+        return Output(logits, self._loss(packed, targets), weight=count_targets(targets))
 
     def supported_metrics(self) -> tuple[str, ...]:
-        return ("bleu", "exact_match")  # of the decoded outputs, whose lengths are their own
+        return ("bleu", "chrf", "exact_match")  # of the decoded outputs
 
     def evaluate_batch(self, batch: Batch, state=None) -> Output:
         """The teacher-forced loss (as in training) for ``val_loss``; for the metrics the
         model's own decoding (greedy, or beam with ``config.beam_size > 1``): each output
-        a list of ids up to and including ``<eos>``. Scoring argmax of teacher-forced
-        logits instead would credit every step with the gold history, an optimistic
-        BLEU that no user ever sees."""
+        a list of ids up to and including ``<eos>``. The source is encoded once for both.
+        Scoring argmax of teacher-forced logits instead would credit every step with the
+        gold history, an optimistic BLEU that no user ever sees."""
         batch = self._check_batch(batch)
-        out = self(batch)
         if batch.targets is None:
-            return out
-        decoded = self.decode(batch.inputs, batch.lengths)
+            return self(batch)
+        with self._eval_mode():
+            encoded = self.encode(batch.inputs, batch.lengths)
+            _, _, targets, packed = self._teacher_forced(batch, encoded)
+            decoded = self._search(encoded)
         rows, lengths = decoded.tokens.tolist(), decoded.lengths.tolist()
-        return out._replace(prediction=[r[:n] for r, n in zip(rows, lengths, strict=True)])
+        return Output(
+            [r[:n] for r, n in zip(rows, lengths, strict=True)],
+            self._loss(packed, targets),
+            weight=count_targets(targets),
+        )
 
     def _predict(self, batch: Batch) -> dict[str, Tensor]:
         """``tokens`` (B, L) ending in ``<eos>`` then ``<pad>``, ``lengths`` (B,),
@@ -287,124 +386,82 @@ class Seq2Seq(TaskModel):
         length_penalty: float | None = None,
         max_length: int | None = None,
         search: str | None = None,
+        no_repeat_ngram_size: int | None = None,
     ) -> Decoded:
-        """Outputs for source ids (B, S) by ``search="greedy"`` (the argmax at each step,
-        all sequences at once) or ``"beam"`` (``beam_size`` hypotheses per sequence);
-        by default greedy when ``beam_size == 1``, else beam. ``beam_size`` and
-        ``length_penalty`` default to the config's."""
-        beam_size = self.config.beam_size if beam_size is None else beam_size
-        if length_penalty is None:
-            length_penalty = self.config.length_penalty
+        """Outputs for sources (B, S[, C]) by ``search="greedy"`` (the argmax at each
+        step) or ``"beam"`` (``beam_size`` hypotheses per sequence), all sequences at once;
+        by default greedy when ``beam_size == 1``, else beam. The other arguments default
+        to the config's keys of the same names."""
+        with self._eval_mode():
+            encoded = self.encode(inputs, lengths)
+            return self._search(
+                encoded, beam_size, length_penalty, max_length, search, no_repeat_ngram_size
+            )
+
+    def max_lengths(self, source_lengths: Tensor, max_length: int | None = None) -> Tensor:
+        """(B,) the output length limit of each sentence: ``max_length``, or
+        ``min(max_length, floor(a * S_i) + b)`` with ``a = max_length_a > 0``."""
+        c = self.config
+        cap = c.max_length if max_length is None else max_length
+        limits = torch.full_like(source_lengths, cap)
+        if c.max_length_a > 0:
+            relative = (source_lengths.double() * c.max_length_a).floor().long() + c.max_length_b
+            limits = relative.clamp(1, cap)
+        return limits
+
+    def _search(
+        self,
+        encoded: Encoded,
+        beam_size: int | None = None,
+        length_penalty: float | None = None,
+        max_length: int | None = None,
+        search: str | None = None,
+        no_repeat_ngram_size: int | None = None,
+    ) -> Decoded:
+        c = self.config
+        beam_size = c.beam_size if beam_size is None else beam_size
+        alpha = c.length_penalty if length_penalty is None else length_penalty
+        n = c.no_repeat_ngram_size if no_repeat_ngram_size is None else no_repeat_ngram_size
+        if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+            raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
         search = search or ("greedy" if beam_size == 1 else "beam")
         if search not in ("greedy", "beam"):
             raise ValueError(f"search must be 'greedy' or 'beam', got {search!r}")
-        if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-            raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
-        if length_penalty < 0:
-            raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
-        max_length = self.config.max_length if max_length is None else max_length
-        if max_length < 1:
-            raise ValueError(f"max_length must be >= 1, got {max_length}")
-        was_training = self.training
-        self.eval()
-        try:
-            memory, mask, state = self.encode(inputs, lengths)
-            if search == "greedy":
-                return self._greedy(memory, mask, state, max_length)
-            hyps = [
-                self._beam(
-                    memory[i : i + 1],
-                    mask[i : i + 1],
-                    _select(state, torch.tensor([i], device=memory.device)),
-                    beam_size,
-                    length_penalty,
-                    max_length,
-                )
-                for i in range(memory.size(0))
-            ]
-            return self._collate(hyps, memory.size(1))
-        finally:
-            self.train(was_training)
+        if not isinstance(alpha, int | float) or not math.isfinite(alpha) or alpha < 0:
+            raise ValueError(f"length_penalty must be a number >= 0, got {alpha!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"no_repeat_ngram_size must be an int >= 0, got {n!r}")
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
+            raise ValueError(f"max_length must be an int >= 1, got {max_length!r}")
+        memory, mask, state, src_lengths = encoded
+        limits = self.max_lengths(src_lengths, max_length)
+        ids = {"bos_id": c.bos_id, "eos_id": c.eos_id, "pad_id": c.pad_id}
+        if search == "greedy":
+            step = self._search_step(memory, mask)
+            found = greedy_search(step, (state, self._initial_feed(memory)), limits, **ids,
+                                  no_repeat_ngram_size=n)  # fmt: skip
+            return Decoded(*found)
+        k = beam_size
+        rows = torch.arange(memory.size(0), device=memory.device).repeat_interleave(k)
+        memory, mask = memory.index_select(0, rows), mask.index_select(0, rows)  # (B*k, ...)
+        start = (_select(state, rows), self._initial_feed(memory))
+        found = beam_search(
+            self._search_step(memory, mask), _reorder, start, limits, k, **ids, alpha=alpha,
+            no_repeat_ngram_size=n,
+        )  # fmt: skip
+        return Decoded(*found)
 
-    def _greedy(self, memory, mask, state, max_length) -> Decoded:
-        c = self.config
-        B = memory.size(0)
-        prev = torch.full((B,), c.bos_id, dtype=torch.long, device=memory.device)
-        feed = self._initial_feed(memory)
-        done = torch.zeros(B, dtype=torch.bool, device=memory.device)
-        lengths = torch.zeros(B, dtype=torch.long, device=memory.device)
-        scores = memory.new_zeros(B)
-        tokens, attention = [], []
-        for _ in range(max_length):
+    def _search_step(self, memory: Tensor, mask: Tensor):
+        def step(prev: Tensor, carried):
+            state, feed = carried
             logits, state, feed, weights = self.step(prev, state, feed, memory, mask)
-            logp = logits.log_softmax(-1)
-            prev = logp.argmax(-1)
-            scores += torch.where(done, 0.0, logp.gather(1, prev.unsqueeze(1)).squeeze(1))
-            tokens.append(prev.masked_fill(done, c.pad_id))
-            attention.append(weights * (~done).unsqueeze(1))
-            lengths += (~done).long()
-            done |= prev == c.eos_id
-            if bool(done.all()):
-                break
-        return Decoded(torch.stack(tokens, 1), lengths, torch.stack(attention, 1), scores)
+            return logits.log_softmax(-1), (state, feed), weights
 
-    def _beam(self, memory, mask, state, k, alpha, max_length):
-        """Beam search for one source; returns (tokens, attention, score) of the best."""
-        c = self.config
-        V = c.tgt_vocab_size
+        return step
 
-        def normalised(logp: float, length: int) -> float:
-            return logp / (((5 + length) / 6) ** alpha) if alpha > 0 else logp  # GNMT lp
 
-        seqs = [[]]
-        atts = [[]]
-        logps = memory.new_zeros(1)
-        prev = torch.tensor([c.bos_id], device=memory.device)
-        feed = self._initial_feed(memory)
-        finished = []  # (normalised score, tokens, attention rows)
-        for _ in range(max_length):
-            n = len(seqs)
-            logits, state, feed, weights = self.step(
-                prev, state, feed, memory.expand(n, -1, -1), mask.expand(n, -1)
-            )
-            cand = (logps.unsqueeze(1) + logits.log_softmax(-1)).view(-1)  # (n * V,)
-            top, idx = cand.topk(min(2 * k, cand.numel()))
-            keep, new_seqs, new_atts, new_logps = [], [], [], []
-            for score, i in zip(top.tolist(), idx.tolist(), strict=True):
-                b, tok = divmod(i, V)
-                seq, att = [*seqs[b], tok], [*atts[b], weights[b]]
-                if tok == c.eos_id:
-                    finished.append((normalised(score, len(seq)), seq, att))
-                else:
-                    keep.append(b)
-                    new_seqs.append(seq)
-                    new_atts.append(att)
-                    new_logps.append(score)
-                if len(new_seqs) == k:
-                    break
-            if len(finished) >= k or not new_seqs:
-                break
-            index = torch.tensor(keep, device=memory.device)
-            state = _select(state, index)
-            feed = None if feed is None else feed.index_select(0, index)
-            seqs, atts = new_seqs, new_atts
-            logps = torch.tensor(new_logps, device=memory.device, dtype=memory.dtype)
-            prev = torch.tensor([s[-1] for s in seqs], device=memory.device)
-        else:  # max_length reached: unfinished hypotheses compete too
-            finished += [
-                (normalised(float(lp), len(s)), s, a)
-                for lp, s, a in zip(logps.tolist(), seqs, atts, strict=True)
-            ]
-        return max(finished, key=lambda f: f[0])
-
-    def _collate(self, hyps, S) -> Decoded:
-        L = max(len(seq) for _, seq, _ in hyps)
-        device = self.out.weight.device
-        tokens = torch.full((len(hyps), L), self.config.pad_id, dtype=torch.long, device=device)
-        attention = torch.zeros(len(hyps), L, S, device=device)
-        for i, (_, seq, att) in enumerate(hyps):
-            tokens[i, : len(seq)] = torch.tensor(seq, device=device)
-            attention[i, : len(seq)] = torch.stack(att)
-        lengths = torch.tensor([len(seq) for _, seq, _ in hyps], device=device)
-        scores = torch.tensor([score for score, _, _ in hyps], device=device)
-        return Decoded(tokens, lengths, attention, scores)
+def _reorder(carried, index: Tensor):
+    state, feed = carried
+    return _select(state, index), (None if feed is None else feed.index_select(0, index))

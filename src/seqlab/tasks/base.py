@@ -202,6 +202,17 @@ class Task:
     def restore(cls, data: DataSource, state: Mapping[str, Any]) -> Task:
         raise NotImplementedError
 
+    def state_files(self) -> dict[str, Any]:
+        """JSON data saved as checkpoint files of their own, by name (a subword model)."""
+        return {}
+
+    @classmethod
+    def restore_saved(
+        cls, data: DataSource, state: Mapping[str, Any], files: Mapping[str, Any]
+    ) -> Task:
+        """:meth:`restore` from a checkpoint, whose ``files`` hold :meth:`state_files`."""
+        return cls.restore(data, state)
+
     # --- new inputs -----------------------------------------------------------------
     def encode(self, inputs: Sequence[Any]) -> Batch:
         """A batch of raw inputs (text lines, token lists, series), as the model reads."""

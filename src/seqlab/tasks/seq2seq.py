@@ -3,8 +3,25 @@
 
 Data: a registered set of pairs (``date_conversion``, ``reversal``, ``bible_kjv_web``)
 or tab-separated ``source<TAB>target`` files. Source and target have their own
-tokenizer and vocabulary (from the training split); each target ends with ``<eos>``.
-BLEU is computed on the targets as text (the target vocabulary's tokens, joined).
+tokenizer and vocabulary, fitted on the training split: ``char``, ``word``, or subwords
+``bpe`` / ``unigram`` (:mod:`seqlab.data.subwords`, ``subword_vocab_size`` pieces each;
+the trained model is saved as its own file, ``source_subwords.json`` /
+``target_subwords.json``, in every checkpoint). The pipeline appends ``<eos>`` to each
+target; a user never writes it.
+
+Lengths: ``max_source_length`` / ``max_target_length`` (default ``max_length``, default
+none) cut longer sequences to that many tokens, with a warning counting how many were
+cut in each split (an output limited at training time is limited at decoding time too).
+
+Splits: ``split: random`` (seeded) or ``ordered``: val and test are the *last*
+``val_fraction`` and ``test_fraction`` of the data in its order (for the Bible, the
+closing books of the canon: unseen text, not random verses that share a chapter with
+training verses). ``val_sample``: validate (loss and decoded BLEU/chrF/exact match)
+on that many val pairs, evenly spaced, each epoch; decoding is the cost of validation.
+
+BLEU and chrF are computed on detokenized text: subwords decode to the text exactly;
+word tokens are joined by :func:`seqlab.data.detokenize.detokenize` (no space before
+punctuation), as a reader would write them.
 
 .. code-block:: yaml
 
@@ -18,33 +35,100 @@ BLEU is computed on the targets as text (the target vocabulary's tokens, joined)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from ..checks import check_choice, check_int
+from ..config import ConfigError
 from ..data import TextPairs, Vocab, collate_seq2seq, read_parallel
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
+from ..data.detokenize import detokenize
+from ..data.errors import DataError
+from ..data.subwords import SUBWORD_KINDS, Subwords
 from .base import DataSource, Splits, Task, random_split
-from .text import TextEncoder, Tokenizer, bucketed_loader, check_text_keys
+from .text import TextEncoder, bucketed_loader, check_text_keys
 
 __all__ = ["Seq2SeqData", "Seq2SeqTask"]
+
+Seq2SeqTokenizer = Literal["char", "word", "bpe", "unigram"]
+TOKENIZERS = ("char", "word", *SUBWORD_KINDS)
 
 
 @dataclass
 class Seq2SeqData(DataSource):
-    source_tokenizer: Tokenizer = "word"
-    target_tokenizer: Tokenizer = "word"
+    source_tokenizer: Seq2SeqTokenizer = "word"
+    target_tokenizer: Seq2SeqTokenizer = "word"
+    subword_vocab_size: int = 8000
     lowercase: bool = False
     min_freq: int = 1
     max_vocab: int | None = None
     max_length: int | None = None  # tokens per source and per target, the rest is cut
+    max_source_length: int | None = None  # default: max_length
+    max_target_length: int | None = None  # default: max_length
+    split: Literal["random", "ordered"] = "random"
+    val_sample: int | None = None  # validate on this many val pairs (evenly spaced)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_text_keys(self)
+        for name in ("source_tokenizer", "target_tokenizer"):
+            check_choice(name, getattr(self, name), TOKENIZERS)
+        check_choice("split", self.split, ("random", "ordered"))
+        check_int("subword_vocab_size", self.subword_vocab_size, min=8)
+        for name in ("max_source_length", "max_target_length", "val_sample"):
+            check_int(name, getattr(self, name), min=1, none=True)
+
+    @property
+    def source_limit(self) -> int | None:
+        return self.max_source_length or self.max_length
+
+    @property
+    def target_limit(self) -> int | None:
+        return self.max_target_length or self.max_length
+
+
+class SubwordEncoder:
+    """:class:`Subwords` behind :class:`TextEncoder`'s interface (``ids``, ``text``,
+    ``vocab``, ``state``); the model itself is saved as a file of its own."""
+
+    def __init__(self, subwords: Subwords):
+        self.subwords = subwords
+        self.vocab = subwords.vocab
+        self.tokenizer_name = subwords.kind
+
+    def ids(self, text: str, max_length: int | None = None) -> list[int]:
+        return self.subwords.ids(text, max_length)
+
+    def text(self, ids: Sequence[int]) -> str:
+        return self.subwords.text(ids)
+
+    def state(self) -> dict[str, Any]:
+        return {"tokenizer": self.subwords.kind, "lowercase": self.subwords.lowercase}
+
+
+def _fit(texts: list[str], tokenizer: str, d: Seq2SeqData):
+    if tokenizer in SUBWORD_KINDS:
+        return SubwordEncoder(
+            Subwords.train(texts, tokenizer, d.subword_vocab_size, d.min_freq, d.lowercase)
+        )
+    return TextEncoder.fit(texts, tokenizer, d.min_freq, d.max_vocab, d.lowercase)
+
+
+def _ordered_split(items: Sequence[Any], d: DataSource, have) -> Splits:
+    """The last ``test_fraction`` is test, the ``val_fraction`` before it val."""
+    items = list(items)[: d.limit]
+    n = len(items)
+    n_val = 0 if "val" in have else round(n * d.val_fraction)
+    n_test = 0 if "test" in have else round(n * d.test_fraction)
+    if n - n_val - n_test < 1:
+        raise ConfigError(f"data: {n} examples leave none to train on after the val/test cut")
+    cut = n - n_val - n_test
+    return Splits(items[:cut], items[cut : cut + n_val], items[cut + n_val :])
 
 
 class Seq2SeqTask(Task):
@@ -54,27 +138,36 @@ class Seq2SeqTask(Task):
 
     def __init__(self, data: Seq2SeqData):
         super().__init__(data)
-        self.source: TextEncoder | None = None
-        self.target: TextEncoder | None = None
+        self.source: TextEncoder | SubwordEncoder | None = None
+        self.target: TextEncoder | SubwordEncoder | None = None
+        self._warned: set[str] = set()
 
     def read(self) -> None:
         d = self.data
         if d.dataset is not None:
             parts = {"train": self.load_dataset(TextPairs, "text pairs").pairs}
+            where = {"train": f"dataset {d.dataset!r}"}
         else:
             parts = {k: read_parallel(v).pairs for k, v in d.files().items()}
-        split = random_split(parts["train"], d, have=parts)
-        self.splits = Splits(
-            split.train, parts.get("val", split.val), parts.get("test", split.test)
-        )
+            where = {k: str(v) for k, v in d.files().items()}
+        for split, pairs in parts.items():
+            for i, (s, t) in enumerate(pairs):
+                if not str(s).strip() or not str(t).strip():
+                    side = "source" if not str(s).strip() else "target"
+                    raise DataError(f"{where[split]}: pair {i + 1} has an empty {side}")
+        cut = _ordered_split if d.split == "ordered" else random_split
+        split = cut(parts["train"], d, have=parts)
+        val = parts.get("val", split.val)
+        if d.val_sample is not None and len(val) > d.val_sample:
+            step = len(val) / d.val_sample
+            val = [val[int(i * step)] for i in range(d.val_sample)]
+        self.splits = Splits(split.train, val, parts.get("test", split.test))
 
     def fit(self) -> None:
-        d = self.data
         sources = [s for s, _ in self.splits.train]
         targets = [t for _, t in self.splits.train]
-        fit = lambda texts, tok: TextEncoder.fit(texts, tok, d.min_freq, d.max_vocab, d.lowercase)  # noqa: E731
-        self.source = fit(sources, d.source_tokenizer)
-        self.target = fit(targets, d.target_tokenizer)
+        self.source = _fit(sources, self.data.source_tokenizer, self.data)
+        self.target = _fit(targets, self.data.target_tokenizer, self.data)
 
     def model_sizes(self) -> dict[str, Any]:
         return self.model_sizes_of(len(self.source.vocab), len(self.target.vocab))
@@ -92,34 +185,88 @@ class Seq2SeqTask(Task):
     def placeholder_sizes(self) -> dict[str, Any]:
         return {**self.model_sizes_of(8, 8)}
 
+    def target_text(self, ids: Sequence[int]) -> str:
+        """Target ids as a reader would write the text: what BLEU and chrF score."""
+        if isinstance(self.target, SubwordEncoder):
+            return self.target.text(ids)
+        if self.target.tokenizer_name == "word":
+            return detokenize(self.target.vocab.decode(ids))
+        return self.target.text(ids)
+
     def metric_facts(self) -> dict[str, dict[str, Any]]:
-        return {"bleu": {"decode": self.target.text}}
+        return {"bleu": {"decode": self.target_text}, "chrf": {"decode": self.target_text}}
 
     def _source_ids(self, text: str) -> torch.Tensor:
-        ids = self.source.ids(text, self.data.max_length) or [Vocab.unk_id]
+        ids = self.source.ids(text, self.data.source_limit) or [Vocab.unk_id]
         return torch.tensor(ids, dtype=torch.long)
 
+    def _cut_count(self, split: str, side: str, lengths: list[int], limit: int | None) -> None:
+        """Warn once per split and side how many sequences ``max_*_length`` cut."""
+        if limit is None or (split, side) in self._warned:
+            return
+        cut = sum(n > limit for n in lengths)
+        if cut:
+            self._warned.add((split, side))
+            warnings.warn(
+                f"seq2seq {split}: {cut} of {len(lengths)} {side}s are longer than "
+                f"max_{side}_length={limit} tokens and were cut to it",
+                stacklevel=3,
+            )
+
     def loader(self, split: str, shuffle: bool = False):
+        d = self.data
+        pairs = self._require().get(split)
+        src = [self.source.ids(s) or [Vocab.unk_id] for s, _ in pairs]
+        tgt = [self.target.ids(t) for _, t in pairs]
+        self._cut_count(split, "source", [len(x) for x in src], d.source_limit)
+        self._cut_count(split, "target", [len(y) for y in tgt], d.target_limit)
         items = [
             (
-                self._source_ids(s),
-                torch.tensor([*self.target.ids(t, self.data.max_length), Vocab.eos_id]),
+                torch.tensor(x[: d.source_limit], dtype=torch.long),
+                torch.tensor([*y[: d.target_limit], Vocab.eos_id], dtype=torch.long),
             )
-            for s, t in self._require().get(split)
+            for x, y in zip(src, tgt, strict=True)
         ]
         lengths = [len(x) for x, _ in items]
-        return bucketed_loader(
-            items, lengths, self.data.batch_size, collate_seq2seq, shuffle, self.data.seed
-        )
+        return bucketed_loader(items, lengths, d.batch_size, collate_seq2seq, shuffle, d.seed)
 
+    # --- remembering ------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         return {"source": self.source.state(), "target": self.target.state()}
 
+    def state_files(self) -> dict[str, Any]:
+        """The subword models, each saved as a checkpoint file of its own (JSON)."""
+        out = {}
+        for side in ("source", "target"):
+            enc = getattr(self, side)
+            if isinstance(enc, SubwordEncoder):
+                out[f"{side}_subwords"] = enc.subwords.to_json()
+        return out
+
     @classmethod
     def restore(cls, data: Seq2SeqData, state: Mapping[str, Any]) -> Seq2SeqTask:
+        return cls.restore_saved(data, state, {})
+
+    @classmethod
+    def restore_saved(
+        cls, data: Seq2SeqData, state: Mapping[str, Any], files: Mapping[str, Any]
+    ) -> Seq2SeqTask:
         task = cls(data)
-        task.source = TextEncoder.from_state(state["source"], "source vocabulary")
-        task.target = TextEncoder.from_state(state["target"], "target vocabulary")
+        for side in ("source", "target"):
+            saved = state[side]
+            if saved.get("tokenizer") in SUBWORD_KINDS:
+                name = f"{side}_subwords"
+                if not files or name not in files:
+                    raise DataError(
+                        f"the {side} vocabulary is {saved['tokenizer']} subwords, but the "
+                        f"checkpoint has no {name}.json"
+                    )
+                sw = Subwords.from_json(
+                    files[name], saved["tokenizer"], bool(saved.get("lowercase")), f"{name}.json"
+                )
+                setattr(task, side, SubwordEncoder(sw))
+            else:
+                setattr(task, side, TextEncoder.from_state(saved, f"{side} vocabulary"))
         return task
 
     def encode(self, inputs: Sequence[Any]) -> Batch:
@@ -134,5 +281,5 @@ class Seq2SeqTask(Task):
             prediction["scores"].tolist(),
             strict=True,
         ):
-            rows.append({"output": self.target.text(tokens[:n]), "score": round(score, 6)})
+            rows.append({"output": self.target_text(tokens[:n]), "score": round(score, 6)})
         return rows

@@ -12,7 +12,7 @@ language modelling        ``perplexity``,                uniform: perplexity = V
 forecasting               ``mae``, ``rmse``, ``mape``,   MASE = 1 is the in-sample
 (``forecasting.py``)      ``smape``, ``mase``,           seasonal naive forecast
                           ``coverage``
-seq2seq (``seq2seq.py``)  ``bleu`` (sacrebleu),          copying the source
+seq2seq (``seq2seq.py``)  ``bleu``, ``chrf``,            copying the source
                           ``exact_match``
 polyphonic music          ``frame_nll``,                 ``frequency_nll`` (key
 (``music.py``)            ``frame_accuracy``             frequencies), ``repeat_nll``
@@ -52,7 +52,7 @@ from .forecasting import (
 )
 from .language import BitsPerChar, Perplexity, bits_per_char, perplexity
 from .music import FrameAccuracy, FrameNLL, FrequencyNLL, RepeatNLL, frame_nll
-from .seq2seq import BLEU, ExactMatch, bleu, exact_match
+from .seq2seq import BLEU, ChrF, ExactMatch, bleu, chrf, exact_match
 from .tagging import EntityF1, bio_entities, entity_prf
 from .transcription import CER, WER, cer, edit_distance, wer
 
@@ -68,6 +68,7 @@ __all__ = [
     "WER",
     "Accuracy",
     "BitsPerChar",
+    "ChrF",
     "Coverage",
     "EntityF1",
     "ExactMatch",
@@ -84,6 +85,7 @@ __all__ = [
     "bleu",
     "build_metrics",
     "cer",
+    "chrf",
     "confusion_matrix",
     "coverage",
     "edit_distance",
@@ -119,6 +121,7 @@ _REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
     "coverage": (Coverage, None, "", ()),
     "mase": (MASE, "scale", "naive_scale(training series, season), a number > 0", ()),
     "bleu": (BLEU, None, "", ("decode",)),
+    "chrf": (ChrF, None, "", ("decode",)),
     "exact_match": (ExactMatch, None, "", ()),
     "frame_nll": (FrameNLL, None, "", ()),
     "frame_accuracy": (FrameAccuracy, None, "", ()),

@@ -1,5 +1,5 @@
 """Sequence-to-sequence metrics: corpus BLEU (Papineni et al. 2002, as sacrebleu computes
-it, Post 2018) and exact match.
+it, Post 2018), corpus chrF (Popović 2015, character 6-grams, beta 2) and exact match.
 
 Trivial baseline to beat: copying the source sentence.
 
@@ -18,7 +18,7 @@ from torch import Tensor
 from ...data.batch import IGNORE_INDEX, Batch
 from .base import Metric, mean_of, targets_of, values_of
 
-__all__ = ["BLEU", "ExactMatch", "bleu", "exact_match"]
+__all__ = ["BLEU", "ChrF", "ExactMatch", "bleu", "chrf", "exact_match"]
 
 
 def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
@@ -28,6 +28,15 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
     return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)
+
+
+def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus chrF (0-100), sacrebleu's defaults (character n-grams up to 6, beta = 2)."""
+    import sacrebleu
+
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    return float(sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score)
 
 
 def exact_match(hypotheses: Sequence[Any], references: Sequence[Any]) -> float:
@@ -133,3 +142,37 @@ class ExactMatch(Metric):
 
     def compute(self, stats: Tensor) -> float:
         return mean_of(stats)
+
+
+class ChrF(Metric):
+    """Corpus chrF from summed character (and word, with ``word_order``) n-gram statistics,
+    as ``sacrebleu.corpus_chrf`` sums them over sentences: equal to it over the whole
+    corpus when batches and ranks hold parts of it. ``decode`` as for :class:`BLEU`."""
+
+    name = "chrf"
+    size = 3 * 6 + 1  # sacrebleu's (hyp, ref, match) counts for orders 1..6, sentences
+
+    def __init__(self, decode: Callable[[Sequence[int]], str] = _ids_to_text):
+        from sacrebleu.metrics import CHRF
+
+        if not callable(decode):
+            raise ValueError(f"decode must be a function from ids to text, got {decode!r}")
+        self.decode = decode
+        self.scorer = CHRF()
+        super().__init__()
+
+    def update(self, prediction: Any, batch: Batch) -> None:
+        preds, golds = _sequences(prediction, batch, self.name)
+        if not golds:
+            return
+        hyps = [self.decode(p) for p in preds]
+        refs = [self.decode(g) for g in golds]
+        stats = self.scorer._extract_corpus_statistics(hyps, [refs])  # per sentence
+        summed = torch.tensor(stats, dtype=torch.float64).sum(0)
+        self.stats += torch.cat([summed, torch.tensor([float(len(golds))], dtype=torch.float64)])
+
+    def compute(self, stats: Tensor) -> float:
+        if stats[-1] == 0:
+            return float("nan")
+        counts = [int(v) for v in stats[:-1].tolist()]
+        return float(self.scorer._compute_score_from_stats(counts).score)
