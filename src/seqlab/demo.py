@@ -1,14 +1,17 @@
 """The first run: a character-level LSTM learns Shakespeare, then writes some.
 
 ``seqlab demo`` (``make demo`` sets everything up first) trains an LSTM of 512 units on
-the first million characters of Shakespeare's works with truncated BPTT: 32 parallel
+the first 2.9 million characters of Shakespeare's works with truncated BPTT: 32 parallel
 streams cut into chunks of 128 characters, the state carried from chunk to chunk
-(Williams & Peng's BPTT(k), the layout of pytorch/examples' word language model). Each
-epoch prints the validation loss in bits per character (a uniform guess over the ~80
-characters costs about 6.3; the held-out text is the last 2% of that million), and the
-run directory gets checkpoints, the curves as pictures and a summary. Then the model
-writes a scene, one character at a time, from the prompt of a speaker's name. On two
-CPU cores this takes about four minutes.
+(Williams & Peng's BPTT(k), the layout of pytorch/examples' word language model). It
+reads the text once: one pass over three times the text beats three passes over a third
+of it in the same time (1.67 against 1.77 nats per character on fresh 64-character
+windows, ``benchmarks/demo.py``). The progress bar shows the training loss falling; the
+end prints the validation loss in bits per character (a uniform guess over the ~80
+characters costs about 6.3; the held-out text is the 2% after the training part), and
+the run directory gets checkpoints, the curves as pictures and a summary. Then the model
+writes a scene, one character at a time, from the prompt of a speaker's name. On two CPU
+cores this takes about three and a half minutes.
 
 ``seqlab demo --adding`` is the quick one: a small LSTM learns the adding problem
 (Hochreiter & Schmidhuber 1997; Bai et al. 2018) in seconds: each step is a number in
@@ -38,7 +41,7 @@ from seqlab.train import Callback
 BATCH = 64
 EPOCHS = 6
 # the Shakespeare demo's length and size (benchmarks/demo.py measures them)
-DEFAULT_STEPS, DEFAULT_EPOCHS, DEFAULT_HIDDEN = 234, 3, 512
+DEFAULT_STEPS, DEFAULT_EPOCHS, DEFAULT_HIDDEN = 702, 1, 512
 
 
 def shakespeare_config(steps_per_epoch: int, epochs: int, hidden: int, progress: bool) -> dict:
@@ -80,8 +83,8 @@ def shakespeare(args: argparse.Namespace) -> float:
         shutil.rmtree(out)  # the demo's own run directory from an earlier demo
     config = run_config(shakespeare_config(args.steps, args.epochs, args.hidden, not args.quiet))
     print(
-        f"training a character LSTM ({args.hidden} units) on Shakespeare: {args.epochs} epochs "
-        f"of {args.steps} chunks of 32 x 128 characters, truncated BPTT\n",
+        f"training a character LSTM ({args.hidden} units) on Shakespeare, truncated BPTT: "
+        f"{args.steps} chunks of 32 x 128 characters, {args.epochs} time(s) over\n",
         flush=True,
     )
     start = time.perf_counter()
@@ -168,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--adding", action="store_true", help="the quick demo: the adding problem")
     p.add_argument("--steps", type=int, help="chunks per epoch (adding: steps in all)")
-    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="Shakespeare: epochs")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="Shakespeare: passes")
     p.add_argument("--hidden", type=int, help="hidden units (default: 512; adding: 32)")
     p.add_argument("--length", type=int, default=50, help="adding: sequence length")
     p.add_argument("--sample", type=int, default=600, help="Shakespeare: characters written")
