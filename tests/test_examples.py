@@ -94,7 +94,9 @@ def check_pictures(out: Path, config: dict) -> None:
 
     pngs = {p.name: p for p in (out / "plots").glob("*.png")}
     assert {"loss.png", "lr.png", "grad_norm.png"} <= set(pngs), sorted(pngs)
-    own = {"seq2seq": "attention.png", "forecasting": "forecast.png"}.get(config["task"])
+    own = {"seq2seq": "attention.png", "forecasting": "forecast.png", "music": "piece.png"}.get(
+        config["task"]
+    )
     if config["task"] == "classification":  # the adding problem is a regression
         own = (
             "regression.png"

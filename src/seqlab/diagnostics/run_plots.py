@@ -17,6 +17,8 @@ no validation split):
   first three pairs (what :meth:`seqlab.models.Seq2Seq.predict` returns as ``attention``);
 * forecasting: ``forecast.png``, the last window's history, the truth after it and the
   forecast with its quantile band (lowest to highest level), in the data's units.
+* music: ``piece.png``, a piano roll of 32 frames sampled after the opening bars of the
+  first held-out chorale (seed 0).
 
 Language models get samples instead: :class:`~seqlab.diagnostics.samples.SampleLog`
 writes a few generated texts per epoch to ``RUN_DIR/samples.txt``.
@@ -295,7 +297,25 @@ def _forecast(task, model, directory: Path) -> list[Path]:
     return [plot_forecast(history, truth, forecast, band, directory / "forecast.png", name)]
 
 
-TASK_PLOTS = {"classification": _confusion, "seq2seq": _attention, "forecasting": _forecast}
+def _piece(task, model, directory: Path) -> list[Path]:
+    """A piano roll of a generated piece: 32 frames sampled (seed 0) after the opening
+    bars of the first held-out chorale, or from silence when none is held out."""
+    from .piano_roll import plot_piano_roll
+
+    prime = next((s for s in ("test", "val") if task.splits and task.splits.get(s)), "silence")
+    roll, primed = task.generate(model, 32, prime=prime, temperature=1.0, seed=0)
+    source = "silence" if primed == 0 else f"the opening of {prime} piece 0"
+    title = f"32 frames sampled after {source} (temperature 1, seed 0)"
+    return [plot_piano_roll(roll, directory / "piece.png", step=task.data.step,
+                            prime_frames=primed, title=title)]  # fmt: skip
+
+
+TASK_PLOTS = {
+    "classification": _confusion,
+    "seq2seq": _attention,
+    "forecasting": _forecast,
+    "music": _piece,
+}
 
 
 def plot_run(
