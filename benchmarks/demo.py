@@ -24,7 +24,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ import torch.nn.functional as F
 from seqlab import run_config, train_run
 from seqlab.data import Batch
 from seqlab.demo import DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_STEPS, shakespeare_config
+from seqlab.run import git_commit
 
 WINDOW = 64
 GOAL_NATS = 1.65
@@ -56,15 +56,6 @@ def fresh_window_loss(model, ids: torch.Tensor, window: int = WINDOW, batch: int
             F.cross_entropy(logits.transpose(1, 2), targets[i : i + batch], reduction="sum")
         )
     return total / (n * window)
-
-
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 
 from seqlab import load_run_config, train_run
+from seqlab.run import git_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "examples.json"
@@ -52,14 +52,6 @@ def run_example(path: Path) -> dict:
     }
 
 
-def commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=ROOT).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help="examples to run (default: all)")
@@ -75,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in paths:
         row = run_example(path)
         row.update(
-            commit=commit(),
+            commit=git_commit(short=True),
             torch=torch.__version__,
             python=platform.python_version(),
             threads=torch.get_num_threads(),

@@ -44,6 +44,7 @@ import torch
 import yaml
 
 from seqlab import run_config, train_run
+from seqlab.run import git_commit
 from seqlab.train import Callback
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -467,15 +468,6 @@ def _pick(encoders: dict, models: list[str] | None):
     return [(k, v) for k, v in encoders.items() if not models or k in models]
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True, cwd=ROOT)  # fmt: skip
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def run_task(task: str, quick: bool, budget: float | None, models: list[str] | None) -> dict:
     torch.manual_seed(0)
     load = os.getloadavg()
@@ -489,7 +481,7 @@ def run_task(task: str, quick: bool, budget: float | None, models: list[str] | N
         "seconds": round(time.perf_counter() - start, 1),
         "load_before": [round(x, 2) for x in load],
         "load_after": [round(x, 2) for x in os.getloadavg()],
-        "commit": git_commit(),
+        "commit": git_commit(short=True),
         "command": "python -m benchmarks.quality " + shlex.join(sys.argv[1:]),
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -238,11 +238,12 @@ class Run:
         return trainer.evaluate(loader)
 
 
-def _git_commit() -> str | None:
-    """The commit of the seqlab checkout this runs from, when it is one."""
+def git_commit(short: bool = False) -> str | None:
+    """The commit of the seqlab checkout this runs from, when it is one (``short``: the
+    abbreviated hash); the run summary and the benchmarks record it."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", "rev-parse", *(["--short"] if short else []), "HEAD"],
             cwd=Path(__file__).parent,
             capture_output=True,
             text=True,
@@ -276,7 +277,7 @@ def run_summary(
             "torch": torch.__version__,
             "python": platform.python_version(),
         },
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "command": sys.argv,
     }
 

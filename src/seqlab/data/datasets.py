@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_choice
+from ..checks import check_choice, check_int
 from . import synthetic
 from .containers import LabelledTexts, NumericSequences, TimeSeries
 from .errors import DataError, MissingPackageError
@@ -232,11 +232,9 @@ def pixel_sequences(
     ``permute``: the pixels in one fixed random order drawn from this seed, the same for
     every image (permuted MNIST, Le et al. 2015), which breaks the images' locality."""
     check_choice("by", by, ("pixel", "row"))
-    if permute is not None:
-        if isinstance(permute, bool) or not isinstance(permute, int) or permute < 0:
-            raise ValueError(f"permute must be a seed (an int >= 0) or None, got {permute!r}")
-        if by != "pixel":
-            raise ValueError("permute needs by='pixel' (one pixel per step)")
+    check_int("permute", permute, min=0, none=True)  # a seed
+    if permute is not None and by != "pixel":
+        raise ValueError("permute needs by='pixel' (one pixel per step)")
     n, h, w = images.shape
     x = images.astype(np.float32) / 255.0
     x = x.reshape(n, h * w, 1) if by == "pixel" else x  # (N, T, C)
