@@ -1,3 +1,5 @@
+import pytest
+
 from seqlab import demo
 
 
@@ -14,3 +16,12 @@ def test_shakespeare_demo_runs_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "bits per character" in out and "ROMEO." in out and "try next:" in out
     assert (tmp_path / "demo" / "best").is_dir() and (tmp_path / "demo" / "plots").is_dir()
+
+
+@pytest.mark.parametrize(
+    "argv", [["--steps", "0"], ["--hidden", "0"], ["--adding", "--steps", "-1"]]
+)
+def test_a_zero_size_is_refused_not_read_as_the_default(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        demo.main(argv)
+    assert e.value.code == 2 and "must be a positive int" in capsys.readouterr().err

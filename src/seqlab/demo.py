@@ -185,7 +185,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> float:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    for name in ("steps", "hidden"):  # 0 is an error, not "the default"
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name} must be a positive int, got {value}")
     if args.adding:
         args.steps, args.hidden = args.steps or 600, args.hidden or 32
         return adding(args)
