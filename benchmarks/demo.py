@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--hidden", type=int, default=DEFAULT_HIDDEN)
     p.add_argument("--schedule", help="train.schedule.name (the demo's: constant)")
     p.add_argument("--lr", type=float, help="train.optimizer.lr (the demo's: 3e-3)")
+    p.add_argument("--reset-every", type=int, help="train.tbptt.reset_every (chunks)")
     p.add_argument("--out", default="benchmarks/results/demo.json")
     args = p.parse_args(argv)
 
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> dict:
         raw["train"]["schedule"] = {"name": args.schedule}
     if args.lr:
         raw["train"]["optimizer"]["lr"] = args.lr
+    if args.reset_every:
+        raw["train"].setdefault("tbptt", {})["reset_every"] = args.reset_every
     config = run_config(raw)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
         "hidden": args.hidden,
         "schedule": raw["train"].get("schedule", {}).get("name", "constant"),
         "lr": raw["train"]["optimizer"]["lr"],
+        "reset_every": raw["train"].get("tbptt", {}).get("reset_every"),
         "train_seconds": round(seconds, 1),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],

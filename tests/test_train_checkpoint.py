@@ -282,11 +282,12 @@ def stream_chunks():
     return [Batch(x[:, t : t + 6], y[:, t : t + 6]) for t in range(0, 60, 6)]  # 10 chunks
 
 
-def test_mid_epoch_resume_carries_the_truncated_bptt_state(tmp_path):
+@pytest.mark.parametrize("reset_every", [None, 4])
+def test_mid_epoch_resume_carries_the_truncated_bptt_state(tmp_path, reset_every):
     chunks = stream_chunks()
     kw = dict(
         epochs=3,
-        tbptt={"stateful": True, "backprop_chunks": 2},
+        tbptt={"stateful": True, "backprop_chunks": 2, "reset_every": reset_every},
         checkpoints={"every": 3},
         early_stopping={"patience": None},
     )

@@ -114,6 +114,33 @@ def test_carried_state_equals_one_pass_over_the_whole_stream():
     torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("backprop_chunks", [1, 2])
+def test_reset_every_starts_the_streams_again_on_schedule(backprop_chunks):
+    """reset_every=2: chunks 0-1 are one pass over their steps, chunks 2-3 another one
+    from the initial state, and so on; the gradient never crosses a reset."""
+    torch.manual_seed(2)
+    model = StreamTagger()
+    x, y = latch_streams(3, 30, 0.2, seed=0)
+    parts = chunks(x, y, 5)  # 6 chunks
+    tbptt = TruncatedBPTT(backprop_chunks, reset_every=2)
+    got = [tbptt.forward(model, c).prediction for c in parts]
+    for start in (0, 10, 20):  # each pair of chunks read from a zero state
+        fresh = model(Batch(x[:, start : start + 10], y[:, start : start + 10])).prediction
+        k = start // 5
+        torch.testing.assert_close(torch.cat(got[k : k + 2], 1), fresh, rtol=1e-5, atol=1e-6)
+    # the window after a reset holds only the chunks since it
+    inputs = [Batch(c.inputs.clone().requires_grad_(), c.targets) for c in parts[:3]]
+    tbptt = TruncatedBPTT(2, reset_every=2)
+    for c in inputs:
+        out = tbptt.forward(model, c)
+    out.loss.backward()
+    assert inputs[1].inputs.grad is None and inputs[2].inputs.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="reset_every must be >= 1, got 0"):
+        TruncatedBPTT(1, reset_every=0)
+    with pytest.raises(ValueError, match="reset_every"):
+        TrainerConfig(tbptt={"stateful": True, "reset_every": 0})
+
+
 def test_model_without_state_gives_a_clear_error():
     class Stateless(nn.Module):
         def __init__(self):

@@ -146,14 +146,18 @@ class CheckpointConfig:
 @dataclass
 class TBPTTConfig:
     """Truncated BPTT (:mod:`seqlab.train.tbptt`): ``stateful`` carries the model's state
-    from chunk to chunk; ``backprop_chunks`` sets ``k2 = backprop_chunks * k1``."""
+    from chunk to chunk; ``backprop_chunks`` sets ``k2 = backprop_chunks * k1``;
+    ``reset_every`` starts the streams again from the initial state every that many chunks
+    (``None``: only at each epoch's start)."""
 
     stateful: bool = False
     backprop_chunks: int = 1
+    reset_every: int | None = None
 
     def __post_init__(self) -> None:
         check_bool("stateful", self.stateful)
         check_int("backprop_chunks", self.backprop_chunks, min=1)
+        check_int("reset_every", self.reset_every, min=1, none=True)
 
 
 SECTIONS: dict[str, type] = {

@@ -27,6 +27,12 @@ from the detached state at the start of that window, and the loss is the last ch
 Memory holds ``m`` chunks of graph, whatever the stream length; the price is ``m``
 forward passes per update.
 
+``reset_every = r`` starts the streams again from the model's initial state every ``r``
+chunks (Keras' ``reset_states()`` on a schedule). A model that only ever carries its
+state sees the zero state once per stream per epoch, and learns little about starting
+from scratch, which is where it is when a user generates from a prompt or scores a fresh
+window. The values still reach back up to ``r * k1`` steps.
+
 What "state" is depends on the model, and the trainer never looks inside: any tensor,
 or tuple / list / dict of them, returned in ``Output.state`` is carried. For RNN, GRU and
 LSTM it is ``h`` or ``(h, c)``. TCN and WaveNet encoders carry no state across chunks
@@ -102,16 +108,21 @@ class TruncatedBPTT:
     (torch.Size([3, 5, 4]), torch.Size([1, 3, 4]), False)
     """
 
-    def __init__(self, backprop_chunks: int = 1):
-        if isinstance(backprop_chunks, bool) or not isinstance(backprop_chunks, int):
-            raise ValueError(f"backprop_chunks must be a positive int, got {backprop_chunks!r}")
-        if backprop_chunks < 1:
-            raise ValueError(f"backprop_chunks must be >= 1, got {backprop_chunks}")
+    def __init__(self, backprop_chunks: int = 1, reset_every: int | None = None):
+        for name, value in (("backprop_chunks", backprop_chunks), ("reset_every", reset_every)):
+            if value is None and name == "reset_every":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         self.backprop_chunks = backprop_chunks
+        self.reset_every = reset_every
         self.reset()
 
     def reset(self) -> None:
         """Forget the stream: the next chunk starts from the model's initial state."""
+        self._chunks = 0  # chunks run since the last reset
         self._window: deque[Batch] = deque(maxlen=self.backprop_chunks)
         self._start: Any = None  # detached state at the start of window[0]
         self._next_start: Any = None  # detached state at the start of window[1]
@@ -125,21 +136,29 @@ class TruncatedBPTT:
             "next_start": self._next_start,
             "state": self.state,
             "window": len(self._window),  # fewer than backprop_chunks after a reset
+            "chunks": self._chunks,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` (after :meth:`replay` of the chunks trained on)."""
         self._start, self._next_start = state["start"], state["next_start"]
         self.state = state["state"]
+        self._chunks = state.get("chunks", 0)  # absent in checkpoints before reset_every
         while len(self._window) > state["window"]:
             self._window.popleft()
 
     def replay(self, chunk: Batch) -> None:
         """Remember ``chunk`` as trained on, without running it (resuming mid-stream):
         the window keeps the last ``backprop_chunks`` of them."""
+        if self.reset_every is not None and self._chunks == self.reset_every:
+            self.reset()
         self._window.append(chunk)
+        self._chunks += 1
 
     def forward(self, model: nn.Module, chunk: Batch) -> Output:
+        if self.reset_every is not None and self._chunks == self.reset_every:
+            self.reset()  # this chunk starts the streams again from the initial state
+        self._chunks += 1
         if len(self._window) == self.backprop_chunks:  # window[0] leaves; window[1] starts
             self._start = self._next_start
         self._window.append(chunk)

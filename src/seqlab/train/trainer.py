@@ -145,7 +145,7 @@ class Trainer:
         self.callbacks: list[Callback] = default_callbacks(c) + list(callbacks)
         self.model_config = dict(model_config or {})
         self.extras = dict(extras or {})
-        self.tbptt = TruncatedBPTT(c.tbptt.backprop_chunks)
+        self.tbptt = TruncatedBPTT(c.tbptt.backprop_chunks, c.tbptt.reset_every)
         self.autocast_dtype = torch.bfloat16 if c.precision == "bf16" else None
         self.start_epoch = 0  # the first epoch fit runs (after resume: the next one)
         self.epoch = 0  # epochs completed
