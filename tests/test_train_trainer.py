@@ -387,6 +387,19 @@ def test_max_steps_stops_inside_an_epoch():
     assert trainer.stop_reason == "max_steps=3 reached" and "val_loss" in history[0]
 
 
+def test_max_time_stops_after_the_step_that_spends_it(monkeypatch):
+    clock = iter(range(0, 1000, 10))  # every reading of the clock is 10 s later
+    monkeypatch.setattr("seqlab.train.trainer.time.perf_counter", lambda: next(clock))
+    torch.manual_seed(0)
+    trainer = Trainer(SeqClassifier(), quiet(epochs=5, max_time=25))
+    history = trainer.fit(loader(sign_task()), loader(sign_task(seed=1)))
+    assert trainer.global_step == 3 and len(history) == 1  # read at 10, 20, 30 s after start
+    assert trainer.stop_reason == "max_time=25 s reached" and "val_loss" in history[0]
+    for bad in (0, -1.0, "5m"):
+        with pytest.raises(ValueError, match="max_time"):
+            TrainerConfig(max_time=bad)
+
+
 def test_a_callback_stops_inside_an_epoch():
     class StopAtStep(Callback):  # a time budget would call stop() the same way
         def on_step_end(self, trainer, logs):

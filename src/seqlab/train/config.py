@@ -56,12 +56,12 @@ class OptimizerConfig:
     """``name``: sgd, adam, adamw, rmsprop; ``momentum`` for sgd and rmsprop, ``nesterov``
     for sgd, ``betas`` for adam and adamw (see :mod:`seqlab.train.optim`)."""
 
-    name: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"  # sgd, adam, adamw, rmsprop
     lr: float = 1e-3
-    momentum: float = 0.0
-    nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
+    momentum: float = 0.0  # sgd and rmsprop
+    nesterov: bool = False  # sgd with momentum > 0
+    betas: tuple[float, float] = (0.9, 0.999)  # adam and adamw
+    weight_decay: float = 0.0  # L2 (adam, sgd, rmsprop) or decoupled (adamw)
 
     def __post_init__(self) -> None:
         check_choice("name", self.name, ("sgd", "adam", "adamw", "rmsprop"))
@@ -83,12 +83,14 @@ class ScheduleConfig:
     all steps, down to ``min_lr``), plateau (times ``gamma`` when the monitored value has
     not improved for ``patience`` epochs); ``warmup_steps`` of linear warmup first."""
 
-    name: Literal["constant", "step", "cosine", "plateau"] = "constant"
-    warmup_steps: int = 0
-    step_size: int = 10
-    gamma: float = 0.1
-    patience: int = 2
-    min_lr: float = 0.0
+    name: Literal["constant", "step", "cosine", "plateau"] = (
+        "constant"  # constant, step, cosine, plateau
+    )
+    warmup_steps: int = 0  # linear warmup over the first steps
+    step_size: int = 10  # step: epochs between cuts
+    gamma: float = 0.1  # step and plateau: the factor of each cut
+    patience: int = 2  # plateau: epochs without improvement before a cut
+    min_lr: float = 0.0  # the floor of every schedule
 
     def __post_init__(self) -> None:
         check_choice("name", self.name, ("constant", "step", "cosine", "plateau"))
@@ -104,8 +106,8 @@ class ClipConfig:
     """Gradient clipping before each update: ``norm`` (the global L2 norm of all
     gradients), ``value`` (each element into ``[-value, value]``); ``None``: off."""
 
-    norm: float | None = None
-    value: float | None = None
+    norm: float | None = None  # clip the global L2 norm of all gradients to this
+    value: float | None = None  # clip each gradient element into [-value, value]
 
     def __post_init__(self) -> None:
         check_float("norm", self.norm, min=0.0, min_open=True, none=True)
@@ -117,8 +119,8 @@ class EarlyStoppingConfig:
     """Stop when the monitored value has not improved by ``min_delta`` for ``patience``
     epochs (``None``: never stop early)."""
 
-    patience: int | None = None
-    min_delta: float = 0.0
+    patience: int | None = None  # epochs without improvement of monitor; null: never stop
+    min_delta: float = 0.0  # the least change that counts as an improvement
 
     def __post_init__(self) -> None:
         check_int("patience", self.patience, min=1, none=True)
@@ -130,10 +132,10 @@ class CheckpointConfig:
     """``dir`` gets ``last/`` (each epoch, if ``keep_last``; and every ``every`` optimizer
     steps when set) and ``best/`` (if ``keep_best``, by the monitored value)."""
 
-    dir: str | None = None
-    keep_best: bool = True
-    keep_last: bool = True
-    every: int | None = None
+    dir: str | None = None  # set by seqlab train to the run directory
+    keep_best: bool = True  # best/ by the monitored value
+    keep_last: bool = True  # last/ after each epoch (what --resume reads)
+    every: int | None = None  # also save last/ every this many optimizer steps
 
     def __post_init__(self) -> None:
         check_bool("keep_best", self.keep_best)
@@ -150,9 +152,9 @@ class TBPTTConfig:
     ``reset_every`` starts the streams again from the initial state every that many chunks
     (``None``: only at each epoch's start)."""
 
-    stateful: bool = False
-    backprop_chunks: int = 1
-    reset_every: int | None = None
+    stateful: bool = False  # carry the recurrent state from chunk to chunk
+    backprop_chunks: int = 1  # the gradient reaches back this many chunks (k2 = m * k1)
+    reset_every: int | None = None  # restart the streams from the initial state every r chunks
 
     def __post_init__(self) -> None:
         check_bool("stateful", self.stateful)
@@ -188,6 +190,7 @@ class TrainerConfig:
 
     epochs: int = 10
     max_steps: int | None = None  # stop after this many optimizer steps (a smoke run)
+    max_time: float | None = None  # stop after the step that passes this many seconds of fit
     metrics: list[str] = field(default_factory=list)
     monitor: str = "val_loss"
     mode: Literal["min", "max"] = "min"
@@ -215,6 +218,7 @@ class TrainerConfig:
                 raise ValueError(f"{name} must be a {cls.__name__} or a mapping, got {value!r}")
         check_int("epochs", self.epochs, min=1)
         check_int("max_steps", self.max_steps, min=1, none=True)
+        check_float("max_time", self.max_time, min=0.0, min_open=True, none=True)
         if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
             raise ValueError(f"metrics must be a list of metric names, got {self.metrics!r}")
         if not isinstance(self.monitor, str) or not self.monitor:

@@ -44,6 +44,7 @@ import contextlib
 import functools
 import math
 import os
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -266,6 +267,7 @@ class Trainer:
             self.schedule.load_state_dict(self._schedule_state)
             self._schedule_state = None
         self.should_stop = False
+        self._fit_start = time.perf_counter()  # max_time counts from here
         for cb in self.callbacks:
             cb.on_fit_start(self)
         try:
@@ -287,6 +289,14 @@ class Trainer:
                 cb.on_fit_end(self)
         self.start_epoch = self.epoch
         return self.history
+
+    def _time_is_up(self, seconds: float) -> bool:
+        """Whether this fit has run ``seconds``; under DDP any rank's clock stops them all
+        (ranks that stopped at different steps would wait for each other forever)."""
+        up = time.perf_counter() - self._fit_start >= seconds
+        if world_size() > 1:
+            up = bool(all_reduce_sum(torch.tensor([float(up)])).item() > 0)
+        return up
 
     def _train_epoch(self, epoch: int, train: Iterable[Batch]) -> dict[str, Any]:
         c = self.config
@@ -355,6 +365,8 @@ class Trainer:
             last_batch = self.steps_per_epoch and i + 1 == self.steps_per_epoch
             if c.max_steps is not None and self.global_step >= c.max_steps:
                 self.stop(f"max_steps={c.max_steps} reached")
+            if c.max_time is not None and self._time_is_up(c.max_time):
+                self.stop(f"max_time={c.max_time:g} s reached")
             if self.should_stop:  # max_steps, or a callback's stop() from on_step_end
                 break
             every = c.checkpoints.every
