@@ -44,7 +44,10 @@ def _classifier_config(tmp_path, **train):
 def run(capsys, *argv, stdin=None, monkeypatch=None):
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's own errors (a bad option value): exit 2, usage
+        code = e.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -143,6 +146,25 @@ def test_generate_and_forecast(tmp_path, capsys):
     assert code == 2 and "none.csv" in err and "Traceback" not in err
     code, _, err = run(capsys, "generate", tmp_path / "f")
     assert code == 2 and "a forecasting run; this command needs a language_model run" in err
+    code, out, _ = run(capsys, "forecast", tmp_path / "f", "--horizon", "2")
+    assert code == 0 and out.splitlines() == lines[:3]  # the first two steps
+    code, _, err = run(capsys, "forecast", tmp_path / "f", "--horizon", "5")
+    assert code == 2 and "--horizon 5" in err and "forecasts at most 3 steps" in err
+    code, _, err = run(capsys, "forecast", tmp_path / "f", "--horizon", "0")
+    assert code == 2 and "expected a positive int, got 0" in err
+    png = tmp_path / "forecast.png"
+    code, out, err = run(capsys, "forecast", tmp_path / "f", "--plot", png)
+    assert code == 0 and out.splitlines() == lines and png.stat().st_size > 0
+    assert f"plot written to {png}" in err
+    code, _, err = run(capsys, "generate", tmp_path / "lm", "--length", "0")
+    assert code == 2 and "--length: expected a positive int, got 0" in err
+    code, out, err = run(
+        capsys, "generate", tmp_path / "lm", "--prompt", "a\u2603", "--length", "3"
+    )
+    assert code == 0 and out.startswith("a\u2603")
+    assert err.strip().splitlines() == [
+        "seqlab generate: warning: prompt tokens ['\u2603'] are not in the vocabulary: read as <unk>"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@
     seqlab evaluate RUN_DIR [--split val|test] [--data NAME_OR_PATH] [--json]
     seqlab predict RUN_DIR [INPUT|-] [--format text|jsonl|csv] [--batch-size N] [--beam N]
     seqlab generate RUN_DIR [--prompt TEXT] [--length N] [--temperature T] ...
-    seqlab forecast RUN_DIR [--input CSV]
+    seqlab forecast RUN_DIR [--input CSV] [--horizon H] [--plot PNG]
     seqlab datasets
     seqlab config TASK
     seqlab demo
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from ..config import ConfigError
@@ -33,6 +34,13 @@ from . import info, inspect, report, train, use
 __all__ = ["UsageError", "main"]
 
 USER_ERRORS = (ConfigError, DataError, CheckpointError, ValueError, FileNotFoundError)
+
+
+def _warning_line(command: str):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"seqlab {command}: warning: {message}", file=sys.stderr if file is None else file)
+
+    return show
 
 
 class UsageError(Exception):
@@ -61,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["demo"]:  # the demo has its own options (seqlab demo --help)
         argv = ["demo", "--", *argv[1:]]
     args = parser.parse_args(argv)
+    if not args.debug:  # a warning is one line naming the command, not a source location
+        warnings.showwarning = _warning_line(args.command)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

@@ -26,6 +26,17 @@ from ..tasks import ForecastingTask, LanguageModelTask, MusicTask
 __all__ = ["add_commands"]
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an int >= 1 (a zero or negative count is an error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
+    return value
+
+
 def add_commands(commands) -> None:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     e = commands.add_parser("evaluate", help="metrics of a run on a split", formatter_class=fmt)
@@ -41,7 +52,7 @@ def add_commands(commands) -> None:
     p.add_argument("run_dir")
     p.add_argument("input", nargs="?", default="-", help="a file of inputs, one a line")
     p.add_argument("--format", default="text", choices=["text", "jsonl", "csv"])
-    p.add_argument("--batch-size", type=int, help="inputs per batch (default: the run's)")
+    p.add_argument("--batch-size", type=positive_int, help="inputs per batch (default: the run's)")
     p.add_argument("--beam", type=int, help="beam size for a seq2seq run (1: greedy)")
     p.set_defaults(run=run_predict)
 
@@ -50,9 +61,9 @@ def add_commands(commands) -> None:
     )
     g.add_argument("run_dir")
     g.add_argument("--prompt", default="\n", help="the text to continue")
-    g.add_argument("--length", type=int, default=200, help="tokens to generate")
+    g.add_argument("--length", type=positive_int, default=200, help="tokens to generate")
     g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
+    g.add_argument("--top-k", type=positive_int, help="sample among the k most likely tokens")
     g.add_argument("--top-p", type=float, help="sample from the nucleus of mass p")
     g.add_argument("--greedy", action="store_true", help="the most likely token each step")
     g.add_argument("--seed", type=int, default=0)
@@ -68,6 +79,11 @@ def add_commands(commands) -> None:
     )
     f.add_argument("run_dir")
     f.add_argument("--input", help="a CSV with the run's columns (default: the run's data)")
+    f.add_argument(
+        "--horizon", type=positive_int,
+        help="steps to forecast, at most the run's data.horizon (default: all of them)",
+    )  # fmt: skip
+    f.add_argument("--plot", help="also draw history, forecast and interval to this PNG")
     f.set_defaults(run=run_forecast)
 
 
@@ -170,17 +186,46 @@ def run_forecast(args: argparse.Namespace) -> int:
     run = _load(args.run_dir, ForecastingTask)
     task = run.task
     series = task.series(args.input)
+    trained = task.data.horizon
+    if args.horizon is not None and args.horizon > trained:
+        raise ConfigError(
+            f"--horizon {args.horizon}: {args.run_dir} forecasts at most {trained} steps (its "
+            "data.horizon, a direct multi-step model); train a run with a longer horizon"
+        )
+    if args.plot is not None:
+        from ..diagnostics.plots import PLOTS_INSTALL, plots_available
+
+        if not plots_available():
+            raise ConfigError(f"--plot needs matplotlib: {PLOTS_INSTALL}")
     row = next(iter(run.predict([series])))  # a TimeSeries: calendar covariates from its times
+    H = args.horizon or trained
+    forecast = np.asarray(row["forecast"], dtype=np.float64)[:H]  # (H, O)
+    levels = [k for k in row if k.startswith("q")]  # "q0.1", ... in data units
+    bands = {q: np.asarray(row[q], dtype=np.float64)[:H] for q in levels}
     step = _time_step(series.times)
     writer = csv.writer(sys.stdout)
     names = task.names or [f"y{i}" for i in range(len(task.targets))]
-    levels = [k for k in row if k.startswith("q")]
     writer.writerow(["time", *names, *(f"{n}_{q}" for q in levels for n in names)])
-    for h, values in enumerate(row["forecast"]):
+    for h, values in enumerate(forecast):
         when = series.times[-1] + step * (h + 1) if step is not None else len(series) + h
-        extra = [row[q][h][k] for q in levels for k in range(len(names))]
+        extra = [bands[q][h][k] for q in levels for k in range(len(names))]
         writer.writerow([str(when), *[f"{v:.6g}" for v in values], *[f"{v:.6g}" for v in extra]])
+    if args.plot is not None:
+        _plot_forecast(series, forecast, bands, names, args.plot)
     return 0
+
+
+def _plot_forecast(series, forecast: np.ndarray, bands: dict, names: list[str], path) -> None:
+    """The first target: its recent history, the forecast and the widest quantile band."""
+    from ..diagnostics.run_plots import plot_forecast
+
+    history = np.asarray(series.targets[:, 0], dtype=np.float64)[-max(4 * len(forecast), 48) :]
+    band = None
+    if len(bands) >= 2:
+        lo, hi = min(bands, key=lambda q: float(q[1:])), max(bands, key=lambda q: float(q[1:]))
+        band = (bands[lo][:, 0], bands[hi][:, 0], f"{lo[1:]}-{hi[1:]} quantile band")
+    plot_forecast(history, None, forecast[:, 0], band, path, names[0], title="forecast")
+    print(f"seqlab forecast: plot written to {path}", file=sys.stderr)
 
 
 def _time_step(times: np.ndarray):

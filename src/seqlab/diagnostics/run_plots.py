@@ -185,20 +185,22 @@ def _shown(token: str) -> str:
 
 def plot_forecast(
     history: np.ndarray,
-    truth: np.ndarray,
+    truth: np.ndarray | None,
     forecast: np.ndarray,
     band: tuple[np.ndarray, np.ndarray, str] | None,
     path,
     name: str = "value",
+    title: str | None = None,
 ) -> Path:
-    """One series: ``history`` (W,), ``truth`` and ``forecast`` (H,), ``band`` (low, high,
-    its label) around the forecast."""
+    """One series: ``history`` (W,), ``truth`` (``None``: the future is unknown) and
+    ``forecast`` (H,), ``band`` (low, high, its label) around the forecast."""
     plt = pyplot()
     W, H = len(history), len(forecast)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     past, ahead = np.arange(-W + 1, 1), np.arange(1, H + 1)
-    ax.plot(past, history, color="black", lw=1, label="history (input window)")
-    ax.plot(ahead, truth, color="black", ls="--", marker=".", label="truth")
+    ax.plot(past, history, color="black", lw=1, label="history")
+    if truth is not None:
+        ax.plot(ahead, truth, color="black", ls="--", marker=".", label="truth")
     ax.plot(ahead, forecast, color="tab:blue", marker=".", label="forecast")
     if band is not None:
         low, high, label = band
@@ -206,7 +208,9 @@ def plot_forecast(
     ax.axvline(0.5, color="grey", lw=0.8)
     ax.set_xlabel("steps relative to the forecast origin (time steps)")
     ax.set_ylabel(f"{name} (data units)")
-    ax.set_title(f"forecast against truth, last validation window ({H} steps ahead)")
+    if title is None:
+        title = "forecast against truth, last validation window"
+    ax.set_title(f"{title} ({H} steps ahead)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
