@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -45,13 +46,16 @@ ROOT = Path(__file__).resolve().parent
 
 
 class TimeBudget(Callback):
-    """Stop at the end of the first epoch past ``seconds`` of training."""
+    """Stop at the end of the first epoch past ``seconds`` of training; log each epoch."""
 
     def __init__(self, seconds: float):
         self.seconds, self.start = seconds, time.perf_counter()
 
     def on_epoch_end(self, trainer, epoch, logs) -> None:
-        if time.perf_counter() - self.start > self.seconds:
+        seconds = time.perf_counter() - self.start
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, float))
+        print(f"epoch {epoch + 1}: {shown} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+        if seconds > self.seconds:
             trainer.stop(f"time budget of {self.seconds:.0f} s spent")
 
 
