@@ -90,8 +90,12 @@ def ctc_reference(path: Path) -> dict:
     }
 
 
-def score(run, utterances, beam: int) -> dict[str, dict[str, float]]:
-    run.model.config = dataclasses.replace(run.model.config, beam_size=beam)
+def score(run, utterances, beam: int, alpha: float | None = None) -> dict[str, dict[str, float]]:
+    """CER/WER per clip kind of ``run``'s transcripts by beam ``beam`` (1: greedy), with
+    GNMT length penalty ``alpha`` (attention only); ``length_ratio``: output characters
+    over reference characters (below 1: words dropped)."""
+    changes = {"beam_size": beam} if alpha is None else {"beam_size": beam, "length_penalty": alpha}
+    run.model.config = dataclasses.replace(run.model.config, **changes)
     start = time.perf_counter()
     outputs = [row["output"] for row in run.predict([str(u.source) for u in utterances])]
     seconds = time.perf_counter() - start
@@ -101,12 +105,15 @@ def score(run, utterances, beam: int) -> dict[str, dict[str, float]]:
         pairs = [(o, u.text) for o, u in zip(outputs, utterances, strict=True) if keep(u.text)]
         if pairs:
             hyps, refs = zip(*pairs, strict=True)
+            ratio = sum(map(len, hyps)) / sum(map(len, refs))
             out[kind] = {"clips": len(pairs), "cer": round(cer(hyps, refs), 4),
-                         "wer": round(wer(hyps, refs), 4)}  # fmt: skip
+                         "wer": round(wer(hyps, refs), 4),
+                         "length_ratio": round(ratio, 3)}  # fmt: skip
     out["decode_s"] = round(seconds, 1)
-    out["examples"] = [
-        {"text": u.text, "output": o} for o, u in list(zip(outputs, utterances, strict=True))[:12]
-    ]
+    pairs = list(zip(outputs, utterances, strict=True))
+    words = [(o, u) for o, u in pairs if " " not in u.text][::37][:8]
+    phrases = [(o, u) for o, u in pairs if " " in u.text][::11][:8]
+    out["examples"] = [{"text": u.text, "output": o} for o, u in words + phrases]
     return out
 
 
@@ -155,7 +162,8 @@ def main() -> None:
         "load_average_after": load_average(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
     }  # fmt: skip
-    if args.mode == "attention":
+    if args.mode == "attention":  # Wu et al. 2016's penalty: beam search prefers short outputs
+        result["test"]["beam8_lp1"] = score(run, test, 8, alpha=1.0)
         result["same_split_as_ctc"] = same_split_as_ctc(run, ctc_config)
         result["ctc_reference"] = ctc_reference(ROOT / "results" / "speech.json")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -164,9 +172,9 @@ def main() -> None:
           f"(load {load_before} -> {result['load_average_after']}); "
           f"test: {len(test)} clips of {len(test_words)} unheard words")  # fmt: skip
     print(f"{'decoding':18} {'clips':>6} {'CER':>7} {'WER':>7}")
-    for name in ("greedy", "beam8"):
+    for name in ("greedy", "beam8", "beam8_lp1"):
         for kind in ("words", "phrases", "all"):
-            row = result["test"][name].get(kind)
+            row = result["test"].get(name, {}).get(kind)
             if row:
                 label = f"{name} {kind}"
                 print(f"{label:18} {row['clips']:>6} {row['cer']:>7.3f} {row['wer']:>7.3f}")
