@@ -186,7 +186,7 @@ def test_bad_predict_inputs_are_one_line_and_exit_code_2(tmp_path, capsys):
 @pytest.mark.slow
 def test_learns_to_transcribe_unheard_words(tmp_path):
     """Held-out transcripts (never in training) of the synthetic frames, decoded greedily:
-    CER < 0.15 (the empty transcript scores 1)."""
+    CER < 0.1 (measured 0.049; the empty transcript scores 1)."""
     cfg = run_config({
         "task": "transcription_attention",
         "data": {"train": str(write_npz(tmp_path / "train.npz", words(400, 7))),
@@ -199,4 +199,4 @@ def test_learns_to_transcribe_unheard_words(tmp_path):
     run = train_run(cfg)
     held_out = {u.text for u in run.task.splits.test}
     assert not held_out & {u.text for u in run.task.splits.train}
-    assert run.evaluate("test")["cer"] < 0.15
+    assert run.evaluate("test")["cer"] < 0.1
