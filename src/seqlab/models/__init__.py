@@ -1,5 +1,6 @@
 """Task models, one file per task shape; each ``forward(batch) -> Output(prediction, loss)``."""
 
+from .attention_transcriber import AttentionTranscriber
 from .base import TaskModel
 from .classifier import ClassifierConfig, SequenceClassifier
 from .crf import LinearChainCRF
@@ -24,6 +25,7 @@ from .tagger import SequenceTagger, TaggerConfig
 __all__ = ["Output"]
 __all__ += [
     "MODELS",
+    "AttentionTranscriber",
     "CTCConfig",
     "CTCTranscriber",
     "ClassifierConfig",

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .attention_transcriber import AttentionTranscriber
 from .base import TaskModel
 from .classifier import SequenceClassifier
 from .ctc import CTCTranscriber
@@ -41,6 +42,7 @@ MODELS: dict[str, type[TaskModel]] = {
         Forecaster,
         MusicModel,
         CTCTranscriber,
+        AttentionTranscriber,
     )
 }
 

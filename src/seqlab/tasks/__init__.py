@@ -9,6 +9,7 @@ from .music import MusicData, MusicTask
 from .seq2seq import Seq2SeqData, Seq2SeqTask
 from .tagging import TaggingData, TaggingTask
 from .transcription import TranscriptionData, TranscriptionTask
+from .transcription_attention import AttentionTranscriptionTask
 
 TASKS: dict[str, type[Task]] = {
     cls.name: cls
@@ -20,11 +21,13 @@ TASKS: dict[str, type[Task]] = {
         ForecastingTask,
         MusicTask,
         TranscriptionTask,
+        AttentionTranscriptionTask,
     )
 }
 
 __all__ = [
     "TASKS",
+    "AttentionTranscriptionTask",
     "ClassificationData",
     "ClassificationTask",
     "DataSource",

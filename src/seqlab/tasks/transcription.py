@@ -28,6 +28,9 @@ loss; so is an empty transcript or utterance, and frames of another width.
 ``seqlab predict RUN inputs.txt`` reads one WAV path (a run trained on audio), ``.npz``
 path (``x`` (T, C)) or JSON list of frames per line and prints the transcript.
 
+The same data, features and splits with an attention decoder instead of CTC:
+``task: transcription_attention`` (:mod:`seqlab.tasks.transcription_attention`).
+
 .. code-block:: yaml
 
     task: transcription
@@ -43,7 +46,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -57,7 +60,6 @@ from ..data.errors import DataError
 from ..data.files import read_table
 from ..data.npz import _load_arrays, _whole_numbers
 from ..data.speech import LogMel, LogMelConfig, SpokenUtterances, read_wav
-from ..models.ctc import BLANK
 from .base import DataSource, Splits, Task
 from .text import bucketed_loader
 
@@ -206,6 +208,9 @@ class TranscriptionTask(Task):
     name = "transcription"
     model_kind = "ctc"
     data_class = TranscriptionData
+    special_labels: ClassVar[tuple[str, ...]] = SPECIAL_LABELS  # the first label ids
+    output_key: ClassVar[str] = "labels"  # what the model's predict() gives the labels as
+    silent_labels: ClassVar[tuple[str, ...]] = ("<blank>",)  # read as nothing; other specials: ?
 
     def __init__(self, data: TranscriptionData):
         super().__init__(data)
@@ -240,7 +245,10 @@ class TranscriptionTask(Task):
         for part in (self.splits.train, self.splits.val, self.splits.test):
             for u in part:
                 if not self._clean(u.text):
-                    raise DataError(f"{u.where}: empty transcript (CTC needs at least one label)")
+                    raise DataError(
+                        f"{u.where}: empty transcript (every utterance needs at least one "
+                        "character to learn from)"
+                    )
 
     def _clean(self, text: str) -> str:
         text = " ".join(text.split())
@@ -251,7 +259,7 @@ class TranscriptionTask(Task):
         if not train:
             raise ConfigError("data: the training split is empty")
         chars = sorted({c for u in train for c in self._clean(u.text)})
-        self.labels = [*SPECIAL_LABELS, *chars]
+        self.labels = [*self.special_labels, *chars]
         frames = [self._raw_frames(u) for u in train]
         width = frames[0].shape[1]
         for u, f in zip(train, frames, strict=True):
@@ -302,11 +310,16 @@ class TranscriptionTask(Task):
 
     def label_ids(self, text: str) -> list[int]:
         index = {c: i for i, c in enumerate(self.labels)}
-        return [index.get(c, 1) for c in self._clean(text)]
+        unk = self.special_labels.index(UNK)
+        return [index.get(c, unk) for c in self._clean(text)]
 
     def text_of(self, ids: Sequence[int]) -> str:
-        """Labels as text; ``<unk>`` (never predicted once trained) as ``?``."""
-        return "".join("?" if i == 1 else self.labels[i] for i in ids if i != BLANK)
+        """Labels as text: the ``silent_labels`` (the CTC blank) left out, any other special
+        label (``<unk>``, never predicted once trained) as ``?``: it is an error the CER
+        metric counts, so the text a user reads scores as the metric does."""
+        n = len(self.special_labels)
+        silent = {self.special_labels.index(s) for s in self.silent_labels}
+        return "".join(self.labels[i] if i >= n else "?" for i in ids if i not in silent)
 
     # --- what the data sets in the model ----------------------------------------------
     def model_sizes(self) -> dict[str, Any]:
@@ -325,15 +338,19 @@ class TranscriptionTask(Task):
     # --- batches ----------------------------------------------------------------------
     def _example(self, u: Utterance) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.steps(self._raw_frames(u), u.where)
+        return x, self.target(u, len(x))
+
+    def target(self, u: Utterance, steps: int) -> torch.Tensor:
+        """``u``'s label ids, checked to be emittable by CTC from ``steps`` encoder steps."""
         y = torch.tensor(self.label_ids(u.text), dtype=torch.long)
         need = len(y) + int((y[1:] == y[:-1]).sum())
-        if need > len(x):
+        if need > steps:
             raise DataError(
-                f"{u.where}: {len(x)} steps cannot emit the transcript {self._clean(u.text)!r}, "
+                f"{u.where}: {steps} steps cannot emit the transcript {self._clean(u.text)!r}, "
                 f"which needs {need} ({len(y)} labels and a blank between repeats)"
                 + (f"; lower data.stack (now {self.data.stack})" if self.data.stack > 1 else "")
             )
-        return x, y
+        return y
 
     def loader(self, split: str, shuffle: bool = False):
         items = [self._example(u) for u in self._require().get(split)]
@@ -349,11 +366,9 @@ class TranscriptionTask(Task):
     @classmethod
     def restore(cls, data: TranscriptionData, state: Mapping[str, Any]) -> TranscriptionTask:
         task = cls(data)
-        labels = state.get("labels")
-        if not isinstance(labels, list) or labels[: len(SPECIAL_LABELS)] != list(SPECIAL_LABELS):
-            raise ConfigError(
-                f"task.json: labels must start with {list(SPECIAL_LABELS)}, got {labels!r:.80}"
-            )
+        labels, specials = state.get("labels"), list(cls.special_labels)
+        if not isinstance(labels, list) or labels[: len(specials)] != specials:
+            raise ConfigError(f"task.json: labels must start with {specials}, got {labels!r:.80}")
         task.labels, task.channels = labels, state["channels"]
         task.audio = bool(state.get("audio", True))
         return task
@@ -407,7 +422,7 @@ class TranscriptionTask(Task):
     def decode(self, inputs: Sequence[Any], prediction: Mapping[str, Any]) -> list[dict]:
         rows = []
         for labels, n, score in zip(
-            prediction["labels"].tolist(),
+            prediction[self.output_key].tolist(),
             prediction["lengths"].tolist(),
             prediction["scores"].tolist(),
             strict=True,

@@ -127,8 +127,9 @@ _REGISTRY: dict[str, tuple[type[Metric], str | None, str, tuple[str, ...]]] = {
     "frame_accuracy": (FrameAccuracy, None, "", ()),
     "frequency_nll": (FrequencyNLL, "key_probs", "the training key frequencies (K,)", ()),
     "repeat_nll": (RepeatNLL, "epsilon", "the training flip rate, in [1e-6, 0.5]", ()),
-    "cer": (CER, None, "", ()),
-    "wer": (WER, "space", "the label id of the space between words (the task gives it)", ()),
+    "cer": (CER, None, "", ("eos",)),
+    "wer": (WER, "space", "the label id of the space between words (the task gives it)",
+            ("eos",)),
 }  # fmt: skip
 
 METRIC_NAMES: tuple[str, ...] = tuple(_REGISTRY)
