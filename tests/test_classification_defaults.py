@@ -103,3 +103,24 @@ def test_ts_files_train_by_name_or_by_format(tmp_path):
     with pytest.raises(ConfigError, match=r"data: format must be one of .*'ts'.*got 'tsx'"):
         run_config({"task": "classification", "data": {"train": str(tmp_path / "toy.txt"),
                                                        "format": "tsx"}})  # fmt: skip
+
+
+def test_mean_max_pooling_against_numpy_values_and_gradients():
+    from seqlab.models.classifier import pool
+
+    rng = np.random.default_rng(0)
+    B, T, C = 3, 6, 4
+    x = torch.tensor(rng.normal(size=(B, T, C)), dtype=torch.float64, requires_grad=True)
+    lengths = [6, 2, 4]
+    mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
+    w = rng.normal(size=(B, 2 * C))
+    out = pool(x, mask, "mean_max")
+    (out * torch.from_numpy(w)).sum().backward()
+    a = x.detach().numpy()
+    grad = np.zeros_like(a)
+    for b, t in enumerate(lengths):
+        mean, top = a[b, :t].mean(0), a[b, :t].max(0)
+        np.testing.assert_allclose(out[b].detach().numpy(), np.r_[mean, top], rtol=1e-12)
+        grad[b, :t] += w[b, :C] / t  # d mean / d x_t
+        grad[b, a[b, :t].argmax(0), np.arange(C)] += w[b, C:]  # d max: the arg max step only
+    np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-10, atol=1e-12)
