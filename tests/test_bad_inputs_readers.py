@@ -184,7 +184,7 @@ def test_lengths_must_be_whole_numbers_not_truncated(tmp_path):
             {"x": np.zeros((2, 3), dtype=complex), "y": np.zeros(2)},
             "real numbers, got dtype complex",
         ),
-        ({"x": np.zeros((2, 3)), "y": np.array(["a", "b"])}, "'y' must be finite real numbers"),
+        ({"x": np.zeros((2, 3)), "y": np.array([1j, 2])}, "'y' must be finite numbers or label"),
         ({"x": np.zeros((2, 3)), "y": np.array([0.0, np.inf])}, "'y' must be finite"),
         ({"x": np.zeros((2, 3)), "y": np.zeros((2, 1))}, r"'y' must be \(N,\)"),
         (

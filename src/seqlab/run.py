@@ -312,7 +312,9 @@ def train_run(
     seed_everything(config.train.seed)  # the model's initial weights follow train.seed
     task = config.task_class(config.data)
     task.prepare()
-    model_config = merge_sizes(config.model, task.model_sizes())
+    fill = getattr(task, "model_defaults", None)  # e.g. a classifier's numeric defaults
+    model_section = fill(config.model) if fill is not None else config.model
+    model_config = merge_sizes(model_section, task.model_sizes())
     model = build_model(task.model_kind, model_config)
     start_from_data = getattr(task, "init_model", None)  # e.g. a forecaster's least squares
     if start_from_data is not None and not resume:

@@ -25,6 +25,7 @@ from .readers import (
     read_parallel,
     read_text,
     read_time_series,
+    read_ts,
     save_npz,
 )
 from .sampler import BucketSampler
@@ -87,6 +88,7 @@ __all__ = [
     "read_parallel",
     "read_text",
     "read_time_series",
+    "read_ts",
     "register",
     "reversal",
     "save_npz",

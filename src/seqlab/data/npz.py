@@ -2,6 +2,9 @@
 
 Two layouts, both plain numeric arrays (no pickle, so reading one can run no code):
 
+``y`` is numbers (class ids, any integers, or regression targets) or label names (a
+``str`` array such as ``np.array(["walk", "run"])``, saved without pickle).
+
 * **padded**: ``x`` float (N, T, C), or (N, T) for one channel, ``y`` (N,), and optionally
   ``lengths`` (N,) ints, the real length of each row (steps past it are dropped);
 * **ragged**: ``x`` the N sequences concatenated along time, (sum T_i, C) or (sum T_i,),
@@ -91,9 +94,14 @@ def _load_arrays(path: Path, allow_pickle: bool) -> dict[str, np.ndarray]:
                 except ValueError as e:
                     if "allow_pickle" not in str(e):
                         raise
+                    how = (
+                        "store label names as a str array, np.asarray(labels, dtype=str)"
+                        if name == "y"
+                        else SAFE_LAYOUT
+                    )
                     raise DataError(
                         f"array {name!r} is an object array, stored with pickle, which can run "
-                        f"code when read: {SAFE_LAYOUT}; or, for a file from a source you "
+                        f"code when read: {how}; or, for a file from a source you "
                         "trust, pass allow_pickle=True",
                         path=path,
                     ) from None
@@ -186,9 +194,36 @@ def read_npz(path: Path_, allow_pickle: bool = False) -> NumericSequences:
             t, c = bad[0]
             raise DataError(f"example {i}, step {t}, channel {c}: value {s[t, c]}", path)
         out.append(s.astype(np.float32))
-    if not _is_real(y) or not np.all(np.isfinite(y)):
-        raise DataError(f"'y' must be finite real numbers, got dtype {y.dtype}", path=path)
-    return NumericSequences(out, y)
+    return NumericSequences(out, _labels(y, path))
+
+
+def _labels(y: np.ndarray, path: Path) -> np.ndarray:
+    """``y`` as numbers (finite) or as label names (a str or bytes array, UTF-8): names
+    are class labels, mapped to ids by the task's label vocabulary."""
+    if y.dtype.kind == "S":
+        try:
+            y = np.char.decode(y, "utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(f"'y' holds bytes that are not UTF-8 ({e.reason})", path) from None
+    if y.dtype.kind == "U":
+        empty = np.nonzero(np.char.str_len(np.char.strip(y)) == 0)[0]
+        if len(empty):
+            raise DataError(f"'y'[{int(empty[0])}] is an empty label", path)
+        return y
+    if y.dtype.kind == "b":
+        return y.astype(np.int64)  # False/True as classes 0 and 1
+    if y.dtype == object and all(isinstance(v, str) for v in y):  # with allow_pickle
+        return _labels(y.astype(str), path)
+    if not _is_real(y):
+        raise DataError(
+            f"'y' must be finite numbers or label names (a str array), got dtype {y.dtype}", path
+        )
+    bad = np.nonzero(~np.isfinite(y))[0]
+    if len(bad):
+        raise DataError(
+            f"'y' must be finite numbers or label names: 'y'[{int(bad[0])}] is {y[bad[0]]}", path
+        )
+    return y
 
 
 def save_npz(path: Path_, sequences: Sequence, labels: Sequence) -> None:

@@ -8,6 +8,7 @@ read_classification  CSV / TSV / JSONL with text and label        LabelledTexts
 read_conll           token<TAB>tag lines, blank between sentences  TaggedSentences
 read_parallel        source<TAB>target lines (encoder-decoder)      TextPairs
 read_npz             .npz: x padded or ragged, y (N,); no pickle     NumericSequences
+read_ts              .ts (UEA/sktime): series with a label each      NumericSequences
 read_time_series     CSV: a time column and value columns          TimeSeries
 =================== ============================================ =====================
 
@@ -30,6 +31,7 @@ from .errors import DataError
 from .files import FORMATS, Path_, iter_lines, read_file_text, read_table
 from .npz import read_npz, save_npz
 from .series import parse_time, read_time_series, regular_step
+from .ts import read_ts
 
 __all__ = [
     "FORMATS",
@@ -47,6 +49,7 @@ __all__ = [
     "read_table",
     "read_text",
     "read_time_series",
+    "read_ts",
     "regular_step",
     "save_npz",
 ]

@@ -7,7 +7,9 @@ sequence -> a linear head. How the vector is taken from the encoder's outputs is
 
 * ``"last"``: the output at the last real step; for a bidirectional encoder the forward
   half there and the backward half at step 0 (each direction's final state);
-* ``"mean"`` / ``"max"``: over real steps;
+* ``"mean"`` / ``"max"``: over real steps; ``"mean_max"``: both, concatenated (2C), as
+  ROCKET keeps two statistics per convolution (its max and its proportion of positive
+  values, Dempster et al. 2020);
 * ``"attention"``: a learned additive-attention average over the steps, the query a
   learned vector (Bahdanau-style scores, as in Yang et al. 2016's attention pooling).
 
@@ -55,7 +57,7 @@ class ClassifierConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     num_classes: int = 2
     task: Literal["classification", "regression"] = "classification"
-    pooling: Literal["last", "mean", "max", "attention"] = "last"
+    pooling: Literal["last", "mean", "max", "mean_max", "attention"] = "last"
     attention_size: int = 32
     dropout: float = 0.0
 
@@ -82,6 +84,8 @@ def pool(
         return (outputs * m).sum(1) / m.sum(1).clamp_min(1)
     if how == "max":
         return outputs.masked_fill(~m, float("-inf")).max(dim=1).values
+    if how == "mean_max":
+        return torch.cat([pool(outputs, mask, "mean"), pool(outputs, mask, "max")], dim=-1)
     if how == "last":
         last = mask.sum(1) - 1  # (B,)
         idx = last.view(-1, 1, 1).expand(-1, 1, outputs.size(2))  # (B, 1, C)
@@ -90,7 +94,9 @@ def pool(
             H = outputs.size(2) // 2
             final = torch.cat([final[:, :H], outputs[:, 0, H:]], dim=-1)
         return final
-    raise ValueError(f"pooling must be 'last', 'mean', 'max' or 'attention', got {how!r}")
+    raise ValueError(
+        f"pooling must be 'last', 'mean', 'max', 'mean_max' or 'attention', got {how!r}"
+    )
 
 
 class SequenceClassifier(TaskModel):
@@ -107,7 +113,8 @@ class SequenceClassifier(TaskModel):
             self.attention = AdditiveAttention(size, size, config.attention_size)
             self.query = nn.Parameter(torch.randn(size) / size**0.5)
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(size, config.num_classes)
+        pooled = 2 * size if config.pooling == "mean_max" else size
+        self.head = nn.Linear(pooled, config.num_classes)
 
     def encode(self, batch: Batch) -> Tensor:
         """One vector per sequence, (B, encoder.output_size)."""

@@ -1,0 +1,126 @@
+"""The numeric-sequence defaults of the classification task: with no encoder kind given, a
+TCN whose receptive field covers the longest training sequence, pooled over real steps;
+a named kind keeps its own defaults; texts are left as they were. And the ``.ts`` files
+as training data (``format: ts`` or the name)."""
+
+import numpy as np
+import pytest
+import torch
+
+from seqlab import load_run, run_config, train_run
+from seqlab.config import ConfigError
+from seqlab.data.npz import save_npz
+from seqlab.tasks.classification import NUMERIC_ENCODER, NUMERIC_POOLING, tcn_depth
+
+
+def _npz(tmp_path, n=40, longest=37, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = [longest, *rng.integers(3, longest, n - 1)]
+    seqs = [rng.normal(size=(t, 3)) for t in lengths]
+    path = tmp_path / "d.npz"
+    save_npz(path, seqs, [i % 3 for i in range(n)])
+    return str(path), seqs
+
+
+def _train(tmp_path, data, model=None, directory=None):
+    cfg = run_config({
+        "task": "classification",
+        "data": {"val_fraction": 0.25, "test_fraction": 0.0, **data},
+        "model": model or {},
+        "train": {"epochs": 1, "max_steps": 2, "progress": False},
+    })  # fmt: skip
+    return train_run(cfg, directory)
+
+
+def test_no_encoder_kind_gives_a_tcn_that_sees_the_whole_sequence(tmp_path):
+    torch.manual_seed(0)
+    path, seqs = _npz(tmp_path)
+    run = _train(tmp_path, {"train": path}, directory=tmp_path / "run")
+    enc, cfg = run.model.encoder, run.model.config
+    assert cfg.encoder.kind == NUMERIC_ENCODER["kind"] == "tcn"
+    assert cfg.pooling == NUMERIC_POOLING == "max"
+    field = enc.net.receptive_field
+    assert field >= 37 > enc.net.receptive_field // 2  # the fewest blocks that cover it
+    assert cfg.encoder.num_layers == tcn_depth(37) == 5  # 1 + 2(2^5 - 1) = 63 >= 37 > 31
+    # the resolved model is what the checkpoint rebuilds
+    again = load_run(tmp_path / "run")
+    assert again.model.config == cfg
+    assert list(again.predict(seqs[:3])) == list(run.predict(seqs[:3]))
+
+
+def test_the_user_keys_win_and_a_named_kind_keeps_its_defaults(tmp_path):
+    path, _ = _npz(tmp_path)
+    run = _train(tmp_path, {"train": path}, {"encoder": {"hidden_size": 8}, "pooling": "last"})
+    assert run.model.config.encoder.kind == "tcn" and run.model.config.encoder.hidden_size == 8
+    assert run.model.config.pooling == "last"
+    run = _train(tmp_path, {"train": path}, {"encoder": {"kind": "tcn", "kernel_size": 3}})
+    assert run.model.config.encoder.num_layers == tcn_depth(37, 3) == 4  # 1 + 4*15 >= 37
+    assert run.model.config.pooling == "last"  # the classifier's own default for a named kind
+    run = _train(tmp_path, {"train": path}, {"encoder": {"kind": "tcn", "num_layers": 2}})
+    assert run.model.config.encoder.num_layers == 2  # as given (receptive field 7 < 37)
+    run = _train(tmp_path, {"train": path}, {"encoder": {"kind": "gru", "hidden_size": 8}})
+    assert run.model.config.encoder.kind == "gru" and run.model.config.pooling == "last"
+    # keys of a recurrent kind and no kind: the old default kind (lstm), as before
+    run = _train(tmp_path, {"train": path}, {"encoder": {"hidden_size": 8, "bidirectional": True}})
+    assert run.model.config.encoder.kind == "lstm" and run.model.config.encoder.bidirectional
+
+
+def test_texts_keep_the_classifier_defaults(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "text,label\n" + "".join(f"good film {i},pos\nbad plot {i},neg\n" for i in range(8))
+    )
+    run = _train(tmp_path, {"train": str(path)})
+    assert run.model.config.encoder.kind == "lstm" and run.model.config.pooling == "last"
+
+
+TS = """@problemName Toy
+@univariate false
+@dimensions 2
+@equalLength false
+@classLabel true up down
+@data
+"""
+
+
+def test_ts_files_train_by_name_or_by_format(tmp_path):
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(30):
+        t = int(rng.integers(4, 12))
+        up = i % 2 == 0
+        a = np.cumsum(rng.normal(1.0 if up else -1.0, 0.1, t))
+        b = rng.normal(size=t)
+        lines.append(f"{','.join(map(str, a))}:{','.join(map(str, b))}:{'up' if up else 'down'}")
+    (tmp_path / "toy_TRAIN.ts").write_text(TS + "\n".join(lines) + "\n")
+    (tmp_path / "toy.txt").write_text(TS + "\n".join(lines) + "\n")
+    run = _train(tmp_path, {"train": str(tmp_path / "toy_TRAIN.ts")})
+    assert run.task.labels == ["down", "up"] and run.model.config.encoder.kind == "tcn"
+    rows = list(run.predict([np.c_[np.arange(5.0), np.zeros(5)]]))
+    assert rows[0]["label"] in ("down", "up")
+    run = _train(tmp_path, {"train": str(tmp_path / "toy.txt"), "format": "ts"})
+    assert len(run.task.splits.train) + len(run.task.splits.val) == 30
+    with pytest.raises(ConfigError, match=r"data: format must be one of .*'ts'.*got 'tsx'"):
+        run_config({"task": "classification", "data": {"train": str(tmp_path / "toy.txt"),
+                                                       "format": "tsx"}})  # fmt: skip
+
+
+def test_mean_max_pooling_against_numpy_values_and_gradients():
+    from seqlab.models.classifier import pool
+
+    rng = np.random.default_rng(0)
+    B, T, C = 3, 6, 4
+    x = torch.tensor(rng.normal(size=(B, T, C)), dtype=torch.float64, requires_grad=True)
+    lengths = [6, 2, 4]
+    mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
+    w = rng.normal(size=(B, 2 * C))
+    out = pool(x, mask, "mean_max")
+    (out * torch.from_numpy(w)).sum().backward()
+    a = x.detach().numpy()
+    grad = np.zeros_like(a)
+    for b, t in enumerate(lengths):
+        mean, top = a[b, :t].mean(0), a[b, :t].max(0)
+        np.testing.assert_allclose(out[b].detach().numpy(), np.r_[mean, top], rtol=1e-12)
+        grad[b, :t] += w[b, :C] / t  # d mean / d x_t
+        grad[b, a[b, :t].argmax(0), np.arange(C)] += w[b, C:]  # d max: the arg max step only
+    np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-10, atol=1e-12)
