@@ -137,3 +137,27 @@ def test_cli_predict_writes_label_names(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "run"), str(inputs), "--format", "jsonl"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["label"] for r in rows] == ys[:6]
+
+
+def test_without_a_validation_split_the_default_early_stopping_is_dropped(tmp_path):
+    """The task's default early stopping needs validation data: with val_fraction 0 the
+    run trains its steps; early stopping the user asked for is an error before training."""
+    from seqlab.config import ConfigError
+
+    path, _, _ = _data(tmp_path, ["a", "b"])
+    raw = {
+        "task": "classification",
+        "data": {"train": path, "val_fraction": 0.0, "test_fraction": 0.0, "batch_size": 16},
+        "model": {"encoder": {"kind": "gru", "hidden_size": 4}},
+        "train": {"max_steps": 4, "progress": False},
+    }
+    cfg = run_config(raw)
+    assert cfg.train.early_stopping.patience == 10  # the task's default
+    run = train_run(cfg, tmp_path / "run")
+    assert len(run.history) == 1  # 4 steps, no validation, no early stopping
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["train"]["early_stopping"]["patience"] is None  # what it ran with
+    raw["train"]["early_stopping"] = {"patience": 3}
+    with pytest.raises(ConfigError, match=r"train.early_stopping.patience=3 watches val_loss"):
+        train_run(run_config(raw), tmp_path / "run2")
+    assert not (tmp_path / "run2").exists()  # refused before anything was written

@@ -75,6 +75,20 @@ def test_gradients_of_a_config_read_the_data(tmp_path, capsys):
     assert len(data["gru (init)"]["norms"][0]) == 24  # the data's own length
 
 
+def test_a_config_with_no_encoder_kind_is_inspected_as_it_will_train(tmp_path, capsys):
+    """Numeric sequences with no kind get a TCN sized to the data (the classification
+    task's model_defaults): inspect builds that one, not the generic default."""
+    config = yaml.safe_load(_config(tmp_path).read_text())
+    del config["model"]
+    path = tmp_path / "default.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["inspect", "receptive-field", str(path), "--out", str(tmp_path / "rf")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tcn encoder: receptive field") and "measured" in out
+    assert main(["inspect", "gradients", str(path), "--out", str(tmp_path / "g")]) == 0
+    assert "tcn (init)" in json.loads((tmp_path / "g" / "gradients.json").read_text())
+
+
 def test_an_encoder_it_cannot_measure_is_one_line(tmp_path, capsys):
     config = {
         "task": "forecasting",

@@ -48,7 +48,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,9 @@ class RunConfig:
     data: DataSource
     model: dict
     train: TrainerConfig
+    # the early stopping is the task's default, not the user's: a run with no validation
+    # split trains without it instead of failing on a key the user never wrote
+    default_early_stopping: bool = field(default=False, compare=False, repr=False)
 
     @property
     def task_class(self) -> type[Task]:
@@ -169,7 +172,11 @@ def run_config(
     # the model section is checked now, with stand-ins for the sizes the data decides
     placeholders = merge_sizes(data["model"], task(source).placeholder_sizes())
     from_dict(model_class, placeholders, prefix="model.")
-    return RunConfig(task=task.name, data=source, model=data["model"], train=train)
+    defaulted = "early_stopping" in task.train_defaults and "early_stopping" not in data["train"]
+    return RunConfig(
+        task=task.name, data=source, model=data["model"], train=train,
+        default_early_stopping=defaulted,
+    )  # fmt: skip
 
 
 def load_run_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> RunConfig:
@@ -299,6 +306,32 @@ class _BestInMemory(Callback):
             model.load_state_dict(self.state)
 
 
+def model_section(model: Mapping[str, Any], task: Task) -> dict[str, Any]:
+    """The ``model:`` section a run builds from: the task's data-dependent defaults where
+    the section is silent (e.g. a classifier's numeric-sequence TCN), then the sizes the
+    data sets (vocabulary, classes, channels). ``task`` has read its data."""
+    fill = getattr(task, "model_defaults", None)
+    return merge_sizes(fill(model) if fill is not None else dict(model), task.model_sizes())
+
+
+def _early_stopping_needs_val(config: RunConfig, task: Task) -> RunConfig:
+    """Early stopping watches the validation split: without one, the task's default is
+    dropped (the run trains its epochs or steps), and the user's is an error now, before
+    any training (the trainer would only find out at the end of the first epoch)."""
+    stopping = config.train.early_stopping
+    if task.splits.val or stopping.patience is None or not config.train.monitor.startswith("val_"):
+        return config
+    if config.default_early_stopping:
+        stopping = dataclasses.replace(stopping, patience=None)
+        train = dataclasses.replace(config.train, early_stopping=stopping)
+        return dataclasses.replace(config, train=train, default_early_stopping=False)
+    raise ConfigError(
+        f"train.early_stopping.patience={stopping.patience} watches "
+        f"{config.train.monitor}, but the data gives no validation split: give one "
+        "(data.val or data.val_fraction > 0) or set train.early_stopping.patience: null"
+    )
+
+
 def train_run(
     config: RunConfig,
     directory: str | os.PathLike | None = None,
@@ -312,9 +345,8 @@ def train_run(
     seed_everything(config.train.seed)  # the model's initial weights follow train.seed
     task = config.task_class(config.data)
     task.prepare()
-    fill = getattr(task, "model_defaults", None)  # e.g. a classifier's numeric defaults
-    model_section = fill(config.model) if fill is not None else config.model
-    model_config = merge_sizes(model_section, task.model_sizes())
+    config = _early_stopping_needs_val(config, task)
+    model_config = model_section(config.model, task)
     model = build_model(task.model_kind, model_config)
     start_from_data = getattr(task, "init_model", None)  # e.g. a forecaster's least squares
     if start_from_data is not None and not resume:

@@ -47,7 +47,7 @@ from ..diagnostics.gradient_flow import (
 from ..diagnostics.plots import PLOTS_INSTALL, plots_available
 from ..diagnostics.receptive_field import measure_receptive_field
 from ..models import build_model
-from ..run import CONFIG_FILE, Run, RunConfig, load_run, load_run_config
+from ..run import CONFIG_FILE, Run, RunConfig, load_run, load_run_config, model_section
 from ..tasks.base import merge_sizes
 from ..train import seed_everything
 
@@ -141,8 +141,12 @@ def _encoder_section(model: dict[str, Any], kind: str | None) -> dict[str, Any]:
     return section
 
 
-def _model_at_init(config: RunConfig, sizes: dict, kind: str | None):
+def _model_at_init(config: RunConfig, sizes: dict, kind: str | None, task=None):
+    """The config's model at its initial weights (``kind``: another encoder kind, with
+    the shared keys); with ``task`` read, exactly what ``train_run`` builds."""
     seed_everything(config.train.seed)
+    if kind is None and task is not None and task.splits is not None:
+        return build_model(config.task_class.model_kind, model_section(config.model, task))
     section = merge_sizes(_encoder_section(config.model, kind), sizes)
     return build_model(config.task_class.model_kind, section)
 
@@ -177,11 +181,11 @@ def run_gradients(args: argparse.Namespace) -> int:
     models: dict[str, torch.nn.Module] = {}
     own = src.run.model.config.encoder.kind if src.run else None
     for kind in kinds or [None]:
-        model = _model_at_init(src.config, sizes, kind)
+        model = _model_at_init(src.config, sizes, kind, task)
         models[f"{_kind_of(model)} (init)"] = model
     if src.run is not None:
         if not kinds:
-            models = {f"{own} (init)": _model_at_init(src.config, sizes, None)}
+            models = {f"{own} (init)": _model_at_init(src.config, sizes, None, task)}
         models[f"{own} (trained)"] = src.run.model
     models = {label: copy.deepcopy(m).double() for label, m in models.items()}
     if args.length is None:
@@ -240,8 +244,9 @@ def run_receptive_field(args: argparse.Namespace) -> int:
     if src.run is not None:
         model = src.run.model
     else:
-        _, sizes = _task_and_sizes(src, need_data=False)
-        model = _model_at_init(src.config, sizes, None)
+        depends = hasattr(src.config.task_class, "model_defaults")  # the model follows the data
+        task, sizes = _task_and_sizes(src, need_data=depends)
+        model = _model_at_init(src.config, sizes, None, task)
     rf = measure_receptive_field(model, args.length)
     bound = " (at least: the length is not longer than the field)" if rf.truncated else ""
     print(
