@@ -237,11 +237,11 @@ def test_tied_embeddings_share_one_table():
 
 
 def test_copy_and_tying_need_a_shared_vocabulary_and_matching_sizes():
-    with pytest.raises(ValueError, match="copy: true needs .* set data.shared_vocab: true"):
+    with pytest.raises(ValueError, match=r"copy: true needs .* set data\.shared_vocab: true"):
         _model(shared_vocab=False)
-    with pytest.raises(ValueError, match="tie_embeddings: true needs .* data.shared_vocab"):
+    with pytest.raises(ValueError, match=r"tie_embeddings: true needs .* data\.shared_vocab"):
         _model(copy=False, tie_embeddings=True, shared_vocab=False)
-    with pytest.raises(ValueError, match="tie_output needs .* equal to decoder_hidden_size"):
+    with pytest.raises(ValueError, match=r"tie_output needs .* equal to decoder_hidden_size"):
         _model(tie_output=True)
     with pytest.raises(ValueError, match="tie_embeddings needs target_embedding_dim =="):
         _model(tie_embeddings=True, target_embedding_dim=5)
