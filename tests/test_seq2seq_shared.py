@@ -106,6 +106,11 @@ def test_book_split_holds_out_whole_closing_books():
     d = Seq2SeqData(dataset="reversal", split="books", val_fraction=0.0, test_fraction=0.01)
     split = _book_split(_book_pairs(), BOOKS, d, have={"train": 1})
     assert split.test == _book_pairs()[n - 22 :] and split.val == []  # at least one book
+    d = Seq2SeqData(dataset="reversal", split="books", val_fraction=0.2, test_fraction=0.15,
+                    limit=29)  # fmt: skip
+    split = _book_split(_book_pairs(), BOOKS, d, have={"train": 1})
+    kept = [_book_pairs()[int(i * 145 / 29)] for i in range(29)]  # every 5th pair
+    assert split.test == kept[-4:] and {p[0].split()[0] for p in split.test} == {"Rev"}
     d = Seq2SeqData(dataset="reversal", split="books", val_fraction=0.8, test_fraction=0.1)
     with pytest.raises(ConfigError, match="leave no book to train on"):  # Exodus, Ruth
         _book_split(_book_pairs()[50:94], BOOKS[50:94], d, have={"train": 1})

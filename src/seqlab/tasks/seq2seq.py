@@ -6,7 +6,10 @@ or tab-separated ``source<TAB>target`` files. Source and target have their own
 tokenizer and vocabulary, fitted on the training split: ``char``, ``word``, or subwords
 ``bpe`` / ``unigram`` (:mod:`seqlab.data.subwords`, ``subword_vocab_size`` pieces each;
 the trained model is saved as its own file, ``source_subwords.json`` /
-``target_subwords.json``, in every checkpoint). The pipeline appends ``<eos>`` to each
+``target_subwords.json``, in every checkpoint). ``shared_vocab: true`` fits one
+vocabulary (one tokenizer kind) on the source and target training text together, saved
+once (``shared_subwords.json``): source ids are then target ids, which the model's
+``copy`` and ``tie_embeddings`` need (the task tells the model, as ``shared_vocab``). The pipeline appends ``<eos>`` to each
 target; a user never writes it.
 
 Lengths: ``max_source_length`` / ``max_target_length`` (default ``max_length``, default
@@ -14,9 +17,11 @@ none) cut longer sequences to that many tokens, with a warning counting how many
 cut in each split (an output limited at training time is limited at decoding time too).
 
 Splits: ``split: random`` (seeded) or ``ordered``: val and test are the *last*
-``val_fraction`` and ``test_fraction`` of the data in its order (for the Bible, the
-closing books of the canon: unseen text, not random verses that share a chapter with
-training verses). ``val_sample``: validate (loss and decoded BLEU/chrF/exact match)
+``val_fraction`` and ``test_fraction`` of the data in its order; or ``books`` (data
+whose pairs carry a group, e.g. ``bible_kjv_web``'s book of each verse): test is the
+closing whole books nearest ``test_fraction``, val the whole books before them nearest
+``val_fraction`` (unseen books, not random verses that share a chapter with training
+verses, nor a book cut in the middle). ``val_sample``: validate (loss and decoded BLEU/chrF/exact match)
 on that many val pairs, evenly spaced, each epoch; decoding is the cost of validation.
 
 BLEU and chrF are computed on detokenized text: subwords decode to the text exactly;
@@ -142,8 +147,13 @@ def _ordered_split(items: Sequence[Any], d: DataSource, have) -> Splits:
 def _book_split(items: Sequence[Any], groups: Sequence[str], d: DataSource, have) -> Splits:
     """Whole books held out at the end: test is the closing books (runs of one group in
     the data's order) whose size is nearest ``test_fraction`` of the data (at least one
-    book), val the books before them nearest ``val_fraction``; no book is cut."""
-    items, groups = list(items)[: d.limit], list(groups)[: d.limit]
+    book), val the books before them nearest ``val_fraction``; no book is cut. ``limit``
+    keeps that many pairs evenly spaced over the whole data (every book keeps its share,
+    so the closing books are still the ones held out)."""
+    items, groups = list(items), list(groups)
+    if d.limit is not None and d.limit < len(items):
+        keep = [int(i * len(items) / d.limit) for i in range(d.limit)]
+        items, groups = [items[i] for i in keep], [groups[i] for i in keep]
     n = len(items)
     starts = [i for i in range(n) if i == 0 or groups[i] != groups[i - 1]]  # book starts
 
