@@ -9,8 +9,8 @@ the trained model is saved as its own file, ``source_subwords.json`` /
 ``target_subwords.json``, in every checkpoint). ``shared_vocab: true`` fits one
 vocabulary (one tokenizer kind) on the source and target training text together, saved
 once (``shared_subwords.json``): source ids are then target ids, which the model's
-``copy`` and ``tie_embeddings`` need (the task tells the model, as ``shared_vocab``). The pipeline appends ``<eos>`` to each
-target; a user never writes it.
+``copy`` and ``tie_embeddings`` need (the task tells the model, as ``shared_vocab``).
+The pipeline appends ``<eos>`` to each target; a user never writes it.
 
 Lengths: ``max_source_length`` / ``max_target_length`` (default ``max_length``, default
 none) cut longer sequences to that many tokens, with a warning counting how many were
@@ -21,8 +21,9 @@ Splits: ``split: random`` (seeded) or ``ordered``: val and test are the *last*
 whose pairs carry a group, e.g. ``bible_kjv_web``'s book of each verse): test is the
 closing whole books nearest ``test_fraction``, val the whole books before them nearest
 ``val_fraction`` (unseen books, not random verses that share a chapter with training
-verses, nor a book cut in the middle). ``val_sample``: validate (loss and decoded BLEU/chrF/exact match)
-on that many val pairs, evenly spaced, each epoch; decoding is the cost of validation.
+verses, nor a book cut in the middle). ``val_sample``: validate (loss and decoded
+BLEU/chrF/exact match) on that many val pairs, evenly spaced, each epoch; decoding is the
+cost of validation.
 
 BLEU and chrF are computed on detokenized text: subwords decode to the text exactly;
 word tokens are joined by :func:`seqlab.data.detokenize.detokenize` (no space before
