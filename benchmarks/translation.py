@@ -188,6 +188,7 @@ class Marks(Callback):
         self.marks = sorted(minutes)
         self.loader = loader
         self.task, self.examples = task, list(examples)  # (source, reference) pairs
+        self.on_mark = None  # called after each mark
         self.scores = []
 
     def on_fit_start(self, trainer) -> None:
@@ -212,6 +213,8 @@ class Marks(Callback):
             "examples": examples,
         })  # fmt: skip
         print(json.dumps(self.scores[-1]), flush=True)
+        if self.on_mark is not None:
+            self.on_mark()
         if not self.marks:
             trainer.config.max_steps = trainer.global_step
 
@@ -233,17 +236,7 @@ class Marks(Callback):
 
 def _books(task) -> dict:
     """The books of the val and test splits (``split: books`` holds out whole books)."""
-    from seqlab.data import load
-
-    data = load(task.data.dataset, **task.data.options)
-    if data.groups is None:
-        return {}
-    n_train, n_val = len(task.splits.train), len(task.splits.val)
-    names = lambda g: list(dict.fromkeys(g))  # noqa: E731
-    return {
-        "val": names(data.groups[n_train : n_train + n_val]),
-        "test": names(data.groups[n_train + n_val : n_train + n_val + len(task.splits.test)]),
-    }
+    return {k: list(dict.fromkeys(task.groups[k])) for k in ("val", "test") if k in task.groups}
 
 
 def bible(args) -> dict:
@@ -262,27 +255,43 @@ def bible(args) -> dict:
     task.prepare()
     test = task.splits.test
     examples = [test[int(i * len(test) / 6)] for i in range(6)]  # evenly spaced verses
+    result = {
+        "benchmark": "KJV -> WEB (examples/bible_translation.yaml)",
+        "threads": args.threads,
+        "load_before": load_before,
+        "pairs": {k: len(getattr(task.splits, k)) for k in ("train", "val", "test")},
+        "held_out_books": _books(task),
+        "copy_source_baseline_test": copy_baseline(test),
+        "config": raw,
+    }
+    shown = ("pairs", "held_out_books", "copy_source_baseline_test")
+    print(json.dumps({k: result[k] for k in shown}), flush=True)
     marks = Marks(args.minutes, task.loader("test"), task, examples)
+    # after each mark the results so far are written (marked partial), so a run stopped
+    # before its last mark still leaves its earlier ones
+    marks.on_mark = lambda: _write("bible", {**result, "partial": True, "load_now": _load(),
+                                            "test_at_minutes": marks.scores})  # fmt: skip
     out = Path(args.out) / "bible"
     start, cpu = time.perf_counter(), time.process_time()
     run = train_run(config, directory=out, callbacks=[marks])
     same = task.state_files() == run.task.state_files()
     summary = json.loads((out / "summary.json").read_text())
     return {
-        "benchmark": "KJV -> WEB (examples/bible_translation.yaml)",
-        "threads": args.threads,
-        "load_before": load_before,
+        **result,
         "load_after": _load(),
         "wall_seconds_total": round(time.perf_counter() - start, 1),
         "cpu_seconds_total": round(time.process_time() - cpu, 1),
-        "pairs": {k: len(getattr(run.task.splits, k)) for k in ("train", "val", "test")},
-        "held_out_books": _books(run.task),
-        "copy_source_baseline_test": copy_baseline(run.task.splits.test),
         "test_at_minutes": marks.scores,
         "test_loader_vocab_equals_run": same,
         "summary_metrics_best_checkpoint": summary.get("metrics"),
-        "config": raw,
     }
+
+
+def _write(what: str, result: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"translation_{what}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return path
 
 
 def main(argv=None) -> int:
@@ -297,9 +306,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="/tmp/seqlab-translation")
     args = p.parse_args(argv)
     result = {"speed": speed, "dates": dates, "bible": bible}[args.what](args)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"translation_{args.what}.json"
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path = _write(args.what, result)
     json.dump(result.get("results", result.get("test_at_minutes")), sys.stdout, indent=2)
     print(f"\nwrote {path}")
     return 0

@@ -122,6 +122,8 @@ def test_book_split_through_the_task_and_its_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(task, "load_dataset", lambda *a: TextPairs(_book_pairs(), BOOKS))
     task.read()
     assert task.splits.test == _book_pairs()[-22:] and len(task.splits.train) == 94
+    assert task.groups["test"] == ["Rev"] * 22 and set(task.groups["val"]) == {"Matt", "Jude"}
+    assert task.groups["train"] == BOOKS[:94]
     plain = Seq2SeqTask(Seq2SeqData(train=_tsv(tmp_path / "t.tsv", _pairs()), split="books"))
     with pytest.raises(ConfigError, match="split: 'books' needs pairs grouped by book"):
         plain.read()

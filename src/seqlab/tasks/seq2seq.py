@@ -187,6 +187,7 @@ class Seq2SeqTask(Task):
         self.source: TextEncoder | SubwordEncoder | None = None
         self.target: TextEncoder | SubwordEncoder | None = None
         self._warned: set[str] = set()
+        self.groups: dict[str, list[str]] = {}  # split: books, the book of each pair
 
     def read(self) -> None:
         d = self.data
@@ -209,7 +210,10 @@ class Seq2SeqTask(Task):
                     f"data.split: 'books' needs pairs grouped by book (a dataset such as "
                     f"bible_kjv_web); {where['train']} has none"
                 )
-            split = _book_split(parts["train"], groups, d, have=parts)
+            both = _book_split(list(zip(parts["train"], groups, strict=True)), groups, d, parts)
+            names = ("train", "val", "test")
+            split = Splits(*([p for p, _ in getattr(both, k)] for k in names))
+            self.groups = {k: [g for _, g in getattr(both, k)] for k in names}
         else:
             cut = _ordered_split if d.split == "ordered" else random_split
             split = cut(parts["train"], d, have=parts)
@@ -217,6 +221,10 @@ class Seq2SeqTask(Task):
         if d.val_sample is not None and len(val) > d.val_sample:
             step = len(val) / d.val_sample
             val = [val[int(i * step)] for i in range(d.val_sample)]
+            if "val" in self.groups:
+                self.groups["val"] = [
+                    self.groups["val"][int(i * step)] for i in range(d.val_sample)
+                ]
         self.splits = Splits(split.train, val, parts.get("test", split.test))
 
     def fit(self) -> None:
