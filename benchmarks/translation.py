@@ -12,9 +12,11 @@ steps, decoders interleaved in each repeat.
 ``dates``: ``examples/dates_attention.yaml`` through ``train_run``; exact match of the
 greedy decoding on the test split and the wall time (goal: >= 99 % in under 2 minutes).
 
-``bible``: ``examples/bible_translation.yaml`` (KJV -> World English Bible, the end of
-the canon held out) in one run, scored (BLEU, chrF, greedy decoding) on the test split
-after each of ``--minutes`` of training, next to the copy-the-source baseline.
+``bible``: ``examples/bible_translation.yaml`` (KJV -> World English Bible, whole closing
+books of the canon held out) in one run, scored (BLEU, chrF, greedy decoding) on the test
+books after each of ``--minutes`` of training (wall time of training, scoring excluded;
+CPU seconds and load recorded beside it), with six example translations, next to the
+copy-the-source baseline.
 
     python benchmarks/translation.py speed    # writes benchmarks/results/translation_speed.json
     python benchmarks/translation.py dates
@@ -182,9 +184,11 @@ class Marks(Callback):
     """Scores the test split with the current weights after each of ``minutes`` of
     training (the scoring time is not counted as training), and stops at the last."""
 
-    def __init__(self, minutes, loader):
+    def __init__(self, minutes, loader, task=None, examples=()):
         self.marks = sorted(minutes)
         self.loader = loader
+        self.task, self.examples = task, list(examples)  # (source, reference) pairs
+        self.on_mark = None  # called after each mark
         self.scores = []
 
     def on_fit_start(self, trainer) -> None:
@@ -197,16 +201,42 @@ class Marks(Callback):
             return
         mark = self.marks.pop(0)
         t0 = time.perf_counter()
+        cpu = round(time.process_time() - self.cpu_start, 1)  # training CPU s so far
         scores = trainer.evaluate(self.loader, prefix="test_")
+        examples = self._translate(trainer.module)
         self.paused += time.perf_counter() - t0
+        self.cpu_start += time.process_time() - self.cpu_start - cpu  # scoring not counted
         self.scores.append({
             "minutes": mark, "step": trainer.global_step, "epoch": logs["epoch"],
-            "train_cpu_seconds": round(time.process_time() - self.cpu_start, 1),
+            "train_cpu_seconds": cpu,
             "load": _load(), **{k: round(float(v), 3) for k, v in scores.items()},
+            "examples": examples,
         })  # fmt: skip
         print(json.dumps(self.scores[-1]), flush=True)
+        if self.on_mark is not None:
+            self.on_mark()
         if not self.marks:
             trainer.config.max_steps = trainer.global_step
+
+    def _translate(self, model) -> list[dict]:
+        """Greedy outputs for the example test verses, next to source and reference."""
+        if self.task is None or not self.examples:
+            return []
+        was = model.training
+        model.eval()
+        batch = self.task.encode([s for s, _ in self.examples])
+        decoded = model.decode(batch.inputs, batch.lengths)._asdict()
+        outputs = self.task.decode([s for s, _ in self.examples], decoded)
+        model.train(was)
+        return [
+            {"source": s, "reference": r, "output": o["output"]}
+            for (s, r), o in zip(self.examples, outputs, strict=True)
+        ]
+
+
+def _books(task) -> dict:
+    """The books of the val and test splits (``split: books`` holds out whole books)."""
+    return {k: list(dict.fromkeys(task.groups[k])) for k in ("val", "test") if k in task.groups}
 
 
 def bible(args) -> dict:
@@ -223,26 +253,45 @@ def bible(args) -> dict:
     # seeded fit); that its subwords equal the run's is checked below
     task = config.task_class(config.data)
     task.prepare()
-    marks = Marks(args.minutes, task.loader("test"))
+    test = task.splits.test
+    examples = [test[int(i * len(test) / 6)] for i in range(6)]  # evenly spaced verses
+    result = {
+        "benchmark": "KJV -> WEB (examples/bible_translation.yaml)",
+        "threads": args.threads,
+        "load_before": load_before,
+        "pairs": {k: len(getattr(task.splits, k)) for k in ("train", "val", "test")},
+        "held_out_books": _books(task),
+        "copy_source_baseline_test": copy_baseline(test),
+        "config": raw,
+    }
+    shown = ("pairs", "held_out_books", "copy_source_baseline_test")
+    print(json.dumps({k: result[k] for k in shown}), flush=True)
+    marks = Marks(args.minutes, task.loader("test"), task, examples)
+    # after each mark the results so far are written (marked partial), so a run stopped
+    # before its last mark still leaves its earlier ones
+    marks.on_mark = lambda: _write("bible", {**result, "partial": True, "load_now": _load(),
+                                            "test_at_minutes": marks.scores})  # fmt: skip
     out = Path(args.out) / "bible"
     start, cpu = time.perf_counter(), time.process_time()
     run = train_run(config, directory=out, callbacks=[marks])
     same = task.state_files() == run.task.state_files()
     summary = json.loads((out / "summary.json").read_text())
     return {
-        "benchmark": "KJV -> WEB (examples/bible_translation.yaml)",
-        "threads": args.threads,
-        "load_before": load_before,
+        **result,
         "load_after": _load(),
         "wall_seconds_total": round(time.perf_counter() - start, 1),
         "cpu_seconds_total": round(time.process_time() - cpu, 1),
-        "pairs": {k: len(getattr(run.task.splits, k)) for k in ("train", "val", "test")},
-        "copy_source_baseline_test": copy_baseline(run.task.splits.test),
         "test_at_minutes": marks.scores,
         "test_loader_vocab_equals_run": same,
         "summary_metrics_best_checkpoint": summary.get("metrics"),
-        "config": raw,
     }
+
+
+def _write(what: str, result: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"translation_{what}.json"
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return path
 
 
 def main(argv=None) -> int:
@@ -257,9 +306,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="/tmp/seqlab-translation")
     args = p.parse_args(argv)
     result = {"speed": speed, "dates": dates, "bible": bible}[args.what](args)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"translation_{args.what}.json"
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path = _write(args.what, result)
     json.dump(result.get("results", result.get("test_at_minutes")), sys.stdout, indent=2)
     print(f"\nwrote {path}")
     return 0

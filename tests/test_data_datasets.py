@@ -264,6 +264,7 @@ def test_bible_pairs_layout(tmp_path, no_network):
         ("Jude, the servant", "Jude, a servant"),
         ("Beloved, when I gave all diligence", "Beloved, while I was very eager"),
     ]
+    assert pairs.groups == ["Jude", "Jude"]  # each verse's book, for holding out whole books
     assert strip_osis("Mercy<note>n</note>, <w>and</w> &amp; peace¶") == "Mercy, and & peace"
     (tmp_path / "engWEB2015eb" / "nt.bzv").write_bytes(b"\x00" * 7)
     with pytest.raises(DataError, match="whole number of entries"):

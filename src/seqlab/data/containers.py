@@ -42,9 +42,15 @@ class LabelledTexts:
 
 @dataclass
 class TextPairs:
-    """(source, target) string pairs (encoder-decoder)."""
+    """(source, target) string pairs (encoder-decoder); ``groups``, where given, one name
+    per pair (e.g. its Bible book), so that whole groups can be held out."""
 
     pairs: list[tuple[str, str]]
+    groups: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.groups is not None and len(self.groups) != len(self.pairs):
+            raise ValueError(f"{len(self.groups)} groups for {len(self.pairs)} pairs")
 
     def __len__(self) -> int:
         return len(self.pairs)

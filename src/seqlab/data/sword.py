@@ -124,7 +124,8 @@ def kjv_web_pairs(
     target: str = "engWEB2015eb",
 ) -> TextPairs:
     """(source verse, target verse) pairs in canonical order, by default King James ->
-    World English Bible: 31,095 pairs. ``root`` holds the module folders."""
+    World English Bible: 31,095 pairs, each with its book's OSIS name (``"Gen"`` ...
+    ``"Rev"``) in ``groups``. ``root`` holds the module folders."""
     for name, value in (("source", source), ("target", target)):
         if not isinstance(value, str) or not value or Path(value).name != value:
             raise ValueError(f"{name} must be a module folder name, got {value!r}")
@@ -145,7 +146,8 @@ def kjv_web_pairs(
                     f"{folder})"
                 )
     a, b = module_verses(folder / source), module_verses(folder / target)
-    pairs = [(text, b[key]) for key, text in a.items() if key in b]
-    if not pairs:
+    keys = [key for key in a if key in b]
+    if not keys:
         raise DataError(f"modules {source} and {target} share no verses", path=folder)
-    return TextPairs(pairs)
+    books = [chapter.split(".")[0] for chapter, _ in keys]  # "Matt.1" -> "Matt"
+    return TextPairs([(a[key], b[key]) for key in keys], books)

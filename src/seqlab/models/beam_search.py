@@ -3,6 +3,8 @@ once, ``k`` hypotheses per sentence as a batch dimension (``N = B * k`` rows).
 
 The decoder is a function ``step(prev (N,), state) -> (logp (N, V), state, attention (N, S))``
 and ``reorder(state, index (N,))`` picks rows of a state; neither search knows the model.
+``logp`` is any normalized log-distribution: a softmax, or :class:`~seqlab.models.Seq2Seq`'s
+copy mixture (pointer-generator) as it is, so both searches decode from the mixture.
 
 **The search, one step** (length ``L`` after it). Each live hypothesis ``y`` scores
 ``log p(y)``. Of the ``k * V`` extensions of a sentence's hypotheses the ``2k`` best are

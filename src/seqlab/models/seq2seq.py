@@ -26,6 +26,20 @@ step attends over the memory, padding masked out. Three decoders:
   ``s_t = RNN([emb(y_{t-1}); c_t], s_{t-1})``; logits ``= W_o [s_t; c_t; emb(y_{t-1})]``.
   Also a loop of U steps, each with its own attention.
 
+**Copying** (``copy=True``; See, Liu & Manning 2017, "Get To The Point", eq. (8)-(9)):
+for text whose output mostly repeats the input (archaic to modern English, dates), any of
+the three decoders mixes the vocabulary distribution with the attention:
+``p_gen = sigmoid(w_c c_t + w_s s_t + w_x x_t + b)`` (``x_t`` the embedded previous token),
+``P(w) = p_gen P_vocab(w) + (1 - p_gen) sum_{i: w_i = w} a_t,i``, computed in log space
+(:meth:`Seq2Seq.mixture`). It needs ``shared_vocab`` (set by the data's ``shared_vocab:
+true``): source ids are target ids, so the attention scatters onto the target vocabulary
+directly; with subwords every word is in it, so See et al.'s extended vocabulary for
+out-of-vocabulary source words is not needed. The loss is the NLL of the mixture,
+greedy and beam search decode from it, ``prediction`` holds its log-probabilities.
+``tie_embeddings`` makes the source embedding the target's (one table, shared vocabulary);
+``tie_output`` makes the output projection ``W_s`` that table too (Press & Wolf 2017;
+multiplicative attention with the target embedding size equal to ``decoder_hidden_size``).
+
 Training (``forward`` with targets): ``targets`` (B, U) end with ``<eos>`` (the seq2seq
 task appends it); padding is ``-100`` (or anything past ``target_lengths``). The decoder
 reads the gold previous token with probability ``teacher_forcing`` and its own argmax
@@ -112,6 +126,10 @@ class Seq2SeqConfig:
     length_penalty: float = 0.0  # GNMT's alpha for beam search
     no_repeat_ngram_size: int = 0  # > 0: never repeat an n-gram of this size
     dropout: float = 0.0
+    copy: bool = False  # pointer-generator mixture (See et al. 2017); needs shared_vocab
+    shared_vocab: bool = False  # set by the data: source ids are target ids
+    tie_embeddings: bool = False  # the source embedding is the target embedding
+    tie_output: bool = False  # the output projection is the target embedding (Press & Wolf)
     pad_id: int = 0
     bos_id: int = 2
     eos_id: int = 3
@@ -144,6 +162,39 @@ class Seq2SeqConfig:
                 "decoder already feeds its context c_t into the RNN)"
             )
         check_dropout("dropout", self.dropout)
+        for name in ("copy", "shared_vocab", "tie_embeddings", "tie_output"):
+            check_bool(name, getattr(self, name))
+        for name in ("copy", "tie_embeddings"):
+            if getattr(self, name) and not (self.shared_vocab and self.inputs.tokens):
+                raise ValueError(
+                    f"{name}: true needs token sources in the target's vocabulary (source ids "
+                    "are target ids): set data.shared_vocab: true"
+                )
+        if (
+            self.shared_vocab
+            and self.inputs.tokens
+            and self.inputs.vocab_size != self.tgt_vocab_size
+        ):
+            raise ValueError(
+                f"shared_vocab: the source and target vocabularies differ in size "
+                f"({self.inputs.vocab_size} and {self.tgt_vocab_size})"
+            )
+        if self.tie_embeddings and self.inputs.one_hot:
+            raise ValueError("tie_embeddings needs an embedded source, not one_hot")
+        D = self.target_embedding_dim or self.inputs.embedding_dim
+        if self.tie_embeddings and self.inputs.embedding_dim != D:
+            raise ValueError(
+                f"tie_embeddings needs target_embedding_dim == inputs.embedding_dim, got {D} "
+                f"and {self.inputs.embedding_dim}"
+            )
+        if self.tie_output and (
+            self.attention != "multiplicative" or self.decoder_hidden_size != D
+        ):
+            raise ValueError(
+                "tie_output needs attention='multiplicative' and the target embedding size "
+                f"equal to decoder_hidden_size (W_s reads h~_t), got {self.attention!r}, {D} "
+                f"and {self.decoder_hidden_size}"
+            )
         for name in ("pad_id", "bos_id", "eos_id"):
             check_int(name, getattr(self, name), min=0, max=self.tgt_vocab_size - 1)
         if len({self.pad_id, self.bos_id, self.eos_id}) < 3:
@@ -167,12 +218,14 @@ class Decoded(NamedTuple):
 
 class Encoded(NamedTuple):
     """What the decoder reads of a source: ``memory`` (B, S, E), ``mask`` (B, S),
-    ``state`` (the initial decoder state), ``lengths`` (B,) source lengths."""
+    ``state`` (the initial decoder state), ``lengths`` (B,) source lengths, ``source``
+    the source ids (B, S) the copy mixture scatters onto (``None`` without ``copy``)."""
 
     memory: Tensor
     mask: Tensor
     state: object
     lengths: Tensor
+    source: Tensor | None = None
 
 
 def _top_h(state) -> Tensor:
@@ -198,7 +251,10 @@ class Seq2Seq(TaskModel):
         self.encoder = build_encoder(c.encoder, self.source.output_size)
         E, H, L = self.encoder.output_size, c.decoder_hidden_size, c.decoder_layers
         D = c.target_embedding_dim or c.inputs.embedding_dim
-        self.target = Embedding(c.tgt_vocab_size, D, padding_idx=c.pad_id)
+        if c.tie_embeddings:  # one table for both sides (the vocabulary is shared)
+            self.target = self.source.embed
+        else:
+            self.target = Embedding(c.tgt_vocab_size, D, padding_idx=c.pad_id)
         self.n_state = 2 if c.decoder_kind == "lstm" else 1
         self.bridge = nn.Linear(E, self.n_state * L * H)
         rnn_cls = {"rnn": snn.RNN, "lstm": snn.LSTM, "gru": snn.GRU}[c.decoder_kind]
@@ -215,6 +271,10 @@ class Seq2Seq(TaskModel):
             self.attention = MultiplicativeAttention(H, E, c.score)
             self.combine = nn.Linear(E + H, H, bias=False)  # W_c
             self.out = nn.Linear(H, c.tgt_vocab_size)  # W_s
+            if c.tie_output:  # Press & Wolf 2017: W_s is the target embedding table
+                self.out.weight = self.target.table.weight
+        if c.copy:  # See et al. eq. (8): p_gen = sigmoid(w_c c_t + w_s s_t + w_x x_t + b)
+            self.gate = nn.Linear(E + H + D, 1)
         self.dropout = nn.Dropout(c.dropout)
 
     @property
@@ -234,7 +294,28 @@ class Seq2Seq(TaskModel):
         init = torch.tanh(self.bridge(pool(memory, mask, "mean")))  # (B, n*L*H)
         parts = init.view(B, self.n_state, L, H).unbind(1)
         state = tuple(p.transpose(0, 1).contiguous() for p in parts)  # (L, B, H) each
-        return Encoded(memory, mask, state if self.n_state == 2 else state[0], mask.sum(1))
+        source = inputs if self.config.copy else None
+        return Encoded(memory, mask, state if self.n_state == 2 else state[0], mask.sum(1), source)
+
+    # --- the copy mixture (pointer-generator) ----------------------------------------------
+    def mixture(self, logits: Tensor, features: Tensor, weights: Tensor, source: Tensor):
+        """See, Liu & Manning 2017, eq. (8)-(9), in log space: ``log P(w) =
+        logaddexp(log p_gen + log P_vocab(w), log(1 - p_gen) + log sum_{i: w_i = w} a_i)``.
+
+        ``logits`` (..., V) of ``P_vocab``; ``features`` (..., E + H + D) ``[c_t; s_t;
+        x_t]``; ``weights`` (..., S) the attention ``a_t``; ``source`` (..., S) the source
+        ids (target ids too: the vocabulary is shared, so no extended vocabulary for
+        out-of-vocabulary words is needed; subwords have none). ``log p_gen`` and
+        ``log(1 - p_gen)`` are ``logsigmoid(+-z)``; a word absent from the source has copy
+        probability exactly 0, whose log is ``-inf`` (taken through a double ``where``
+        so that its gradient is 0, not NaN). Padding has attention 0 and adds nothing."""
+        z = self.gate(features)  # (..., 1)
+        copy = logits.new_zeros(logits.shape).scatter_add_(-1, source, weights)
+        present = copy > 0
+        log_copy = torch.where(present, torch.where(present, copy, 1.0).log(), -math.inf)
+        return torch.logaddexp(
+            F.logsigmoid(z) + logits.log_softmax(-1), F.logsigmoid(-z) + log_copy
+        )  # (..., V) log-probabilities
 
     def _initial_feed(self, memory: Tensor) -> Tensor | None:
         if not self.config.input_feeding:
@@ -242,26 +323,28 @@ class Seq2Seq(TaskModel):
         return memory.new_zeros(memory.size(0), self.config.decoder_hidden_size)
 
     # --- one decoder step ----------------------------------------------------------------
-    def step(self, prev: Tensor, state, feed, memory: Tensor, mask: Tensor):
-        """``prev`` (B,) ids -> logits (B, V), new state, new feed, attention (B, S)."""
+    def step(self, prev: Tensor, state, feed, memory: Tensor, mask: Tensor, source=None):
+        """``prev`` (B,) ids -> logits (B, V) (with ``copy``: the mixture's
+        log-probabilities, given the source ids ``source`` (B, S)), new state, new feed,
+        attention (B, S)."""
         e = self.dropout(self.target(prev.unsqueeze(1))[:, 0])  # (B, emb)
         if self.config.attention == "additive":
             context, weights = self.attention(_top_h(state), memory, mask=mask)  # (B, E)
             out, state = self.decoder(torch.cat([e, context], -1).unsqueeze(1), state)
             s = out[:, 0]  # (B, H)
             logits = self.out(self.dropout(torch.cat([s, context, e], -1)))
-            return logits, state, None, weights
-        x = e if feed is None else torch.cat([e, feed], -1)
-        out, state = self.decoder(x.unsqueeze(1), state)
-        s = out[:, 0]  # (B, H)
-        context, weights = self.attention(s, memory, mask=mask)  # (B, E)
-        h_tilde = torch.tanh(self.combine(torch.cat([context, s], -1)))  # (B, H)
-        return (
-            self.out(self.dropout(h_tilde)),
-            state,
-            (h_tilde if feed is not None else None),
-            weights,
-        )
+            new_feed = None
+        else:
+            x = e if feed is None else torch.cat([e, feed], -1)
+            out, state = self.decoder(x.unsqueeze(1), state)
+            s = out[:, 0]  # (B, H)
+            context, weights = self.attention(s, memory, mask=mask)  # (B, E)
+            h_tilde = torch.tanh(self.combine(torch.cat([context, s], -1)))  # (B, H)
+            logits = self.out(self.dropout(h_tilde))
+            new_feed = h_tilde if feed is not None else None
+        if self.config.copy:
+            logits = self.mixture(logits, torch.cat([context, s, e], -1), weights, source)
+        return logits, state, new_feed, weights
 
     # --- training ------------------------------------------------------------------------
     def _targets(self, batch: Batch) -> Tensor:
@@ -299,12 +382,15 @@ class Seq2Seq(TaskModel):
         bucketed batch) and writes them into zeros for the (B, U, V) prediction."""
         targets = self._targets(batch)
         real = targets != IGNORE_INDEX  # (B, U)
-        memory, mask, state, _ = encoded or self.encode(batch.inputs, batch.lengths)
+        memory, mask, state, _, source = encoded or self.encode(batch.inputs, batch.lengths)
         gold = targets.masked_fill(~real, self.config.pad_id)
         ratio = self.config.teacher_forcing if self.training else 1.0
         if self.parallel_decoder and ratio == 1.0:
-            h_tilde, attention = self._parallel(gold, state, memory, mask)  # (B, U, H)
+            h_tilde, attention, features = self._parallel(gold, state, memory, mask)
             packed = self.out(self.dropout(h_tilde[real]))  # (N, V)
+            if self.config.copy:  # the mixture's log-probabilities of the N real positions
+                ids = source.unsqueeze(1).expand(-1, targets.size(1), -1)[real]  # (N, S)
+                packed = self.mixture(packed, features[real], attention[real], ids)
             logits = packed.new_zeros(*targets.shape, packed.size(1))
             logits[real] = packed
             return logits, attention, targets, packed
@@ -313,7 +399,7 @@ class Seq2Seq(TaskModel):
         prev = gold.new_full((B,), self.config.bos_id)
         logits, attention = [], []
         for t in range(U):
-            step_logits, state, feed, weights = self.step(prev, state, feed, memory, mask)
+            step_logits, state, feed, weights = self.step(prev, state, feed, memory, mask, source)
             logits.append(step_logits)
             attention.append(weights)
             prev = gold[:, t]
@@ -327,19 +413,28 @@ class Seq2Seq(TaskModel):
     def _parallel(self, gold: Tensor, state, memory: Tensor, mask: Tensor):
         """The Luong decoder without input feeding over the whole gold target: the same
         equations as U calls of :meth:`step` up to ``h~`` (B, U, H), as one recurrent
-        call and one attention."""
+        call and one attention; also the attention (B, U, S) and ``[c_t; s_t; x_t]``
+        (B, U, E + H + D), what the copy gate reads."""
         bos = gold.new_full((gold.size(0), 1), self.config.bos_id)
         prev = torch.cat([bos, gold[:, :-1]], 1)  # (B, U): y_0 = <bos>, y_1 ... y_{U-1}
         e = self.dropout(self.target(prev))  # (B, U, D)
         s, _ = self.decoder(e, state)  # (B, U, H): one fused call
         context, weights = self.attention(s, memory, mask=mask)  # (B, U, E), (B, U, S)
         h_tilde = torch.tanh(self.combine(torch.cat([context, s], -1)))  # (B, U, H)
-        return h_tilde, weights
+        return h_tilde, weights, torch.cat([context, s, e], -1)
 
     def _loss(self, packed: Tensor, targets: Tensor) -> Tensor:
-        """Mean cross-entropy over the real target positions, ``packed`` (N, V)."""
+        """Mean cross-entropy over the real target positions, ``packed`` (N, V): logits,
+        or with ``copy`` the mixture's log-probabilities, whose NLL it is (the same
+        smoothing: ``(1 - eps) (-log P(y)) + eps mean_w (-log P(w))``)."""
         gold = targets[targets != IGNORE_INDEX]  # (N,), in the order of ``packed``
-        return F.cross_entropy(packed, gold, label_smoothing=self.config.label_smoothing)
+        eps = self.config.label_smoothing
+        if not self.config.copy:
+            return F.cross_entropy(packed, gold, label_smoothing=eps)
+        nll = -packed.gather(1, gold.unsqueeze(1)).squeeze(1)
+        if eps:
+            nll = (1 - eps) * nll - eps * packed.mean(1)
+        return nll.mean()
 
     def forward(self, batch: Batch, state=None) -> Output:
         batch = self._check_batch(batch)
@@ -435,29 +530,31 @@ class Seq2Seq(TaskModel):
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
         ):
             raise ValueError(f"max_length must be an int >= 1, got {max_length!r}")
-        memory, mask, state, src_lengths = encoded
+        memory, mask, state, src_lengths, source = encoded
         limits = self.max_lengths(src_lengths, max_length)
         ids = {"bos_id": c.bos_id, "eos_id": c.eos_id, "pad_id": c.pad_id}
         if search == "greedy":
-            step = self._search_step(memory, mask)
+            step = self._search_step(memory, mask, source)
             found = greedy_search(step, (state, self._initial_feed(memory)), limits, **ids,
                                   no_repeat_ngram_size=n)  # fmt: skip
             return Decoded(*found)
         k = beam_size
         rows = torch.arange(memory.size(0), device=memory.device).repeat_interleave(k)
         memory, mask = memory.index_select(0, rows), mask.index_select(0, rows)  # (B*k, ...)
+        source = None if source is None else source.index_select(0, rows)
         start = (_select(state, rows), self._initial_feed(memory))
         found = beam_search(
-            self._search_step(memory, mask), _reorder, start, limits, k, **ids, alpha=alpha,
+            self._search_step(memory, mask, source), _reorder, start, limits, k, **ids, alpha=alpha,
             no_repeat_ngram_size=n,
         )  # fmt: skip
         return Decoded(*found)
 
-    def _search_step(self, memory: Tensor, mask: Tensor):
+    def _search_step(self, memory: Tensor, mask: Tensor, source: Tensor | None = None):
         def step(prev: Tensor, carried):
             state, feed = carried
-            logits, state, feed, weights = self.step(prev, state, feed, memory, mask)
-            return logits.log_softmax(-1), (state, feed), weights
+            logits, state, feed, weights = self.step(prev, state, feed, memory, mask, source)
+            logp = logits if self.config.copy else logits.log_softmax(-1)  # copy: log P(w)
+            return logp, (state, feed), weights
 
         return step
 
