@@ -126,13 +126,13 @@ def test_the_network_reads_the_recent_past_and_the_highway_the_whole_window():
     enc = EncoderConfig(kind="lstm", hidden_size=4)
     cfg = ForecasterConfig(input_size=1, horizon=2, window=200, encoder=enc, normalize=None)
     assert (
-        cfg.steps_read == 96
+        cfg.steps_read == 48
         and ForecasterConfig(**{**vars(cfg), "encoder_steps": 50}).steps_read == 50
     )
     model = Forecaster(ForecasterConfig(**{**vars(cfg), "linear": False})).eval()
     x = torch.randn(3, 200, 1)
     early, late = x.clone(), x.clone()
-    early[:, :104] += 5.0
+    early[:, :152] += 5.0
     late[:, 195] += 5.0
     with torch.no_grad():
         base = model(Batch(x)).prediction
@@ -247,3 +247,13 @@ def test_calendar_covariates_train_and_predict_from_a_time_series(tmp_path):
     assert np.array(row["forecast"]).shape == (6, 1)
     with pytest.raises(ValueError, match=r"expected \(N >= 54, 5\) values, got \(504, 1\)"):
         next(iter(run.predict([values])))
+
+
+def test_a_tcn_forecaster_defaults_to_32_channels_unless_the_config_says():
+    data = {"dataset": "airline_passengers", "horizon": 24, "test_size": 24}
+    tcn = run_config({"task": "forecasting", "data": data, "model": {"encoder": {"kind": "tcn"}}})
+    assert tcn.model["encoder"] == {"kind": "tcn", "hidden_size": 32}
+    wide = {"encoder": {"kind": "tcn", "hidden_size": 64}}
+    assert run_config({"task": "forecasting", "data": data, "model": wide}).model == wide
+    lstm = run_config({"task": "forecasting", "data": data, "model": {"encoder": {"kind": "lstm"}}})
+    assert lstm.model == {"encoder": {"kind": "lstm"}}

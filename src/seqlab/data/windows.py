@@ -281,11 +281,18 @@ def collate_future_windows(items: Sequence) -> Batch:
         raise ValueError("collate_future_windows needs at least one window")
     if any(not isinstance(it, tuple | list) or len(it) != len(items[0]) for it in items):
         raise ValueError("windows must all be (x, y) or all (x, y, f) tuples")
-    if len(items[0]) == 2:
-        return collate_windows(items)
-    if len(items[0]) != 3:
+    if len(items[0]) not in (2, 3):
         raise ValueError(f"a window is (x, y) or (x, y, f), got {len(items[0])} items")
-    batch = collate_windows([(x, y) for x, y, _ in items])
+    if all(isinstance(t, Tensor) and t.dtype == torch.float32 for it in items for t in it):
+        # SlidingWindows' own items (their values were checked finite when it was built):
+        # stacked as they are, without collate_windows' check of every window
+        parts = [torch.stack([it[k] for it in items]) for k in range(len(items[0]))]
+        return Batch(
+            inputs=parts[0], targets=parts[1], features=parts[2] if len(parts) > 2 else None
+        )
+    batch = collate_windows([(it[0], it[1]) for it in items])
+    if len(items[0]) == 2:
+        return batch
     features = torch.stack([torch.as_tensor(f, dtype=torch.float32) for _, _, f in items])
     return replace(batch, features=features)  # (B, H, F)
 

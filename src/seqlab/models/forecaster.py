@@ -44,8 +44,8 @@ validation windows) with the network's head at zero, so training starts from the
 forecast and the network learns what it leaves, as in Zhang's (2003) linear + network
 hybrid; the highway stays at its least-squares fit while the network trains
 (``train_linear: true`` lets training move it too). The network reads at most the last
-``encoder_steps`` steps (default: at most 96), the highway the whole window: a week of
-half-hours costs the LSTM or TCN 96 steps, not 336.
+``encoder_steps`` steps (default: at most 48), the highway the whole window: two weeks
+of half-hours cost the LSTM or TCN 48 steps, not 672.
 
 Known-future inputs (``future_size=F``): ``batch.features`` (B, horizon, F), values known
 over the horizon when the forecast is made (the calendar, a planned price), darts'
@@ -96,9 +96,11 @@ from .output import Output
 
 __all__ = ["Forecaster", "ForecasterConfig", "pinball_loss", "seasonal_naive"]
 
-# the most steps the network reads by default: the highway sees the whole window (a
-# week of half-hours), the network the recent past, at a bounded cost per step
-ENCODER_STEPS = 96
+# the most steps the network reads by default: the highway sees the whole window (two
+# weeks of half-hours), the network the recent past, at a bounded cost per step. 48 (a
+# day of half-hours) scored as 96 did on electricity (LSTM MASE 0.189 both, 3 seeds) in
+# half the time (8.5 s against 16.3 s, load 6), with the highway fixed at its fit
+ENCODER_STEPS = 48
 # ridge penalties tried by Forecaster.fit_linear (times the number of rows)
 RIDGE_PENALTIES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
@@ -116,7 +118,7 @@ class ForecasterConfig:
     normalize_scale: bool = False  # also divide each window by its own std
     difference: bool = False  # forecast first differences, summed back
     linear: bool | None = None  # a linear map of the window added (None: when window >= 1)
-    encoder_steps: int | None = None  # the network reads the last ones (None: 96; <= window)
+    encoder_steps: int | None = None  # the network reads the last ones (None: 48; <= window)
     future_size: int = 0  # known-future channels over the horizon (batch.features)
     train_linear: bool = False  # True: training also moves the highway after fit_linear
 

@@ -93,11 +93,11 @@ __all__ = ["ForecastingData", "ForecastingTask"]
 
 TRANSFORMS = ("auto", "log", "boxcox")
 WINDOWS_PER_STEP = 4  # the default window L leaves >= 4 L training windows
-# A TCN forecaster's size where the config is silent: 64 channels reading 96 steps took
-# 25 s to train on electricity (MASE 0.192), 32 reading 48 took 9 s (0.189, 3 seeds),
-# darts' TCNModel 14 s on the same machine; on airline and sunspots the window is shorter
-# than 48 and 32 channels cost at most 0.01-0.02 MASE (benchmarks/forecasting.py)
-TCN_DEFAULTS = {"hidden_size": 32, "encoder_steps": 48}
+# A TCN forecaster's width where the config is silent: 64 channels reading 96 steps took
+# 25 s to train on electricity (MASE 0.192), 32 reading 48 took 9 s (0.189, 3 seeds;
+# darts' TCNModel 14 s on the same machine); on airline and sunspots (windows shorter than
+# 48) 32 channels cost 0.01-0.02 MASE (benchmarks/forecasting.py)
+TCN_DEFAULTS = {"hidden_size": 32}
 
 
 def default_window(train_steps: int, horizon: int, seasons: list[int]) -> int:
@@ -190,11 +190,10 @@ class ForecastingTask(Task):
     @staticmethod
     def model_defaults(model: Mapping[str, Any]) -> dict[str, Any]:
         """Model keys the task fills in where the ``model:`` section is silent: a TCN
-        gets 32 channels and reads the last 48 steps (:data:`TCN_DEFAULTS`)."""
+        gets 32 channels (:data:`TCN_DEFAULTS`)."""
         encoder = model.get("encoder")
         if isinstance(encoder, Mapping) and encoder.get("kind") == "tcn":
-            return {"encoder": {"hidden_size": TCN_DEFAULTS["hidden_size"]},
-                    "encoder_steps": TCN_DEFAULTS["encoder_steps"]}  # fmt: skip
+            return {"encoder": dict(TCN_DEFAULTS)}
         return {}
 
     def __init__(self, data: ForecastingData):
