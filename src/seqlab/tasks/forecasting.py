@@ -128,7 +128,7 @@ class ForecastingData(DataSource):
     scaling: str | None = "standard"  # standard, minmax, or None
     transform: str | None = "auto"  # auto, log, boxcox, or None
     boxcox_lambda: float | None = None  # None: Guerrero's, fitted on the training part
-    calendar: bool | list[str] = False  # cyclic calendar covariates from the time column
+    calendar: bool | list[str] = False  # cyclic calendar inputs, over window and horizon
     time_column: str = "time"
     target_columns: list[str] = field(default_factory=list)
     covariate_columns: list[str] = field(default_factory=list)
