@@ -175,3 +175,12 @@ def test_future_columns_need_a_csv():
     with pytest.raises(ValueError, match="future_columns name columns of a CSV"):
         run_config({"task": "forecasting", "data": {"dataset": "airline_passengers",
                                                      "future_columns": ["x"]}})  # fmt: skip
+
+
+def test_weights_saved_before_the_fixed_flag_load_as_a_trained_highway():
+    model = Forecaster(ForecasterConfig(input_size=1, horizon=2, window=4))
+    old = {k: v for k, v in model.state_dict().items() if k != "linear_fixed"}
+    again = Forecaster(ForecasterConfig(input_size=1, horizon=2, window=4))
+    again.linear_fixed.fill_(True)
+    again.load_state_dict(old, strict=True)
+    assert not bool(again.linear_fixed)
