@@ -214,6 +214,10 @@ def run_forecast(args: argparse.Namespace) -> int:
         extra = [bands[q][h][k] for q in levels for k in range(len(names))]
         writer.writerow([str(when), *[f"{v:.6g}" for v in values], *[f"{v:.6g}" for v in extra]])
     if args.plot is not None:
+        if task.data.future_columns:  # the history, without the horizon's rows
+            series = dataclasses.replace(
+                series, times=series.times[:-trained], values=series.values[:-trained]
+            )
         _plot_forecast(series, forecast, bands, names, args.plot)
     return 0
 
