@@ -224,7 +224,8 @@ class SlidingWindows(Dataset):
     ``future_columns`` (known in the future) item i is ``(x, y, f (H, F))``, ``f =
     values[s + L : s + L + H, future_columns]``.
 
-    >>> w = SlidingWindows(np.arange(20.0).reshape(10, 2), 3, 2, [0], future_columns=[1])
+    >>> values = np.arange(20.0).reshape(10, 2)
+    >>> w = SlidingWindows(values, 3, 2, target_columns=[0], future_columns=[1])
     >>> x, y, f = w[0]
     >>> f[:, 0].tolist()  # the covariate over the two target steps
     [7.0, 9.0]
