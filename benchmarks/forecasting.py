@@ -1,7 +1,11 @@
 """Forecast quality with the default config: seqlab's LSTM and TCN vs seasonal naive and peers.
 
 Run: ``.venv/bin/python benchmarks/forecasting.py`` (prints a table, writes
-results/forecasting.json). ``--datasets airline electricity sunspots``, ``--seeds 0 1 2``.
+results/forecasting.json). ``--datasets airline electricity sunspots``, ``--seeds 0 1 2``,
+``--models lstm tcn``, ``--variants default earlier calendar`` (the rows a run measures;
+each row replaces its namesake in the file, the others stay, each with its own
+``meta``: load, threads, versions, commit). ``--export FILE.npz`` writes the three
+series for ``benchmarks/forecasting_peers.py`` (neuralforecast, darts' TCN) in another venv.
 
 Each seqlab row is the config a new user writes: only the task, the data and the horizon
 (plus the hold-out and season that define the benchmark), the encoder kind, nothing
@@ -32,6 +36,7 @@ and, marked so, the issue's airline figures that were not re-measured.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -47,7 +52,7 @@ from seqlab import run_config, train_run
 from seqlab.data.windows import holdout_steps
 from seqlab.models import build_model
 from seqlab.models.forecaster import seasonal_naive
-from seqlab.run import Run
+from seqlab.run import Run, git_commit
 from seqlab.tasks.base import merge_sizes
 
 # name -> data section: the benchmark's split (the last test_size steps), season, horizon
@@ -59,6 +64,22 @@ DATASETS = {
     "sunspots": {"dataset": "sunspots", "horizon": 20, "test_size": 20, "season": 11},
 }
 MODELS = {"lstm": {"encoder": {"kind": "lstm"}}, "tcn": {"encoder": {"kind": "tcn"}}}
+# variant -> (row label, data keys, model keys per kind): what a row changes from the default
+VARIANTS = {
+    "default": ("default", {}, {}),
+    # before issue #23's second pass: the highway trained with the network, which read 96
+    # steps, a TCN with 64 channels
+    "earlier": (
+        "earlier default: highway trained",
+        {},
+        {
+            "lstm": {"train_linear": True, "encoder_steps": 96},
+            "tcn": {"train_linear": True, "encoder": {"hidden_size": 64}, "encoder_steps": 96},
+        },
+    ),
+    # the calendar as inputs over the window and, known in advance, over the horizon
+    "calendar": ("calendar: true, known-future", {"calendar": True}, {}),
+}
 
 
 def test_origins(n: int, data: dict, stride: int = 1) -> list[int]:
@@ -77,7 +98,7 @@ def mase(forecasts: np.ndarray, series: np.ndarray, origins: list[int], m: int) 
     return float(np.abs(forecasts - truth).mean() / scale)
 
 
-def run_seqlab(data: dict, model: dict, seed: int, series: np.ndarray, origins: list[int]):
+def run_seqlab(data: dict, model: dict, seed: int, ts, origins: list[int]):
     config = run_config(
         {"task": "forecasting", "data": data, "model": model, "train": {"seed": seed}}
     )
@@ -85,7 +106,12 @@ def run_seqlab(data: dict, model: dict, seed: int, series: np.ndarray, origins: 
     start = time.perf_counter()
     run = train_run(config)
     seconds = time.perf_counter() - start
-    rows = list(run.predict([series[:o, None] for o in origins], batch_size=256))
+    if run.task.calendar:  # a TimeSeries a window: its calendar, the horizon's too
+        cut = lambda o: dataclasses.replace(ts, times=ts.times[:o], values=ts.values[:o])  # noqa: E731
+        inputs = [cut(o) for o in origins]
+    else:
+        inputs = [ts.values[:o, :1] for o in origins]
+    rows = list(run.predict(inputs, batch_size=256))
     forecasts = np.array([r["forecast"] for r in rows])[..., 0]  # (W, H)
     return forecasts, seconds, run.history
 
@@ -106,7 +132,23 @@ def run_highway(data: dict, series: np.ndarray, origins: list[int]):
     return np.array([r["forecast"] for r in rows])[..., 0], seconds, task
 
 
-def bench(name: str, seeds: list[int]) -> dict:
+def meta(threads: int, seeds: list[int] | None = None) -> dict:
+    """Where and how a row was measured."""
+    return {
+        "load_average": os.getloadavg(),
+        "threads": threads,
+        "seeds": seeds,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "commit": git_commit(short=True),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def bench(name: str, kinds: list[str], variants: list[str], seeds: list[int], threads: int):
+    """The rows of one dataset: seasonal naive, the least-squares start, and each seqlab
+    ``kind`` x ``variant`` (the median over ``seeds``)."""
     from seqlab.data import load
 
     data = DATASETS[name]
@@ -132,64 +174,81 @@ def bench(name: str, seeds: list[int]) -> dict:
     result["rows"]["seqlab least squares alone (its start)"] = {
         "mase": mase(forecasts, series, origins, m),
         "train_s": seconds,
+        "meta": meta(threads),
     }
-    for kind, model in MODELS.items():
-        scores, times, epochs = [], [], []
-        for seed in seeds:
-            forecasts, seconds, hist = run_seqlab(data, model, seed, series, origins)
-            scores.append(mase(forecasts, series, origins, m))
-            times.append(seconds)
-            epochs.append(len(hist))
-        result["rows"][f"seqlab {kind} (default)"] = {
-            "mase": statistics.median(scores),
-            "min": min(scores),
-            "max": max(scores),
-            "seeds": scores,
-            "train_s": statistics.median(times),
-            "epochs": statistics.median(epochs),
-        }
-        print(f"  {name} {kind}: {[round(s, 3) for s in scores]}", flush=True)
+    for variant in variants:
+        label, extra_data, extra_model = VARIANTS[variant]
+        for kind in kinds:
+            model = _merge(MODELS[kind], extra_model.get(kind, {}))
+            scores, times, epochs, row_meta = [], [], [], meta(threads, seeds)
+            for seed in seeds:
+                forecasts, seconds, hist = run_seqlab(
+                    {**data, **extra_data}, model, seed, ts, origins
+                )
+                scores.append(mase(forecasts, series, origins, m))
+                times.append(seconds)
+                epochs.append(len(hist))
+            result["rows"][f"seqlab {kind} ({label})"] = {
+                "mase": statistics.median(scores),
+                "min": min(scores),
+                "max": max(scores),
+                "seeds": scores,
+                "train_s": statistics.median(times),
+                "train_s_each": times,
+                "epochs": statistics.median(epochs),
+                "config": {"data": extra_data, "model": model},
+                "meta": row_meta,
+            }
+            print(f"  {name} {kind} {variant}: {[round(s, 3) for s in scores]} "
+                  f"{statistics.median(times):.1f} s", flush=True)  # fmt: skip
     return result
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--variants", nargs="+", default=["default"], choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--peers", type=Path, help="JSON {dataset: {name: mase}} from elsewhere")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--peers", type=Path, help="JSON {dataset: {name: row}} from elsewhere")
+    parser.add_argument("--export", type=Path, help="write the series (npz) and stop")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.export:
+        from seqlab.data import load
+
+        arrays = {k: np.asarray(load(d["dataset"]).values[:, 0]) for k, d in DATASETS.items()}
+        np.savez(args.export, **arrays)
+        return
     torch.set_num_threads(args.threads)
     importlib.import_module("torch._dynamo")  # the first optimizer imports it: 5 s, untimed
-    peers = json.loads(args.peers.read_text()) if args.peers else {}
-    load = os.getloadavg()
-    results = {name: bench(name, args.seeds) for name in args.datasets}
-    for name, rows in peers.items():
-        if name in results:
-            for peer, row in rows.items():
-                results[name]["rows"][peer] = row
-    print(f"\nload average at start {load[0]:.2f}, threads {args.threads}")
-    print(f"{'dataset':<12} {'forecaster':<44} {'MASE':>7} {'min':>7} {'max':>7} {'train s':>8}")
-    for name, r in results.items():
-        for row, v in r["rows"].items():
+    out = Path(__file__).parent / "results" / "forecasting.json"
+    saved = json.loads(out.read_text())["results"] if out.exists() else {}
+    for name in args.datasets:
+        result = bench(name, args.models, args.variants, args.seeds, args.threads)
+        entry = saved.setdefault(name, {})
+        rows = {**entry.get("rows", {}), **result.pop("rows")}  # these rows replace theirs
+        entry.update(result)
+        entry["rows"] = rows
+        entry.pop("meta", None)  # each row has its own now
+    if args.peers:
+        for name, rows in json.loads(args.peers.read_text()).items():
+            if name in saved:
+                saved[name]["rows"].update(rows)
+    print(f"{'dataset':<12} {'forecaster':<58} {'MASE':>7} {'min':>7} {'max':>7} {'train s':>8}")
+    for name in args.datasets:
+        for row, v in saved[name]["rows"].items():
             cells = [f"{v[k]:7.3f}" if k in v else f"{'':7}" for k in ("mase", "min", "max")]
             t = f"{v['train_s']:8.1f}" if "train_s" in v else ""
-            print(f"{name:<12} {row:<44} {' '.join(cells)} {t}")
-    out = Path(__file__).parent / "results" / "forecasting.json"
+            print(f"{name:<12} {row:<58} {' '.join(cells)} {t}")
     out.parent.mkdir(exist_ok=True)
-    # datasets run apart (another --seeds) keep their earlier rows, each with its own meta
-    saved = json.loads(out.read_text())["results"] if out.exists() else {}
-    meta = {
-        "load_average": load,
-        "threads": args.threads,
-        "seeds": args.seeds,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
-    }
-    for r in results.values():
-        r["meta"] = meta
-    saved.update(results)
     out.write_text(json.dumps({"results": saved}, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -126,13 +126,13 @@ def test_the_network_reads_the_recent_past_and_the_highway_the_whole_window():
     enc = EncoderConfig(kind="lstm", hidden_size=4)
     cfg = ForecasterConfig(input_size=1, horizon=2, window=200, encoder=enc, normalize=None)
     assert (
-        cfg.steps_read == 96
+        cfg.steps_read == 48
         and ForecasterConfig(**{**vars(cfg), "encoder_steps": 50}).steps_read == 50
     )
     model = Forecaster(ForecasterConfig(**{**vars(cfg), "linear": False})).eval()
     x = torch.randn(3, 200, 1)
     early, late = x.clone(), x.clone()
-    early[:, :104] += 5.0
+    early[:, :152] += 5.0
     late[:, 195] += 5.0
     with torch.no_grad():
         base = model(Batch(x)).prediction
@@ -142,8 +142,10 @@ def test_the_network_reads_the_recent_past_and_the_highway_the_whole_window():
         assert not torch.allclose(
             with_highway(Batch(early)).prediction, with_highway(Batch(x)).prediction
         )
-    with pytest.raises(ValueError, match="encoder_steps=300 is more than the window"):
-        ForecasterConfig(input_size=1, horizon=2, window=200, encoder_steps=300)
+    # at most the window: a config that names encoder_steps fits any window
+    assert (
+        ForecasterConfig(input_size=1, horizon=2, window=200, encoder_steps=300).steps_read == 200
+    )
     with pytest.raises(ValueError, match="linear=True maps the window to the horizon"):
         ForecasterConfig(input_size=1, horizon=2, linear=True)
 
@@ -230,14 +232,28 @@ def test_calendar_covariates_train_and_predict_from_a_time_series(tmp_path):
     task, cfg = _task(tmp_path, values, stamps, horizon=6, calendar=True)
     assert task.calendar == ["weekday", "hour"] and task.columns == 5
     assert task.season == 24 and task.window == 48  # a day; two fit, a week does not
-    x, _ = task.splits.test[0]
+    x, _, f = task.splits.test[0]  # the horizon's calendar is known in advance
     np.testing.assert_allclose(x[:, 1:].numpy(), task.scaler.transform(
         calendar_features(times[-54:-6], ["weekday", "hour"])[1], columns=[1, 2, 3, 4]
     ), atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(f.numpy(), task.scaler.transform(
+        calendar_features(times[-6:], ["weekday", "hour"])[1], columns=[1, 2, 3, 4]
+    ), atol=1e-5)  # fmt: skip
+    assert task.future == [1, 2, 3, 4] and task.model_sizes()["future_size"] == 4
     cfg.train.max_steps = 3
     run = train_run(cfg)
     series = TimeSeries(times, values[:, None], ["y"])
     row = next(iter(run.predict([series])))
     assert np.array(row["forecast"]).shape == (6, 1)
-    with pytest.raises(ValueError, match=r"expected \(N >= 48, 5\) values, got \(504, 1\)"):
+    with pytest.raises(ValueError, match=r"expected \(N >= 54, 5\) values, got \(504, 1\)"):
         next(iter(run.predict([values])))
+
+
+def test_a_tcn_forecaster_defaults_to_32_channels_unless_the_config_says():
+    data = {"dataset": "airline_passengers", "horizon": 24, "test_size": 24}
+    tcn = run_config({"task": "forecasting", "data": data, "model": {"encoder": {"kind": "tcn"}}})
+    assert tcn.model["encoder"] == {"kind": "tcn", "hidden_size": 32}
+    wide = {"encoder": {"kind": "tcn", "hidden_size": 64}}
+    assert run_config({"task": "forecasting", "data": data, "model": wide}).model == wide
+    lstm = run_config({"task": "forecasting", "data": data, "model": {"encoder": {"kind": "lstm"}}})
+    assert lstm.model == {"encoder": {"kind": "lstm"}}

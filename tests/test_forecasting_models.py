@@ -93,8 +93,10 @@ def test_a_tcn_left_to_seqlab_covers_its_window_and_a_short_one_warns():
         k = model.config.encoder.kernel_size
         levels = len(model.encoder.net.blocks)
         field = receptive_field(k, [2**i for i in range(levels)])
-        assert field >= window > (receptive_field(k, [2**i for i in range(levels - 1)])
-                                  if levels > 1 else 0)  # fmt: skip
+        seen = model.config.steps_read  # the window, or its last 48 steps (encoder_steps)
+        assert seen == min(window, 48)
+        assert field >= seen > (receptive_field(k, [2**i for i in range(levels - 1)])
+                                if levels > 1 else 0)  # fmt: skip
     enc = EncoderConfig(kind="tcn", hidden_size=8, num_layers=2)
     with pytest.warns(UserWarning, match=r"receptive field is 7 steps, shorter than the 24 "
                       r"steps it reads: it ignores the first 17"):  # fmt: skip

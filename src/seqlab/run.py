@@ -169,6 +169,8 @@ def run_config(
     train = from_dict(
         TrainerConfig, _defaults_under(task.train_defaults, data["train"]), prefix="train."
     )
+    if hasattr(task, "model_defaults"):  # the task's defaults where the model section is silent
+        data["model"] = _defaults_under(task.model_defaults(data["model"]), data["model"])
     # the model section is checked now, with stand-ins for the sizes the data decides
     placeholders = merge_sizes(data["model"], task(source).placeholder_sizes())
     from_dict(model_class, placeholders, prefix="model.")

@@ -185,7 +185,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_forecast(args: argparse.Namespace) -> int:
     run = _load(args.run_dir, ForecastingTask)
     task = run.task
-    series = task.series(args.input)
+    series = task.forecast_series(args.input)  # with future columns: ends with the horizon
     trained = task.data.horizon
     if args.horizon is not None and args.horizon > trained:
         raise ConfigError(
@@ -202,15 +202,22 @@ def run_forecast(args: argparse.Namespace) -> int:
     forecast = np.asarray(row["forecast"], dtype=np.float64)[:H]  # (H, O)
     levels = [k for k in row if k.startswith("q")]  # "q0.1", ... in data units
     bands = {q: np.asarray(row[q], dtype=np.float64)[:H] for q in levels}
+    times = task.horizon_times(series)
     step = _time_step(series.times)
     writer = csv.writer(sys.stdout)
     names = task.names or [f"y{i}" for i in range(len(task.targets))]
     writer.writerow(["time", *names, *(f"{n}_{q}" for q in levels for n in names)])
     for h, values in enumerate(forecast):
-        when = series.times[-1] + step * (h + 1) if step is not None else len(series) + h
+        when = times[h] if times is not None else None
+        if when is None:
+            when = series.times[-1] + step * (h + 1) if step is not None else len(series) + h
         extra = [bands[q][h][k] for q in levels for k in range(len(names))]
         writer.writerow([str(when), *[f"{v:.6g}" for v in values], *[f"{v:.6g}" for v in extra]])
     if args.plot is not None:
+        if task.data.future_columns:  # the history, without the horizon's rows
+            series = dataclasses.replace(
+                series, times=series.times[:-trained], values=series.values[:-trained]
+            )
         _plot_forecast(series, forecast, bands, names, args.plot)
     return 0
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["FEATURES", "calendar_cycles", "calendar_features", "time_step"]
+__all__ = ["FEATURES", "calendar_cycles", "calendar_features", "future_times", "time_step"]
 
 FEATURES = ("month", "weekday", "hour")
 _PERIOD = {"month": 12.0, "weekday": 7.0, "hour": 24.0}
@@ -42,6 +42,20 @@ def time_step(times: np.ndarray) -> np.timedelta64 | None:
     diffs = np.diff(times)
     values, counts = np.unique(diffs, return_counts=True)
     return values[np.argmax(counts)]
+
+
+def future_times(times: np.ndarray, steps: int) -> np.ndarray:
+    """The ``steps`` times after the last of ``times``, a step (:func:`time_step`) apart:
+    the horizon whose calendar a forecast knows in advance.
+
+    >>> future_times(np.array(["2000-11", "2000-12"], "datetime64[M]"), 2).tolist()
+    [datetime.date(2001, 1, 1), datetime.date(2001, 2, 1)]
+    """
+    step = time_step(times)
+    if step is None:
+        raise ValueError("the times after a series need dates at a regular step (2 or more)")
+    times = np.asarray(times)
+    return times[-1] + step * np.arange(1, steps + 1)
 
 
 def _unit(times: np.ndarray) -> str:

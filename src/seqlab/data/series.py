@@ -57,6 +57,8 @@ def read_time_series(
     time_format: str | None = None,
     fmt: str | None = "csv",
     encoding: str = "utf-8",
+    future_columns: Sequence[str] = (),
+    horizon_rows: int = 0,
 ) -> TimeSeries:
     """A CSV with a time column and value columns: the targets to forecast, and covariates.
 
@@ -69,12 +71,22 @@ def read_time_series(
     * ``"drop"``: drop rows with a missing value; gaps are left as they are.
 
     What was found and done is in ``TimeSeries.issues``.
+
+    ``future_columns``: covariates known in the future (read after ``covariate_columns``,
+    both in ``covariate_names``). ``horizon_rows=H``: the last H rows are the horizon of
+    a forecast to make: their targets and other covariates may be empty (left NaN, not
+    reported, never filled), each future column must have a value there (else a
+    :class:`DataError` naming the line and column), and ``missing`` applies to the rows
+    before them.
     """
     check_choice("missing", missing, MISSING)
     if isinstance(target_columns, str):
         target_columns = [target_columns]
     if isinstance(covariate_columns, str):
         covariate_columns = [covariate_columns]
+    if isinstance(future_columns, str):
+        future_columns = [future_columns]
+    covariate_columns = [*covariate_columns, *future_columns]
     if not target_columns:
         raise ValueError("target_columns must name at least one column")
     path = Path(path)
@@ -86,8 +98,8 @@ def read_time_series(
             "and covariate_columns"
         )
     rows = read_table(path, [time_column, *names], fmt, encoding)
-    if len(rows) < 2:
-        raise DataError(f"need at least 2 rows of data, got {len(rows)}", path=path)
+    if len(rows) < 2 + horizon_rows:
+        raise DataError(f"need at least {2 + horizon_rows} rows of data, got {len(rows)}", path)
     lines = np.array([n for n, _ in rows])
     times, values = [], np.empty((len(rows), len(names)))
     for k, (n, cells) in enumerate(rows):
@@ -112,6 +124,23 @@ def read_time_series(
         raise DataError(f"time {times[k]} does not come after {times[k - 1]}", path, lines[k])
     step = regular_step(times)
     gaps = np.nonzero(diffs > step)[0]
+    tail_times, tail = times[len(times) - horizon_rows :], values[len(values) - horizon_rows :]
+    if horizon_rows:
+        future = [names.index(c) for c in future_columns]
+        for k in range(horizon_rows):
+            for j in future:
+                if np.isnan(tail[k, j]):
+                    line = lines[len(lines) - horizon_rows + k]
+                    raise DataError(
+                        f"no value of the known-future column {names[j]!r} at horizon step "
+                        f"{k + 1} of {horizon_rows} ({tail_times[k]}): the forecast needs it",
+                        path, int(line),
+                    )  # fmt: skip
+        if len(gaps) and gaps[-1] >= len(times) - horizon_rows - 1:
+            k = int(gaps[-1])
+            raise DataError(f"the horizon rows must follow each other: gap after {times[k]}",
+                            path, int(lines[k + 1]))  # fmt: skip
+        times, values = times[:-horizon_rows], values[:-horizon_rows]
     nan_rows = np.nonzero(np.isnan(values).any(axis=1))[0]
     found: list[tuple[int, str]] = [
         (int(lines[k + 1]), f"gap of {diffs[k] // step - 1} missing step(s) after {times[k]}")
@@ -144,4 +173,6 @@ def read_time_series(
             "row(s) with missing values"
         )
         times, values = grid, filled
+    if horizon_rows:
+        times, values = np.concatenate([times, tail_times]), np.concatenate([values, tail])
     return TimeSeries(times, values, list(target_columns), list(covariate_columns), issues)

@@ -17,7 +17,11 @@ The order matters, to keep the future out of training:
        test                           v8 v9        [v5 v6 v7] -> [v8 v9]
 
 Inputs hold every column (targets and covariates) over the L past steps; targets are the
-target columns over the next H steps. :func:`prepare_forecasting` does all three steps.
+target columns over the next H steps. Columns known in the future (``future_columns``: a
+calendar, a planned promotion) are also given over the H target steps, as a third item
+``f (H, F)``, which :func:`collate_future_windows` puts in ``Batch.features`` (B, H, F);
+darts calls them future covariates, neuralforecast ``futr_exog``. :func:`prepare_forecasting`
+does all three steps.
 
 >>> series = np.arange(20.0).reshape(10, 2)          # (N, C): a target and a covariate
 >>> windows = SlidingWindows(series, input_length=3, horizon=2, target_columns=[0])
@@ -31,7 +35,7 @@ target columns over the next H steps. :func:`prepare_forecasting` does all three
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 
 import numpy as np
@@ -40,6 +44,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..checks import check_choice, check_int
+from .batch import Batch
+from .collate import collate_windows
 from .containers import TimeSeries
 from .errors import DataError, read_json, write_json
 
@@ -214,7 +220,16 @@ def _column_indices(target_columns: Sequence[int] | None, width: int) -> list[in
 class SlidingWindows(Dataset):
     """Windows over ``values`` (N, C): item i is ``(x (L, C), y (H, O))`` as float32
     tensors, ``x = values[s : s + L]``, ``y = values[s + L : s + L + H, target_columns]``
-    with ``s = i * stride``. ``target_columns`` default: all columns."""
+    with ``s = i * stride``. ``target_columns`` default: all columns. With
+    ``future_columns`` (known in the future) item i is ``(x, y, f (H, F))``, ``f =
+    values[s + L : s + L + H, future_columns]``.
+
+    >>> values = np.arange(20.0).reshape(10, 2)
+    >>> w = SlidingWindows(values, 3, 2, target_columns=[0], future_columns=[1])
+    >>> x, y, f = w[0]
+    >>> f[:, 0].tolist()  # the covariate over the two target steps
+    [7.0, 9.0]
+    """
 
     def __init__(
         self,
@@ -223,6 +238,7 @@ class SlidingWindows(Dataset):
         horizon: int = 1,
         stride: int = 1,
         target_columns: Sequence[int] | None = None,
+        future_columns: Sequence[int] | None = None,
     ):
         input_length = check_int("input_length", input_length, min=1)
         horizon = check_int("horizon", horizon, min=1)
@@ -241,17 +257,45 @@ class SlidingWindows(Dataset):
         self.values = values
         self.input_length, self.horizon, self.stride = input_length, horizon, stride
         self.target_columns = cols
+        self.future_columns = (
+            None if future_columns is None else _column_indices(future_columns, values.size(1))
+        )
 
     def __len__(self) -> int:
         return (len(self.values) - self.input_length - self.horizon) // self.stride + 1
 
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+    def __getitem__(self, i: int) -> tuple[Tensor, ...]:
         if not -len(self) <= i < len(self):
             raise IndexError(f"window {i} out of range for {len(self)} windows")
         s = (i % len(self)) * self.stride
         x = self.values[s : s + self.input_length]  # (L, C)
         y = self.values[s + self.input_length : s + self.input_length + self.horizon]
+        if self.future_columns is not None:
+            return x, y[:, self.target_columns], y[:, self.future_columns]  # ..., (H, F)
         return x, y[:, self.target_columns]  # (L, C), (H, O)
+
+
+def collate_future_windows(items: Sequence) -> Batch:
+    """``(x (L, C), y (H, O)[, f (H, F)])`` windows stacked: ``Batch(inputs (B, L, C),
+    targets (B, H, O), features (B, H, F))``; two-item windows give ``features=None``."""
+    if not items:
+        raise ValueError("collate_future_windows needs at least one window")
+    if any(not isinstance(it, tuple | list) or len(it) != len(items[0]) for it in items):
+        raise ValueError("windows must all be (x, y) or all (x, y, f) tuples")
+    if len(items[0]) not in (2, 3):
+        raise ValueError(f"a window is (x, y) or (x, y, f), got {len(items[0])} items")
+    if all(isinstance(t, Tensor) and t.dtype == torch.float32 for it in items for t in it):
+        # SlidingWindows' own items (their values were checked finite when it was built):
+        # stacked as they are, without collate_windows' check of every window
+        parts = [torch.stack([it[k] for it in items]) for k in range(len(items[0]))]
+        return Batch(
+            inputs=parts[0], targets=parts[1], features=parts[2] if len(parts) > 2 else None
+        )
+    batch = collate_windows([(it[0], it[1]) for it in items])
+    if len(items[0]) == 2:
+        return batch
+    features = torch.stack([torch.as_tensor(f, dtype=torch.float32) for _, _, f in items])
+    return replace(batch, features=features)  # (B, H, F)
 
 
 @dataclass
@@ -276,6 +320,7 @@ def prepare_forecasting(
     test_size: int | float = 0.15,
     scaling: str | None = "standard",
     target_columns: Sequence[int] | None = None,
+    future_columns: Sequence[int] | None = None,
 ) -> ForecastingData:
     """Split in time, fit the scaler on train only, window the parts (see the module doc).
 
@@ -285,7 +330,8 @@ def prepare_forecasting(
     forecast of the last ``horizon`` steps. For a :class:`~seqlab.data.TimeSeries` the
     targets are its target columns (the covariates are inputs only); for an array,
     ``target_columns`` (default all). Predictions go back to data units with
-    ``scaler.inverse_transform(pred, columns=target_columns)``.
+    ``scaler.inverse_transform(pred, columns=target_columns)``. ``future_columns``
+    (indices): columns known over the horizon too, a third item of every window.
 
     >>> data = prepare_forecasting(np.arange(10.0), 3, horizon=2, val_size=2, test_size=2)
     >>> data.steps, len(data.train), len(data.val), len(data.test)
@@ -345,10 +391,12 @@ def prepare_forecasting(
     def windows(start: int, stop: int):  # targets in [start, stop), inputs from before
         if stop == start:
             return []
-        return SlidingWindows(values[start - L : stop], L, H, stride, target_columns)
+        return SlidingWindows(
+            values[start - L : stop], L, H, stride, target_columns, future_columns
+        )
 
     return ForecastingData(
-        SlidingWindows(values[:n_train], L, H, stride, target_columns),
+        SlidingWindows(values[:n_train], L, H, stride, target_columns, future_columns),
         windows(n_train, n_train + n_val),
         windows(n_train + n_val, n),
         scaler=scaler,

@@ -282,7 +282,8 @@ def _forecast(task, model, directory: Path) -> list[Path]:
         return []
     device = next(model.parameters()).device
     one = type(last)(inputs=last.inputs[-1:], targets=last.targets[-1:])
-    out = model.predict(type(one)(inputs=one.inputs).to(device))
+    known = None if last.features is None else last.features[-1:]  # known-future inputs
+    out = model.predict(type(one)(inputs=one.inputs, features=known).to(device))
     targets = list(task.targets)
     units = lambda x: task.from_model(np.asarray(x, dtype=np.float64))  # noqa: E731
     history = units(one.inputs[0][:, targets].double().numpy())[:, 0]  # (W,)
