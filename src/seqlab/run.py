@@ -163,9 +163,12 @@ def run_config(
     source = from_dict(task.data_class, data["data"], prefix="data.")
     if check_files:
         source.check_files()
+    defaults = task.defaults_for(source)  # what the data needs unless the user says otherwise
     train = from_dict(
-        TrainerConfig, _defaults_under(task.train_defaults, data["train"]), prefix="train."
+        TrainerConfig, _defaults_under(defaults["train"], data["train"]), prefix="train."
     )
+    task.check_train(source, train)
+    data["model"] = _defaults_under(defaults["model"], data["model"])
     # the model section is checked now, with stand-ins for the sizes the data decides
     placeholders = merge_sizes(data["model"], task(source).placeholder_sizes())
     from_dict(model_class, placeholders, prefix="model.")
