@@ -74,6 +74,17 @@ def test_records_become_padded_batches_with_a_condition_each(tmp_path):
         assert text == WORDS[label] and batch.features[i].sum() == 1
 
 
+def test_a_tsv_file_named_by_format_with_its_own_columns(tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text("who\tline\n" + "ann\thello there\nbob\tgood night\n" * 10)
+    data = {"train": str(path), "condition": "label", "format": "tsv", "label_column": "who",
+            "text_column": "line", "tokenizer": "word"}  # fmt: skip
+    task = LanguageModelTask(_config(data).data)
+    task.prepare()
+    assert task.condition.labels == ["ann", "bob"] and len(task.text.vocab) == 4 + 4
+    assert {t for t, _ in task.splits.train} == {"hello there", "good night"}
+
+
 def test_numeric_features_are_standardized_on_the_training_split(tmp_path):
     path = _numbers_csv(tmp_path / "xy.csv")
     data = {"train": str(path), "condition": "features", "feature_columns": ["x", "y"]}

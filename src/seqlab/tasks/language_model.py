@@ -21,9 +21,10 @@ registered labelled dataset (``rotten_tomatoes``: reviews by sentiment). Each re
 one sequence, ``<bos> text <eos>`` (cut to ``max_length`` tokens), in padded,
 length-bucketed batches with its condition vector ``f`` in ``batch.features``; it trains
 with full BPTT (``tbptt.stateful`` is off, and refused on), val/test are cut at random
-(``seed``), and the model's ``condition`` defaults to ``concat`` (``init``: the initial
-recurrent state ``tanh(W f)``). ``generate(..., condition=...)`` starts at ``<bos>`` (and
-the prompt, if any) and stops at ``<eos>``.
+(``seed``; ``limit``: a random sample of that many records), and the model's
+``condition`` defaults to ``concat`` (``init``: the initial recurrent state
+``tanh(W f)``). ``generate(..., condition=...)`` starts at ``<bos>`` (and the prompt, if
+any) and stops at ``<eos>``.
 
 .. code-block:: yaml
 
