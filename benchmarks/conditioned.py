@@ -1,6 +1,6 @@
 """Does the condition matter? The conditioned example trained as written, then scored.
 
-    python benchmarks/conditioned.py [RUN_DIR]
+    python benchmarks/conditioned.py [RUN_DIR] [--set model.condition=concat ...] [--out JSON]
 
 Trains ``examples/reviews_conditioned_lstm.yaml`` (Rotten Tomatoes reviews, the LSTM's
 initial state set from the sentiment) and scores the test reviews twice: bits per
@@ -13,10 +13,10 @@ accuracy is the third number (the majority class is 58%). Writes
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,16 +66,22 @@ def score(run_dir: Path) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", nargs="?", help="keep the run here (default: a temporary one)")
+    parser.add_argument("--set", action="append", default=[], help="a config override")
+    parser.add_argument("--out", default=str(OUT), help="where the JSON result goes")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tmp) / "run"
+        run_dir = Path(args.run_dir) if args.run_dir else Path(tmp) / "run"
         load = os.getloadavg()
         start = time.perf_counter()
-        train_run(load_run_config(CONFIG, ["train.progress=false"]), run_dir)
+        train_run(load_run_config(CONFIG, ["train.progress=false", *args.set]), run_dir)
         seconds = time.perf_counter() - start
         summary = json.loads((run_dir / "summary.json").read_text())
         result = {
             "config": CONFIG.name,
+            "overrides": args.set,
             "train_seconds": round(seconds, 1),
             "epochs": summary["epochs"],
             "test": summary["metrics"].get("test"),
@@ -85,8 +91,9 @@ def main() -> None:
             "load_after": [round(x, 2) for x in os.getloadavg()],
             "git_commit": git_commit(short=True),
         }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
