@@ -14,6 +14,7 @@ from seqlab.data import list_datasets
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 INSTALL = {d.name: d.install for d in list_datasets()}
+CONDITIONS = {"rotten_tomatoes": ["fresh", "rotten"]}  # conditioned generation's labels
 INPUTS = {  # one input per task for predict
     "classification": "a good and moving film",
     "tagging": "Ada met Alan in London .",
@@ -41,6 +42,8 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
         small = "200"
     if config["task"] == "music":
         small = "12"  # the first 12 chorales: a short parse
+    if config["data"].get("condition", "none") != "none":  # records, not characters
+        small = "200"
     out = tmp_path / "run"
     sets = ["train.max_steps=3", "train.epochs=1", "train.progress=false", f"data.limit={small}"]
     if dataset == "spoken_words":  # 40 words: clips synthesized in seconds on a new machine
@@ -71,6 +74,9 @@ def test_example_runs_for_a_few_steps(path, tmp_path, capsys, monkeypatch):
         clip = synthesize("garden", "en-us", 160, tmp_path / "clips")
         (tmp_path / "in.txt").write_text(f"{clip}\n")
         assert main(["predict", str(out), str(tmp_path / "in.txt")]) == 0
+    elif task == "language_model" and dataset in CONDITIONS:  # one sample per condition
+        given = [a for c in CONDITIONS[dataset] for a in ("--condition", c)]
+        assert main(["generate", str(out), *given, "--length", "20"]) == 0
     elif task == "language_model":
         assert main(["generate", str(out), "--prompt", "ROMEO:", "--length", "20"]) == 0
     elif task == "forecasting":

@@ -166,15 +166,17 @@ def run_config(
     source = from_dict(task.data_class, data["data"], prefix="data.")
     if check_files:
         source.check_files()
+    # what the data (and the model section's choices) need unless the user says otherwise
+    defaults = task.defaults_for(source, data["model"])
     train = from_dict(
-        TrainerConfig, _defaults_under(task.train_defaults, data["train"]), prefix="train."
+        TrainerConfig, _defaults_under(defaults["train"], data["train"]), prefix="train."
     )
-    if hasattr(task, "model_defaults"):  # the task's defaults where the model section is silent
-        data["model"] = _defaults_under(task.model_defaults(data["model"]), data["model"])
+    task.check_train(source, train)
+    data["model"] = _defaults_under(defaults["model"], data["model"])
     # the model section is checked now, with stand-ins for the sizes the data decides
     placeholders = merge_sizes(data["model"], task(source).placeholder_sizes())
     from_dict(model_class, placeholders, prefix="model.")
-    defaulted = "early_stopping" in task.train_defaults and "early_stopping" not in data["train"]
+    defaulted = "early_stopping" in defaults["train"] and "early_stopping" not in data["train"]
     return RunConfig(
         task=task.name, data=source, model=data["model"], train=train,
         default_early_stopping=defaulted,

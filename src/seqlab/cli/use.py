@@ -60,7 +60,10 @@ def add_commands(commands) -> None:
         "generate", help="sample text (language model) or a piece (music)", formatter_class=fmt
     )
     g.add_argument("run_dir")
-    g.add_argument("--prompt", default="\n", help="the text to continue")
+    g.add_argument(
+        "--prompt",
+        help="the text to continue (default: a line break; a conditioned run starts at <bos>)",
+    )
     g.add_argument("--length", type=positive_int, default=200, help="tokens to generate")
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-k", type=positive_int, help="sample among the k most likely tokens")
@@ -70,6 +73,12 @@ def add_commands(commands) -> None:
     g.add_argument(
         "--strict", action="store_true",
         help="refuse a prompt with tokens outside the vocabulary (default: <unk>, a warning)",
+    )  # fmt: skip
+    g.add_argument(
+        "--condition", action="append", metavar="VALUE",
+        help="a run trained with data.condition: the label name, or the feature vector as "
+        "comma-separated numbers in the data's units (--condition=-0.5,12); repeat it for one "
+        "sample per value, each on a line of its own after VALUE and a tab",
     )  # fmt: skip
     add_music_options(g)
     g.set_defaults(run=run_generate)
@@ -173,12 +182,20 @@ def run_generate(args: argparse.Namespace) -> int:
     refuse_music_options(args)
     sampling = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                     greedy=args.greedy, seed=args.seed)  # fmt: skip
-    sys.stdout.write(args.prompt)
-    run.task.generate(
-        run.model, args.prompt, args.length, strict=args.strict,
-        on_text=lambda t: (sys.stdout.write(t), sys.stdout.flush()), **sampling,
-    )  # fmt: skip
-    sys.stdout.write("\n")
+    conditioned = run.task.condition is not None
+    prompt = args.prompt if args.prompt is not None else ("" if conditioned else "\n")
+    conditions = args.condition or [None]
+    for value in conditions:  # every value checked before the first token is printed
+        run.task.features(value)
+    for value in conditions:
+        if len(conditions) > 1:
+            sys.stdout.write(f"{value}\t")
+        sys.stdout.write(prompt)
+        run.task.generate(
+            run.model, prompt, args.length, strict=args.strict, condition=value,
+            on_text=lambda t: (sys.stdout.write(t), sys.stdout.flush()), **sampling,
+        )  # fmt: skip
+        sys.stdout.write("\n")
     return 0
 
 

@@ -10,7 +10,14 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["LabelledTexts", "NumericSequences", "TaggedSentences", "TextPairs", "TimeSeries"]
+__all__ = [
+    "FeaturedTexts",
+    "LabelledTexts",
+    "NumericSequences",
+    "TaggedSentences",
+    "TextPairs",
+    "TimeSeries",
+]
 
 
 @dataclass
@@ -119,3 +126,19 @@ class TimeSeries:
     def covariates(self) -> np.ndarray:
         """(N, F)"""
         return self.values[:, len(self.target_names) :]
+
+
+@dataclass
+class FeaturedTexts:
+    """Texts with a numeric feature vector each: ``features`` (N, F) float64, named by
+    ``columns`` (generation conditioned on a vector, captioning-style)."""
+
+    texts: list[str]
+    features: np.ndarray
+    columns: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i: int) -> tuple[str, np.ndarray]:
+        return self.texts[i], self.features[i]

@@ -5,6 +5,7 @@ reader               file                                         returns
 =================== ============================================ =====================
 read_text            text file(s), one stream (language models)   str
 read_classification  CSV / TSV / JSONL with text and label        LabelledTexts
+read_featured_texts  CSV / TSV / JSONL with text and number columns FeaturedTexts
 read_conll           token<TAB>tag lines, blank between sentences  TaggedSentences
 read_parallel        source<TAB>target lines (encoder-decoder)      TextPairs
 read_npz             .npz: x padded or ragged, y (N,); no pickle     NumericSequences
@@ -21,12 +22,22 @@ here and from :mod:`seqlab.data`, as before the split.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from os import PathLike
 from pathlib import Path
 
+import numpy as np
+
 from ..checks import check_choice, check_int
-from .containers import LabelledTexts, NumericSequences, TaggedSentences, TextPairs, TimeSeries
+from .containers import (
+    FeaturedTexts,
+    LabelledTexts,
+    NumericSequences,
+    TaggedSentences,
+    TextPairs,
+    TimeSeries,
+)
 from .errors import DataError
 from .files import FORMATS, Path_, iter_lines, read_file_text, read_table
 from .npz import read_npz, save_npz
@@ -35,6 +46,7 @@ from .ts import read_ts
 
 __all__ = [
     "FORMATS",
+    "FeaturedTexts",
     "LabelledTexts",
     "NumericSequences",
     "TaggedSentences",
@@ -43,6 +55,7 @@ __all__ = [
     "parse_time",
     "read_classification",
     "read_conll",
+    "read_featured_texts",
     "read_file_text",
     "read_npz",
     "read_parallel",
@@ -192,3 +205,49 @@ def read_parallel(path: Path_, encoding: str = "utf-8") -> TextPairs:
             raise DataError("empty source or target", path, n)
         pairs.append((fields[0], fields[1]))
     return TextPairs(pairs)
+
+
+# ----------------------------------------------------------------------------- texts and numbers
+
+
+def read_featured_texts(
+    path: Path_,
+    text_column: str = "text",
+    feature_columns: Sequence[str] = (),
+    fmt: str | None = None,
+    encoding: str = "utf-8",
+) -> FeaturedTexts:
+    """Texts and a vector of numbers each from CSV/TSV (header row) or JSONL: the text in
+    ``text_column``, the vector's values in ``feature_columns`` (one number per column, in
+    that order). A missing, non-numeric or non-finite value is an error naming its line
+    and column."""
+    if isinstance(feature_columns, str) or not feature_columns:
+        raise ValueError(f"feature_columns must be a list of column names, got {feature_columns!r}")
+    columns = [text_column, *feature_columns]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise ValueError(f"column(s) {twice} named twice among the text and feature columns")
+    rows = read_table(path, columns, fmt, encoding)
+    if not rows:
+        raise DataError("no examples after the header", path=path)
+    texts, values = [], []
+    for n, (text, *cells) in rows:
+        if text is None:
+            raise DataError(f"{text_column!r} is null, expected a string", path, n)
+        if not text.strip():
+            raise DataError(f"empty text in column {text_column!r}", path, n)
+        row = []
+        for column, cell in zip(feature_columns, cells, strict=True):
+            try:
+                value = float(cell)
+            except (TypeError, ValueError):
+                shown = "null" if cell is None else repr(cell)
+                raise DataError(
+                    f"column {column!r} is {shown}, expected a number", path, n
+                ) from None
+            if not math.isfinite(value):
+                raise DataError(f"column {column!r} is {cell!r}, expected a finite number", path, n)
+            row.append(value)
+        texts.append(text)
+        values.append(row)
+    return FeaturedTexts(texts, np.asarray(values, dtype=np.float64), list(feature_columns))

@@ -4,7 +4,8 @@ Appended to ``RUN_DIR/samples.txt`` (the log a person reads to see a model learn
 write: noise, then words, then form), each under a header naming the epoch, the prompt
 and the sampling settings. The prompt is the start of the validation text (else the
 training text): 40 characters from its first line break for a character model, 8 tokens
-otherwise. Sampling uses a
+otherwise; a conditioned run (``task.sample_prompts()``) samples from ``<bos>`` for each
+of a few conditions instead. Sampling uses a
 private generator seeded per sample, so the training's random stream is untouched, and
 the model's mode is restored after.
 """
@@ -46,14 +47,26 @@ class SampleLog(Callback):
             return text[start : start + 40] or "\n"
         return " ".join(text.split()[:8]) or self.task.text.vocab.token(4)
 
+    def prompts(self) -> list[tuple[str, dict[str, Any]]]:
+        """(prompt, generate options) per header: the task's own (a conditioned run: one
+        per condition) or :meth:`prompt` alone."""
+        own = getattr(self.task, "sample_prompts", lambda: None)()
+        return own if own is not None else [(self.prompt(), {})]
+
     def on_epoch_end(self, trainer, epoch: int, logs: dict[str, Any]) -> None:
-        prompt = self.prompt()
-        lines = [f"=== epoch {epoch + 1}: prompt {prompt!r}, temperature {self.temperature} ==="]
-        with torch.no_grad():
-            for k in range(self.samples):
-                text = self.task.generate(
-                    self.model, prompt, self.length, temperature=self.temperature, seed=k
-                )
-                lines += [f"--- sample {k + 1}", prompt + text]
+        lines = []
+        for prompt, options in self.prompts():
+            given = "".join(f", {k} {v!r}" for k, v in options.items())
+            lines.append(
+                f"=== epoch {epoch + 1}: prompt {prompt!r}{given}, "
+                f"temperature {self.temperature} ==="
+            )
+            with torch.no_grad():
+                for k in range(self.samples):
+                    text = self.task.generate(
+                        self.model, prompt, self.length, temperature=self.temperature, seed=k,
+                        **options,
+                    )  # fmt: skip
+                    lines += [f"--- sample {k + 1}", prompt + text]
         with open(self.path, "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n\n")

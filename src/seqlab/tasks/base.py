@@ -163,6 +163,18 @@ class Task:
     def data_config(cls, mapping: Mapping[str, Any]) -> DataSource:
         return from_dict(cls.data_class, mapping, prefix="data.")
 
+    @classmethod
+    def defaults_for(cls, data: DataSource, model: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """The ``train:`` and ``model:`` settings this data (and the user's ``model:``
+        section, e.g. its encoder kind) need unless the user says otherwise
+        (:attr:`train_defaults`, unless the data section changes them). Defaults that
+        need the data read are :meth:`ClassificationTask.model_defaults`' kind."""
+        return {"train": cls.train_defaults, "model": {}}
+
+    @classmethod
+    def check_train(cls, data: DataSource, train: Any) -> None:
+        """Refuse a trainer config that cannot train on this data (a ConfigError)."""
+
     # --- reading and fitting (a new run) --------------------------------------------
     def prepare(self) -> None:
         """Read the data, split it, and fit what is fitted on the training split."""

@@ -187,14 +187,17 @@ class ForecastingTask(Task):
         "early_stopping": {"patience": 20},
     }
 
-    @staticmethod
-    def model_defaults(model: Mapping[str, Any]) -> dict[str, Any]:
-        """Model keys the task fills in where the ``model:`` section is silent: a TCN
-        gets 32 channels (:data:`TCN_DEFAULTS`)."""
+    @classmethod
+    def defaults_for(
+        cls, data: ForecastingData, model: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Where the ``model:`` section is silent, a TCN gets 32 channels
+        (:data:`TCN_DEFAULTS`); the trainer gets :attr:`train_defaults`."""
+        defaults = super().defaults_for(data, model)
         encoder = model.get("encoder")
         if isinstance(encoder, Mapping) and encoder.get("kind") == "tcn":
-            return {"encoder": dict(TCN_DEFAULTS)}
-        return {}
+            defaults = {**defaults, "model": {"encoder": dict(TCN_DEFAULTS)}}
+        return defaults
 
     def __init__(self, data: ForecastingData):
         super().__init__(data)

@@ -221,7 +221,7 @@ class Trainer:
                     out = evaluate_batch(batch, state=state)
                 else:
                     out = self._forward(self.module, batch, state)
-                state = out.state
+                state = out.state if self.config.tbptt.stateful else None  # whole sequences
                 if out.loss is not None:
                     w = _weight(out, batch)
                     totals += torch.tensor([out.loss.float().item() * w, w], dtype=torch.float64)
