@@ -64,24 +64,61 @@
 #define VECTOR_CLONES
 #endif
 
-/* Shared by the LSTM and GRU steps; always inlined, so each target clone vectorizes them. */
+/* Shared by the steps of every cell; always inlined, so each target clone vectorizes them. */
 #define INLINE static inline __attribute__((always_inline))
 
-/* The state that enters W_hh at the next step, under its recurrent-dropout mask. */
+/* Where row b of step t is. row: in the buffers that hold every step ((T, B, n), and h at
+ * row + B); srow: in the step buffers (row with keep, else b: one step held); prev, next:
+ * the states before and after the step in c and h ⊙ m (row and row + B with keep, else a
+ * ring of two steps, t mod 2). */
+typedef struct {
+    int64_t row, srow, prev, next;
+} place;
+
+INLINE place place_of(int64_t keep, int64_t t, int64_t B, int64_t b) {
+    const int64_t row = t * B + b;
+    const place p = {row, keep ? row : b, keep ? row : (t % 2) * B + b,
+                     keep ? row + B : ((t + 1) % 2) * B + b};
+    return p;
+}
+
+/* The state rows from row b on that enter W_hh at step t: h_{t-1}, or h_{t-1} m (a ring of
+ * two without keep); any cell's struct (the fields mask, hm, h, keep, B, H). */
+#define OPERAND(s, t, b)                                                                     \
+    ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b)) * (s)->H             \
+               : (s)->h + ((t) * (s)->B + (b)) * (s)->H)
+
+/* A padding step (valid[row] = 0)? It keeps the state and passes the gradient through. */
+INLINE int padding(const uint8_t *valid, int64_t row) { return valid && !valid[row]; }
+
+/* Padding, forward: h_t = h_{t-1}, and h ⊙ m with it (hm NULL without recurrent dropout). */
+INLINE void hold_state(REAL *h, REAL *hm, place p, int64_t B, int64_t H) {
+    memcpy(h + (p.row + B) * H, h + p.row * H, H * sizeof(REAL));
+    if (hm) memcpy(hm + p.next * H, hm + p.prev * H, H * sizeof(REAL));
+}
+
+/* The state that enters W_hh at the next step, h_t ⊙ m, when there is a mask m (B, H). */
 INLINE void mask_state(REAL *restrict hm, const REAL *restrict h, const REAL *restrict m,
-                       int64_t H) {
+                       place p, int64_t b, int64_t H) {
+    if (!m) return;
+    hm += p.next * H;
+    m += b * H;
     for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
 }
 
-/* dL/dh_t: the output's gradient plus what came back through W_hh (masked when the
- * forward pass masked h_t there). */
-INLINE void add_incoming(REAL *restrict dh, const REAL *restrict dout, const REAL *restrict R,
-                         const REAL *restrict m, int64_t H) {
+/* dL/dh_t of row b into G's row (returned): the output's gradient plus what came back
+ * through W_hh, R = d_{t+1} W_hh, masked when the forward pass masked h_t there. */
+INLINE REAL *incoming(REAL *G, const REAL *dout, const REAL *R, const REAL *m, place p,
+                      int64_t b, int64_t H) {
+    REAL *restrict dh = G + b * H;
+    const REAL *restrict d = dout + p.row * H, *restrict r = R + b * H;
     if (m) {
-        for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j] * m[j];
+        const REAL *restrict mb = m + b * H;
+        for (int64_t j = 0; j < H; j++) dh[j] += d[j] + r[j] * mb[j];
     } else {
-        for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j];
+        for (int64_t j = 0; j < H; j++) dh[j] += d[j] + r[j];
     }
+    return dh;
 }
 
 #if RBITS == 64
@@ -143,6 +180,9 @@ static inline REAL exp_(REAL x) {
 
 static inline REAL sigmoid_(REAL x) { return (REAL)1 / ((REAL)1 + exp_(-x)); }
 static inline REAL tanh_(REAL x) { return (REAL)1 - (REAL)2 / (exp_((REAL)2 * x) + (REAL)1); }
+/* The derivatives from the activation's value y: σ' = y (1 - y), tanh' = 1 - y². */
+static inline REAL dsigmoid(REAL y) { return y * ((REAL)1 - y); }
+static inline REAL dtanh(REAL y) { return (REAL)1 - y * y; }
 
 /* Row reductions in LANES independent partial sums: without -ffast-math gcc keeps a plain
  * sum serial (one add per latency), while LANES sums vectorize; the order of the additions
@@ -244,19 +284,17 @@ VECTOR_CLONES
 void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict c_prev = s->c + prev * H;
-        REAL *restrict c = s->c + next * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) { /* padding: the state stays */
+        const place p = place_of(s->keep, t, B, b);
+        const int64_t srow = p.srow;
+        const REAL *restrict c_prev = s->c + p.prev * H;
+        REAL *restrict c = s->c + p.next * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        if (padding(s->valid, p.row)) { /* the state stays */
             memcpy(c, c_prev, H * sizeof(REAL));
-            memcpy(h, s->h + row * H, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G4;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G4;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G4; /* kept only as LN's ŷ */
         REAL *restrict act = s->act + srow * G4;
         if (s->ln_hh_w) {
@@ -297,7 +335,7 @@ void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
             ao[j] = sigmoid_(ao[j]);
             h[j] = ao[j] * tc[j];
         }
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -305,13 +343,11 @@ VECTOR_CLONES
 void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        const REAL *restrict R = s->R + b * H;
-        const REAL *restrict dout = s->dh_out + row * H;
-        add_incoming(dh, dout, R, s->mask ? s->mask + b * H : NULL, H);
+        const place p = place_of(1, t, B, b);
+        const int64_t row = p.row;
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
         REAL *restrict dgx = s->dgx + row * G4;
-        if (s->valid && !s->valid[row]) { /* padding: dh and dc pass to step t-1 as they are */
+        if (padding(s->valid, row)) { /* dh and dc pass to step t-1 as they are */
             memset(dgx, 0, G4 * sizeof(REAL));
             if (s->ln_hh_w) memset(s->da + row * G4, 0, G4 * sizeof(REAL));
             if (s->ln_c_w) memset(s->dcn + row * H, 0, H * sizeof(REAL));
@@ -326,8 +362,8 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
         REAL *restrict d_o = dgx + 3 * H;
         /* dc_new (in dg, as scratch): through h = o tanh(LN_c c) */
         for (int64_t j = 0; j < H; j++) {
-            d_o[j] = dh[j] * tc[j] * ao[j] * ((REAL)1 - ao[j]);
-            dg[j] = dh[j] * ao[j] * ((REAL)1 - tc[j] * tc[j]);
+            d_o[j] = dh[j] * tc[j] * dsigmoid(ao[j]);
+            dg[j] = dh[j] * ao[j] * dtanh(tc[j]);
         }
         if (s->ln_c_w) {
             REAL *restrict dcn = s->dcn + row * H;
@@ -340,9 +376,9 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
         }
         for (int64_t j = 0; j < H; j++) dc[j] += dg[j]; /* dc <- the whole gradient of c_t */
         for (int64_t j = 0; j < H; j++) {
-            di[j] = dc[j] * ag[j] * ai[j] * ((REAL)1 - ai[j]);
-            df[j] = dc[j] * c_prev[j] * af[j] * ((REAL)1 - af[j]);
-            dg[j] = dc[j] * ai[j] * ((REAL)1 - ag[j] * ag[j]);
+            di[j] = dc[j] * ag[j] * dsigmoid(ai[j]);
+            df[j] = dc[j] * c_prev[j] * dsigmoid(af[j]);
+            dg[j] = dc[j] * ai[j] * dtanh(ag[j]);
         }
         for (int64_t j = 0; j < H; j++) dc[j] *= af[j];
         if (s->peep) {
@@ -396,17 +432,15 @@ VECTOR_CLONES
 void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict h_prev = s->h + row * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) {
-            memcpy(h, h_prev, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+        const place p = place_of(s->keep, t, B, b);
+        const int64_t srow = p.srow;
+        if (padding(s->valid, p.row)) {
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3;
+        const REAL *restrict h_prev = s->h + p.row * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G3;
         REAL *restrict act = s->act + srow * G3;
         REAL *restrict ghn = s->ghn + srow * H;
@@ -435,7 +469,7 @@ void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
             n[j] = tanh_(n[j] + r[j] * ghn[j]);
             h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
         }
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -443,14 +477,12 @@ VECTOR_CLONES
 void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        const REAL *restrict R = s->R + b * H;
-        const REAL *restrict dout = s->dh_out + row * H;
-        add_incoming(dh, dout, R, s->mask ? s->mask + b * H : NULL, H);
+        const place p = place_of(1, t, B, b);
+        const int64_t row = p.row;
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
         REAL *restrict dgx = s->dgx + row * G3;
         REAL *restrict dgh = s->dgh + row * G3;
-        if (s->valid && !s->valid[row]) {
+        if (padding(s->valid, row)) {
             memset(dgx, 0, G3 * sizeof(REAL));
             memset(dgh, 0, G3 * sizeof(REAL));
             if (s->ln_hh_w) memset(s->da + row * G3, 0, G3 * sizeof(REAL));
@@ -461,9 +493,9 @@ void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, doub
         const REAL *restrict ghn = s->ghn + row * H;
         const REAL *restrict h_prev = s->h + row * H;
         for (int64_t j = 0; j < H; j++) {
-            REAL dn = dh[j] * ((REAL)1 - z[j]) * ((REAL)1 - n[j] * n[j]);
-            REAL dz = dh[j] * (h_prev[j] - n[j]) * z[j] * ((REAL)1 - z[j]);
-            REAL dr = dn * ghn[j] * r[j] * ((REAL)1 - r[j]);
+            REAL dn = dh[j] * ((REAL)1 - z[j]) * dtanh(n[j]);
+            REAL dz = dh[j] * (h_prev[j] - n[j]) * dsigmoid(z[j]);
+            REAL dr = dn * ghn[j] * dsigmoid(r[j]);
             dgx[j] = dr;
             dgx[H + j] = dz;
             dgx[2 * H + j] = dn;
@@ -505,17 +537,13 @@ VECTOR_CLONES
 void elman_forward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict h_prev = s->h + row * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) {
-            memcpy(h, h_prev, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+        const place p = place_of(s->keep, t, B, b);
+        if (padding(s->valid, p.row)) {
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * H, *restrict a = s->a + b * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * H, *restrict a = s->a + b * H;
         if (s->bias) {
             for (int64_t j = 0; j < H; j++) h[j] = gx[j] + a[j] + s->bias[j];
         } else {
@@ -526,7 +554,7 @@ void elman_forward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1) {
         } else {
             for (int64_t j = 0; j < H; j++) h[j] = tanh_(h[j]);
         }
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -534,19 +562,18 @@ VECTOR_CLONES
 void elman_backward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
-        REAL *restrict dgx = s->dgx + row * H;
-        if (s->valid && !s->valid[row]) {
+        const place p = place_of(1, t, B, b);
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
+        REAL *restrict dgx = s->dgx + p.row * H;
+        if (padding(s->valid, p.row)) {
             memset(dgx, 0, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict h = s->h + (row + B) * H;
+        const REAL *restrict h = s->h + (p.row + B) * H;
         if (s->relu) {
             for (int64_t j = 0; j < H; j++) dgx[j] = h[j] > 0 ? dh[j] : (REAL)0;
         } else {
-            for (int64_t j = 0; j < H; j++) dgx[j] = dh[j] * ((REAL)1 - h[j] * h[j]);
+            for (int64_t j = 0; j < H; j++) dgx[j] = dh[j] * dtanh(h[j]);
         }
         memset(dh, 0, H * sizeof(REAL));
         accumulate(acc, dgx, NULL, H);
@@ -584,22 +611,20 @@ typedef struct {
     int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } gru_rb_seq;
 
-#define HH(s, t, b) ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b)) * (s)->H \
-                               : (s)->h + ((t) * (s)->B + (b)) * (s)->H)
 
 VECTOR_CLONES
 void gru_rb_forward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        REAL *restrict q = s->q + srow * H;
-        if (s->valid && !s->valid[row]) {
+        const place p = place_of(s->keep, t, B, b);
+        REAL *restrict q = s->q + p.srow * H;
+        if (padding(s->valid, p.row)) {
             memset(q, 0, H * sizeof(REAL)); /* W_n's operand: 0, not stale, at padding */
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3, *restrict a = s->a + b * G3;
-        const REAL *restrict hh = HH(s, t, b);
-        REAL *restrict act = s->act + srow * G3;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3;
+        const REAL *restrict a = s->a + b * G3, *restrict hh = OPERAND(s, t, b);
+        REAL *restrict act = s->act + p.srow * G3;
         for (int64_t j = 0; j < 2 * H; j++) act[j] = gx[j] + a[j] + (s->bias ? s->bias[j] : 0);
         for (int64_t j = 0; j < 2 * H; j++) act[j] = sigmoid_(act[j]);
         for (int64_t j = 0; j < H; j++) q[j] = act[j] * hh[j];
@@ -610,25 +635,22 @@ VECTOR_CLONES
 void gru_rb_forward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict h_prev = s->h + row * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) {
-            memcpy(h, h_prev, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+        const place p = place_of(s->keep, t, B, b);
+        if (padding(s->valid, p.row)) {
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3 + 2 * H;
+        const REAL *restrict h_prev = s->h + p.row * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3 + 2 * H;
         const REAL *restrict a = s->a + b * G3 + 2 * H;
         const REAL *restrict bias = s->bias ? s->bias + 2 * H : NULL;
-        REAL *restrict act = s->act + srow * G3;
+        REAL *restrict act = s->act + p.srow * G3;
         const REAL *restrict z = act + H;
         REAL *restrict n = act + 2 * H;
         for (int64_t j = 0; j < H; j++) n[j] = tanh_(gx[j] + a[j] + (bias ? bias[j] : 0));
         for (int64_t j = 0; j < H; j++) h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -636,19 +658,18 @@ VECTOR_CLONES
 void gru_rb_backward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
-        REAL *restrict dgx = s->dgx + row * G3;
-        if (s->valid && !s->valid[row]) {
+        const place p = place_of(1, t, B, b);
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
+        REAL *restrict dgx = s->dgx + p.row * G3;
+        if (padding(s->valid, p.row)) {
             memset(dgx, 0, G3 * sizeof(REAL));
             continue;
         }
-        const REAL *act = s->act + row * G3, *z = act + H, *n = act + 2 * H;
-        const REAL *restrict h_prev = s->h + row * H;
+        const REAL *act = s->act + p.row * G3, *z = act + H, *n = act + 2 * H;
+        const REAL *restrict h_prev = s->h + p.row * H;
         for (int64_t j = 0; j < H; j++) {
-            dgx[2 * H + j] = dh[j] * ((REAL)1 - z[j]) * ((REAL)1 - n[j] * n[j]);
-            dgx[H + j] = dh[j] * (h_prev[j] - n[j]) * z[j] * ((REAL)1 - z[j]);
+            dgx[2 * H + j] = dh[j] * ((REAL)1 - z[j]) * dtanh(n[j]);
+            dgx[H + j] = dh[j] * (h_prev[j] - n[j]) * dsigmoid(z[j]);
             dh[j] *= z[j]; /* the direct path h_{t-1} -> z h_{t-1} */
         }
     }
@@ -659,11 +680,11 @@ void gru_rb_backward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1, d
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b;
-        if (s->valid && !s->valid[row]) continue;
+        if (padding(s->valid, row)) continue;
         REAL *restrict dgx = s->dgx + row * G3, *restrict dh = s->G + b * H;
         const REAL *restrict r = s->act + row * G3, *restrict dq = s->dq + b * H;
-        const REAL *restrict hh = HH(s, t, b), *restrict m = s->mask ? s->mask + b * H : NULL;
-        for (int64_t j = 0; j < H; j++) dgx[j] = dq[j] * hh[j] * r[j] * ((REAL)1 - r[j]);
+        const REAL *restrict hh = OPERAND(s, t, b), *restrict m = s->mask ? s->mask + b * H : NULL;
+        for (int64_t j = 0; j < H; j++) dgx[j] = dq[j] * hh[j] * dsigmoid(r[j]);
         if (m) { /* q = r (h m): its gradient reaches h through m */
             for (int64_t j = 0; j < H; j++) dh[j] += dq[j] * r[j] * m[j];
         } else {
@@ -762,10 +783,6 @@ static void input_rows(gemm_fn gemm, const REAL *x, const REAL *w_ih, int64_t I,
     if (ln_w) ln_rows(gx, G, ln_w, eps, b0, b1);
 }
 
-/* The state row block of step t that enters W_hh: h_t, or h_t m (a ring of two without keep). */
-#define OPERAND(s, t, b0)                                                                    \
-    ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b0)) * (s)->H            \
-               : (s)->h + ((t) * (s)->B + (b0)) * (s)->H)
 
 /* Ask the kernel for transparent huge pages (2 MB) on the whole 2 MB pages inside the
  * n bytes at p, a fresh buffer not yet written. The step buffers of a long sequence are
@@ -796,106 +813,49 @@ int64_t rnn_openmp(void) {
 #endif
 }
 
-void lstm_forward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
-    const int64_t B = s->B, H = s->H, G = 4 * H;
-    const int64_t per_step = s->ln_hh_w && s->keep; /* a kept for every step (LN's ŷ) */
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        my_rows(B, &b0, &b1);
-        for (int64_t t = 0; t < T && b1 > b0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
-            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
-            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
-                     (int)G);
-            lstm_forward_rows(s, t, b0, b1);
-        }
+/* The time loops of the LSTM, the GRU and the Elman cell (each struct has the fields
+ * named here): per step forward, [the input half (inference),] one GEMM a_t = (h_{t-1} m)
+ * W_hh^T into a (kept for every step where LN_hh needs its ŷ: A_PER_STEP), then the rows;
+ * backward, the rows, then R = D_t W_hh (D: the gradient of a). GATES: G / H. */
+#define FORWARD_SEQ(kind, GATES, A_PER_STEP, EPS)                                           \
+    void kind##_forward_seq(const kind##_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,  \
+                            int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,     \
+                            const REAL *ln_ih_w) {                                           \
+        const int64_t B = s->B, H = s->H, G = (GATES) * H, per_step = (A_PER_STEP);         \
+        _Pragma("omp parallel num_threads(threads)") {                                       \
+            int64_t b0, b1;                                                                  \
+            my_rows(B, &b0, &b1);                                                            \
+            for (int64_t t = 0; t < T && b1 > b0; t++) {                                     \
+                input_rows(gemm, x, w_ih, I, ln_ih_w, (EPS), (REAL *)s->gx, G, t, B, b0, b1); \
+                REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;                          \
+                gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H,    \
+                         w_hh, a, (int)G);                                                   \
+                kind##_forward_rows(s, t, b0, b1);                                           \
+            }                                                                                \
+        }                                                                                    \
     }
-}
 
-void lstm_backward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                       int64_t threads) {
-    const int64_t B = s->B, H = s->H, G = 4 * H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        double *acc = s->sums + my_rows(B, &b0, &b1) * LSTM_SUMS(H);
-        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
-            lstm_backward_rows(s, t, b0, b1, acc);
-            /* R = da_t W_hh: what step t-1's h receives through the recurrent GEMM */
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
-                    w_hh, (REAL *)s->R + b0 * H);
-        }
+#define BACKWARD_SEQ(kind, GATES, SUMS, D)                                                  \
+    void kind##_backward_seq(const kind##_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm, \
+                             int64_t threads) {                                              \
+        const int64_t B = s->B, H = s->H, G = (GATES) * H;                                  \
+        _Pragma("omp parallel num_threads(threads)") {                                       \
+            int64_t b0, b1;                                                                  \
+            double *acc = s->sums + my_rows(B, &b0, &b1) * (SUMS);                           \
+            for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {                                \
+                kind##_backward_rows(s, t, b0, b1, acc);                                     \
+                gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, (D) + (t * B + b0) * G, (int)G, \
+                        w_hh, (REAL *)s->R + b0 * H);                                        \
+            }                                                                                \
+        }                                                                                    \
     }
-}
 
-void gru_forward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
-    const int64_t B = s->B, H = s->H, G = 3 * H;
-    const int64_t per_step = s->ln_hh_w && s->keep;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        my_rows(B, &b0, &b1);
-        for (int64_t t = 0; t < T && b1 > b0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
-            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
-            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
-                     (int)G);
-            gru_forward_rows(s, t, b0, b1);
-        }
-    }
-}
-
-void gru_backward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads) {
-    const int64_t B = s->B, H = s->H, G = 3 * H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        double *acc = s->sums + my_rows(B, &b0, &b1) * GRU_SUMS(H);
-        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
-            gru_backward_rows(s, t, b0, b1, acc);
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
-                    w_hh, (REAL *)s->R + b0 * H);
-        }
-    }
-}
-
-void elman_forward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
-    const int64_t B = s->B, H = s->H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        my_rows(B, &b0, &b1);
-        for (int64_t t = 0; t < T && b1 > b0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, H, t, B, b0, b1);
-            gemm_xwt(gemm, (int)(b1 - b0), (int)H, (int)H, OPERAND(s, t, b0), (int)H, w_hh,
-                     s->a + b0 * H, (int)H);
-            elman_forward_rows(s, t, b0, b1);
-        }
-    }
-}
-
-void elman_backward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                        int64_t threads) {
-    const int64_t B = s->B, H = s->H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        double *acc = s->sums + my_rows(B, &b0, &b1) * H;
-        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
-            elman_backward_rows(s, t, b0, b1, acc);
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)H, s->dgx + (t * B + b0) * H, (int)H,
-                    w_hh, (REAL *)s->R + b0 * H);
-        }
-    }
-}
+FORWARD_SEQ(lstm, 4, s->ln_hh_w && s->keep, s->eps)
+BACKWARD_SEQ(lstm, 4, LSTM_SUMS(H), s->da)
+FORWARD_SEQ(gru, 3, s->ln_hh_w && s->keep, s->eps)
+BACKWARD_SEQ(gru, 3, GRU_SUMS(H), s->da)
+FORWARD_SEQ(elman, 1, 0, 0) /* a holds one step; no norms */
+BACKWARD_SEQ(elman, 1, H, s->dgx) /* dgx: the gradient of the pre-activation, also of a */
 
 void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
                       int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
@@ -909,7 +869,7 @@ void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_f
         for (int64_t t = 0; t < T && M > 0; t++) {
             input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, G, t, B, b0, b1);
             REAL *a = s->a + b0 * G, *q = s->q + ((s->keep ? t * B : 0) + b0) * H;
-            gemm_xwt(gemm, M, (int)(2 * H), (int)H, HH(s, t, b0), (int)H, w_hh, a, (int)G);
+            gemm_xwt(gemm, M, (int)(2 * H), (int)H, OPERAND(s, t, b0), (int)H, w_hh, a, (int)G);
             gru_rb_forward_a(s, t, b0, b1);
             gemm_xwt(gemm, M, (int)H, (int)H, q, (int)H, w_hh + 2 * H * H, a + 2 * H, (int)G);
             gru_rb_forward_b(s, t, b0, b1);
