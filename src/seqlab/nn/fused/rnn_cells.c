@@ -216,14 +216,38 @@ static inline REAL normalize(REAL *restrict v, int64_t n, REAL eps) {
     return rstd;
 }
 
-/* dx (n) = LN'(dy): dŷ = γ dy, dx = rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)); dx is not dy.
- * dx holds dŷ in between. */
+/* The rest of LN' once d holds dŷ = γ dy: d <- rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)). */
+static inline void ln_backward_rest(REAL *restrict d, const REAL *restrict y, REAL rstd,
+                                    int64_t n) {
+    REAL m1 = dot(d, NULL, n) / (REAL)n, m2 = dot(d, y, n) / (REAL)n;
+    for (int64_t j = 0; j < n; j++) d[j] = rstd * (d[j] - m1 - y[j] * m2);
+}
+
+/* dx (n) = LN'(dy), dx not dy; dx holds dŷ in between. */
 static inline void normalize_backward(REAL *restrict dx, const REAL *restrict dy,
                                       const REAL *restrict y, const REAL *restrict gamma,
                                       REAL rstd, int64_t n) {
     for (int64_t j = 0; j < n; j++) dx[j] = dy[j] * gamma[j];
-    REAL m1 = dot(dx, NULL, n) / (REAL)n, m2 = dot(dx, y, n) / (REAL)n;
-    for (int64_t j = 0; j < n; j++) dx[j] = rstd * (dx[j] - m1 - y[j] * m2);
+    ln_backward_rest(dx, y, rstd, n);
+}
+
+/* d (n) <- LN'(d), in place. */
+static inline void normalize_backward_in_place(REAL *restrict d, const REAL *restrict y,
+                                               const REAL *restrict gamma, REAL rstd,
+                                               int64_t n) {
+    for (int64_t j = 0; j < n; j++) d[j] *= gamma[j];
+    ln_backward_rest(d, y, rstd, n);
+}
+
+/* Layer norm of the input half, in the step: gx's row (W_ih x_t) is normalized in place
+ * (to ŷ_ih, which the backward reads), and the gates get γ_ih ŷ_ih (its shift β_ih rides
+ * in bias). Without LN_ih (gamma NULL) gx is the input half as it is. */
+INLINE void input_norm(REAL *restrict gx, const REAL *gamma, REAL *rstd, int64_t srow,
+                       REAL eps, int64_t n) {
+    if (gamma) rstd[srow] = normalize(gx, n, eps);
+}
+INLINE REAL gin(const REAL *restrict gx, const REAL *restrict gamma, int64_t j) {
+    return gamma ? gx[j] * gamma[j] : gx[j];
 }
 
 /* acc (n) += x y elementwise (y NULL: += x), in double: a parameter's gradient sums T B
@@ -241,10 +265,13 @@ static inline void accumulate(double *restrict acc, const REAL *restrict x,
  * steps (one block of LSTM_SUMS(H) / GRU_SUMS(H) doubles per thread), at these offsets:
  *   LSTM:  Σ dgx (4H) | Σ di c_{t-1}, Σ df c_{t-1}, Σ do c_t (3H, peepholes)
  *          | Σ dgx â (4H, LN_hh's gain) | Σ dcn ĉ, Σ dcn (H each, LN_c's gain and shift)
- *   GRU:   Σ dgx (3H) | Σ dgh (3H) | Σ dgh â (3H, LN_hh's gain)
- * (Σ dgx is also the gradient of LN_hh's shift: both enter the gates as a plain sum.) */
-#define LSTM_SUMS(H) (13 * (H))
-#define GRU_SUMS(H) (9 * (H))
+ *          | Σ dgx ŷ_ih (4H, LN_ih's gain)
+ *   GRU:   Σ dgx (3H) | Σ dgh (3H) | Σ dgh â (3H, LN_hh's gain) | Σ dgx ŷ_ih (3H, LN_ih's)
+ * (Σ dgx is also the gradient of the norms' shifts: they enter the gates as a plain sum.)
+ * dgx is the gradient of the gates' input half, γ_ih ŷ_ih + bias; with LN_ih the step
+ * turns it into that of W_ih x_t (LN_ih') after the sums. */
+#define LSTM_SUMS(H) (17 * (H))
+#define GRU_SUMS(H) (12 * (H))
 
 typedef struct {
     int64_t B, H;
@@ -253,12 +280,14 @@ typedef struct {
     /* weights (NULL when the option is off) */
     const REAL *bias;               /* (4H): added to gx */
     const REAL *peep;               /* (3H): p_i, p_f, p_o */
+    const REAL *ln_ih_w;            /* (4H): LN_ih's gain (its shift is in bias) */
     const REAL *ln_hh_w, *ln_hh_b;  /* (4H) */
     const REAL *ln_c_w, *ln_c_b;    /* (H) */
     const REAL *mask;               /* (B, H) recurrent dropout, already scaled */
     const uint8_t *valid;           /* (T, B) or NULL: every step real */
     /* forward buffers */
-    const REAL *gx;                 /* (T, B, 4H) */
+    REAL *gx;                       /* (T, B, 4H): W_ih x_t [+ b]; LN_ih's ŷ after the step */
+    REAL *rstd_ih;                  /* (T, B): LN_ih's 1/std */
     REAL *a;                        /* (T, B, 4H): W_hh (h m) in, LN_hh's ŷ out; (B, 4H) without LN_hh */
     REAL *rstd_a;                   /* (T, B) */
     REAL *act;                      /* (T, B, 4H): i, f, g, o after σ / tanh */
@@ -294,14 +323,17 @@ void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
             hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G4;
+        REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G4;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G4; /* kept only as LN's ŷ */
         REAL *restrict act = s->act + srow * G4;
+        const REAL *restrict g_ih = s->ln_ih_w;
+        input_norm(gx, g_ih, s->rstd_ih, srow, s->eps, G4);
         if (s->ln_hh_w) {
             s->rstd_a[srow] = normalize(a, G4, s->eps);
-            for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j] * s->ln_hh_w[j] + s->ln_hh_b[j];
+            for (int64_t j = 0; j < G4; j++)
+                act[j] = gin(gx, g_ih, j) + a[j] * s->ln_hh_w[j] + s->ln_hh_b[j];
         } else {
-            for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j];
+            for (int64_t j = 0; j < G4; j++) act[j] = gin(gx, g_ih, j) + a[j];
         }
         if (s->bias)
             for (int64_t j = 0; j < G4; j++) act[j] += s->bias[j];
@@ -387,6 +419,8 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
         }
         if (s->ln_hh_w)
             normalize_backward(s->da + row * G4, dgx, s->a + row * G4, s->ln_hh_w, s->rstd_a[row], G4);
+        else if (s->da != s->dgx) /* da is its own buffer where LN_ih rewrites dgx below */
+            memcpy(s->da + row * G4, dgx, G4 * sizeof(REAL));
         memset(dh, 0, H * sizeof(REAL)); /* what reaches h_{t-1} now goes through R */
         accumulate(acc, dgx, NULL, G4);
         if (s->peep) {
@@ -399,6 +433,11 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
             accumulate(acc + 11 * H, s->dcn + row * H, s->chat + row * H, H);
             accumulate(acc + 12 * H, s->dcn + row * H, NULL, H);
         }
+        if (s->ln_ih_w) { /* dgx <- the gradient of W_ih x_t */
+            const REAL *restrict y = s->gx + row * G4;
+            accumulate(acc + 13 * H, dgx, y, G4);
+            normalize_backward_in_place(dgx, y, s->ln_ih_w, s->rstd_ih[row], G4);
+        }
     }
 }
 
@@ -408,10 +447,12 @@ typedef struct {
     REAL eps;
     const REAL *bias;               /* (3H) or NULL: added to gx */
     const REAL *b_hh;               /* (3H) or NULL */
+    const REAL *ln_ih_w;            /* (3H) or NULL: LN_ih's gain (its shift is in bias) */
     const REAL *ln_hh_w, *ln_hh_b;  /* (3H) or NULL */
     const REAL *mask;               /* (B, H) or NULL */
     const uint8_t *valid;           /* (T, B) or NULL */
-    const REAL *gx;                 /* (T, B, 3H): [LN_ih](W_ih x_t) + b_ih */
+    REAL *gx;                       /* (T, B, 3H): W_ih x_t [+ b_ih]; LN_ih's ŷ after the step */
+    REAL *rstd_ih;                  /* (T, B): LN_ih's 1/std */
     REAL *a;                        /* (T, B, 3H): W_hh (h m) in, LN_hh's ŷ out; (B, 3H) without LN_hh */
     REAL *rstd_a;                   /* (T, B) */
     REAL *act;                      /* (T, B, 3H): r, z, n */
@@ -440,8 +481,10 @@ void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
         }
         const REAL *restrict h_prev = s->h + p.row * H;
         REAL *restrict h = s->h + (p.row + B) * H;
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3;
+        REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G3;
+        const REAL *restrict g_ih = s->ln_ih_w;
+        input_norm(gx, g_ih, s->rstd_ih, srow, s->eps, G3);
         REAL *restrict act = s->act + srow * G3;
         REAL *restrict ghn = s->ghn + srow * H;
         if (s->ln_hh_w) s->rstd_a[srow] = normalize(a, G3, s->eps);
@@ -453,12 +496,12 @@ void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
         if (s->b_hh)
             for (int64_t j = 0; j < G3; j++) act[j] += s->b_hh[j];
         if (s->bias) /* act <- gx' + gh for r and z; gx'_n + r gh_n below */
-            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j] + s->bias[j];
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gin(gx, g_ih, j) + s->bias[j];
         else
-            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j];
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gin(gx, g_ih, j);
         for (int64_t j = 0; j < H; j++) { /* ghn <- gh_n; act_n <- gx'_n */
             ghn[j] = act[2 * H + j];
-            act[2 * H + j] = gx[2 * H + j];
+            act[2 * H + j] = gin(gx, g_ih, 2 * H + j);
         }
         if (s->bias)
             for (int64_t j = 0; j < H; j++) act[2 * H + j] += s->bias[2 * H + j];
@@ -509,6 +552,11 @@ void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, doub
         accumulate(acc, dgx, NULL, G3);
         accumulate(acc + G3, dgh, NULL, G3);
         if (s->ln_hh_w) accumulate(acc + 2 * G3, dgh, s->a + row * G3, G3);
+        if (s->ln_ih_w) { /* dgx <- the gradient of W_ih x_t (da is not dgx here) */
+            const REAL *restrict y = s->gx + row * G3;
+            accumulate(acc + 3 * G3, dgx, y, G3);
+            normalize_backward_in_place(dgx, y, s->ln_ih_w, s->rstd_ih[row], G3);
+        }
     }
 }
 
@@ -760,27 +808,15 @@ static int64_t my_rows(int64_t B, int64_t *b0, int64_t *b1) {
     return k;
 }
 
-/* Normalize rows [b0, b1) of v (rows of n) in place and scale by gamma: LN without its
- * shift (which rides in the step's bias). */
-VECTOR_CLONES
-void ln_rows(REAL *v, int64_t n, const REAL *gamma, REAL eps, int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; b++) {
-        REAL *restrict row = v + b * n;
-        normalize(row, n, eps);
-        for (int64_t j = 0; j < n; j++) row[j] *= gamma[j];
-    }
-}
-
-/* Inference (gx_now): the input half of step t for rows [b0, b1), gx = [LN_ih](x_t W_ih^T)
- * into the (B, G) buffer, one small GEMM a step instead of a (T, B, G) buffer for all
- * steps (at T = 1000, B = 32, H = 256: 131 MB written, read, and first page-faulted). */
-static void input_rows(gemm_fn gemm, const REAL *x, const REAL *w_ih, int64_t I,
-                       const REAL *ln_w, REAL eps, REAL *gx, int64_t G, int64_t t, int64_t B,
-                       int64_t b0, int64_t b1) {
+/* Inference (gx_now): the input half of step t for rows [b0, b1), gx = x_t W_ih^T into
+ * the (B, G) buffer (LN_ih, where there is one, is the step's), one small GEMM a step
+ * instead of a (T, B, G) buffer for all steps (at T = 1000, B = 32, H = 256: 131 MB
+ * written, read, and first page-faulted). */
+static void input_rows(gemm_fn gemm, const REAL *x, const REAL *w_ih, int64_t I, REAL *gx,
+                       int64_t G, int64_t t, int64_t B, int64_t b0, int64_t b1) {
     if (!x) return;
     gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)I, x + (t * B + b0) * I, (int)I, w_ih,
              gx + b0 * G, (int)G);
-    if (ln_w) ln_rows(gx, G, ln_w, eps, b0, b1);
 }
 
 
@@ -817,16 +853,15 @@ int64_t rnn_openmp(void) {
  * named here): per step forward, [the input half (inference),] one GEMM a_t = (h_{t-1} m)
  * W_hh^T into a (kept for every step where LN_hh needs its ŷ: A_PER_STEP), then the rows;
  * backward, the rows, then R = D_t W_hh (D: the gradient of a). GATES: G / H. */
-#define FORWARD_SEQ(kind, GATES, A_PER_STEP, EPS)                                           \
+#define FORWARD_SEQ(kind, GATES, A_PER_STEP)                                                \
     void kind##_forward_seq(const kind##_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,  \
-                            int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,     \
-                            const REAL *ln_ih_w) {                                           \
+                            int64_t threads, const REAL *x, const REAL *w_ih, int64_t I) {   \
         const int64_t B = s->B, H = s->H, G = (GATES) * H, per_step = (A_PER_STEP);         \
         _Pragma("omp parallel num_threads(threads)") {                                       \
             int64_t b0, b1;                                                                  \
             my_rows(B, &b0, &b1);                                                            \
             for (int64_t t = 0; t < T && b1 > b0; t++) {                                     \
-                input_rows(gemm, x, w_ih, I, ln_ih_w, (EPS), (REAL *)s->gx, G, t, B, b0, b1); \
+                input_rows(gemm, x, w_ih, I, (REAL *)s->gx, G, t, B, b0, b1);                \
                 REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;                          \
                 gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H,    \
                          w_hh, a, (int)G);                                                   \
@@ -850,16 +885,15 @@ int64_t rnn_openmp(void) {
         }                                                                                    \
     }
 
-FORWARD_SEQ(lstm, 4, s->ln_hh_w && s->keep, s->eps)
+FORWARD_SEQ(lstm, 4, s->ln_hh_w && s->keep)
 BACKWARD_SEQ(lstm, 4, LSTM_SUMS(H), s->da)
-FORWARD_SEQ(gru, 3, s->ln_hh_w && s->keep, s->eps)
+FORWARD_SEQ(gru, 3, s->ln_hh_w && s->keep)
 BACKWARD_SEQ(gru, 3, GRU_SUMS(H), s->da)
-FORWARD_SEQ(elman, 1, 0, 0) /* a holds one step; no norms */
+FORWARD_SEQ(elman, 1, 0) /* a holds one step; no norms */
 BACKWARD_SEQ(elman, 1, H, s->dgx) /* dgx: the gradient of the pre-activation, also of a */
 
 void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
+                        int64_t threads, const REAL *x, const REAL *w_ih, int64_t I) {
     const int64_t B = s->B, H = s->H, G = 3 * H;
 #pragma omp parallel num_threads(threads)
     {
@@ -867,7 +901,7 @@ void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_f
         my_rows(B, &b0, &b1);
         const int M = (int)(b1 - b0);
         for (int64_t t = 0; t < T && M > 0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, G, t, B, b0, b1);
+            input_rows(gemm, x, w_ih, I, (REAL *)s->gx, G, t, B, b0, b1);
             REAL *a = s->a + b0 * G, *q = s->q + ((s->keep ? t * B : 0) + b0) * H;
             gemm_xwt(gemm, M, (int)(2 * H), (int)H, OPERAND(s, t, b0), (int)H, w_hh, a, (int)G);
             gru_rb_forward_a(s, t, b0, b1);
