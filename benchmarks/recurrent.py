@@ -2,6 +2,8 @@
 
     python benchmarks/recurrent.py            # full table, writes benchmarks/results/recurrent.json
     python benchmarks/recurrent.py --quick    # T=50 only, 3 repeats (a smoke run)
+    python benchmarks/recurrent.py --threads 1 --only lstm-peephole ... --out FILE
+                                              # some rows, one torch thread, elsewhere
 
 B=32, input 64, hidden 256, T in {50, 200, 1000}, 2 threads. Each repeat times torch
 and seqlab back to back (interleaved, so load on the machine hits both alike); the
@@ -33,6 +35,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqlab.nn as snn
+from seqlab.run import git_commit
 
 B, I, H = 32, 64, 256
 
@@ -185,6 +188,7 @@ def main() -> None:
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     result = {
         "benchmark": "recurrent",
+        "commit": git_commit(),
         "config": {
             "batch": B,
             "input": I,
