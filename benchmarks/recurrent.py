@@ -132,7 +132,7 @@ def bench(kind: str, T: int, repeats: int, hidden: int = H) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[50, 200, 1000])
+    parser.add_argument("--lengths", type=int, nargs="*", default=[50, 200, 1000])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--variant-lengths", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--variant-hidden", type=int, nargs="*", default=[64, 1024])
