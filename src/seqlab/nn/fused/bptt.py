@@ -5,8 +5,10 @@ Elman RNN with recurrent dropout in training: autograd over the reference loop r
 small ops per step and replays them backward, several times torch's fused kernels. Here
 each layer-direction is one :class:`torch.autograd.Function`:
 
-* the input projection (``W_ih x``, ``LN_ih``, the biases) is hoisted out of the loop: one
-  GEMM over all T steps, under autograd as usual;
+* the input projection ``W_ih x`` is hoisted out of the loop: one GEMM over all T steps
+  (for the LSTM and GRU inside the Function, into its own buffer, which the C steps
+  normalize in place for ``LN_ih``; the backward steps apply LN_ih' in place and dx, dW_ih
+  are two GEMMs after the loop; for the Elman cell and the reset-before GRU under autograd);
 * the forward runs the time loop without a graph, saving only what the backward needs
   (activations, states, norm statistics); the backward runs the BPTT recursion of the same
   equations (``rnn_cells.c`` gives them);
@@ -17,6 +19,9 @@ each layer-direction is one :class:`torch.autograd.Function`:
   the threads never wait for each other between steps;
 * the gradients of ``W_hh`` (one GEMM over all steps) and of the biases, peepholes and
   norm gains (sums the C steps accumulate in double) come after the loop.
+
+Step buffers of 4 MB and more ask for transparent huge pages (:class:`_Buffers`): their
+memory is fresh at each call, and the first write of each 4 KB page faults.
 
 Where PyTorch's BLAS is not found the time loop runs in Python instead: per step one
 ``torch.mm`` and one C call for the elementwise half (the same function, slower).

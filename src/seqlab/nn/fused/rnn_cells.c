@@ -1,16 +1,17 @@
-/* The elementwise half of one time step of the custom LSTM and GRU cells, forward and
- * backward, for the explicit backward through time of seqlab/nn/fused/bptt.py.
+/* The time steps of the custom LSTM, GRU and Elman cells, forward and backward, for the
+ * explicit backward through time of seqlab/nn/fused/bptt.py.
  *
- * Per step the Python loop runs one GEMM in PyTorch (a = (h_{t-1} ⊙ m) W_hh^T forward,
- * R = da_t W_hh backward) and one call here, which does everything else of the step in
- * one pass over each batch row: layer norms, gates, peepholes, the recurrent-dropout
- * mask m, the lengths mask. The equations are those of seqlab/nn/cells.py:
+ * Per step one GEMM (a = (h_{t-1} ⊙ m) W_hh^T forward, R = da_t W_hh backward; the whole
+ * time loop is here, *_seq below, or in Python where no BLAS is found) and one pass over
+ * each batch row for everything else of the step: layer norms, gates, peepholes, the
+ * recurrent-dropout mask m, the lengths mask. The equations are those of
+ * seqlab/nn/cells.py (gx_t = W_ih x_t, normalized here in place where LN_ih is on):
  *
- *   LSTM:  z = gx_t + bias + LN_hh(a_t)      (gx_t + bias = [LN_ih](W_ih x_t) + b_ih + b_hh)
+ *   LSTM:  z = [LN_ih](gx_t) + bias + LN_hh(a_t)      (bias = b_ih + b_hh [+ β_ih])
  *          i = σ(z_i + p_i c_{t-1}),  f = σ(z_f + p_f c_{t-1}),  g = tanh(z_g)
  *          c_t = f c_{t-1} + i g,     o = σ(z_o + p_o c_t)
  *          h_t = o tanh(LN_c(c_t))
- *   GRU:   gh = LN_hh(a_t) + b_hh,   gx' = gx_t + bias  (= [LN_ih](W_ih x_t) + b_ih)
+ *   GRU:   gh = LN_hh(a_t) + b_hh,   gx' = [LN_ih](gx_t) + bias  (bias = b_ih [+ β_ih])
  *          r = σ(gx'_r + gh_r),  z = σ(gx'_z + gh_z),  n = tanh(gx'_n + r gh_n)
  *          h_t = (1 - z) n + z h_{t-1}
  *
