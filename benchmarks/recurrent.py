@@ -2,6 +2,8 @@
 
     python benchmarks/recurrent.py            # full table, writes benchmarks/results/recurrent.json
     python benchmarks/recurrent.py --quick    # T=50 only, 3 repeats (a smoke run)
+    python benchmarks/recurrent.py --threads 1 --only lstm-peephole ... --out FILE
+                                              # some rows, one torch thread, elsewhere
 
 B=32, input 64, hidden 256, T in {50, 200, 1000}, 2 threads. Each repeat times torch
 and seqlab back to back (interleaved, so load on the machine hits both alike); the
@@ -15,7 +17,11 @@ dropout 0.25, in training mode; also Elman with recurrent dropout and the GRU wi
 reset_after=False) run seqlab's explicit-BPTT path (``path`` "bptt"); their ratio is
 against torch's fused RNN, LSTM or GRU of the same size, the cost of the variant.
 Goal (issue #19) at hidden 256: train step <= 1.25x, forward <= 1.4x; hidden 64 and 1024
-are reported (``--variant-hidden``). "path" is what seqlab ran: "torch" (torch's kernel),
+are reported (``--variant-hidden``). Each row also gives the process CPU time
+(``*_cpu_ms``, ``*_cpu_ratio``): on a shared machine the wall clock also counts the time
+other jobs hold the cores; with one torch thread the CPU time is what each side's kernels
+cost (with two it sums both threads).
+"path" is what seqlab ran: "torch" (torch's kernel),
 "bptt" (seqlab's fused cells) or "loop" (the reference loop).
 """
 
@@ -33,6 +39,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqlab.nn as snn
+from seqlab.run import git_commit
 
 B, I, H = 32, 64, 256
 
@@ -76,21 +83,23 @@ def run(module, x, lengths):
     return module(x, lengths=lengths)[0]
 
 
-def time_forward(module, x, lengths=None) -> float:
+def time_forward(module, x, lengths=None) -> tuple[float, float]:
+    """(wall, CPU) seconds of a forward without grad."""
     with torch.no_grad():
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run(module, x, lengths)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
 
-def time_train_step(module, x, opt, lengths=None) -> float:
-    start = time.perf_counter()
+def time_train_step(module, x, opt, lengths=None) -> tuple[float, float]:
+    """(wall, CPU) seconds of forward, backward and an SGD step."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = run(module, x, lengths)
     loss = out.square().mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def path_name(module, x) -> str:
@@ -108,7 +117,7 @@ def bench(kind: str, T: int, repeats: int, hidden: int = H) -> dict:
     if lengths is not None:
         lengths[0] = T
     opts = {m: torch.optim.SGD(m.parameters(), lr=1e-6) for m in (ref, ours)}
-    fwd = {"torch": [], "seqlab": []}
+    fwd = {"torch": [], "seqlab": []}  # (wall, CPU) per repeat
     train = {"torch": [], "seqlab": []}
     for m in (ref, ours):  # warm-up (oneDNN primitive creation, allocator)
         time_forward(m, x, lengths)
@@ -120,16 +129,18 @@ def bench(kind: str, T: int, repeats: int, hidden: int = H) -> dict:
     row = {"kind": kind, "hidden": hidden, "T": T, "path": path_name(ours, x)}
     row["fused"] = row["path"] != "loop"
     for what, times in (("forward", fwd), ("train_step", train)):
-        t_ref, t_ours = statistics.median(times["torch"]), statistics.median(times["seqlab"])
-        row[f"{what}_torch_ms"] = round(t_ref * 1e3, 3)
-        row[f"{what}_seqlab_ms"] = round(t_ours * 1e3, 3)
-        row[f"{what}_ratio"] = round(t_ours / t_ref, 3)
+        for k, tail in ((0, ""), (1, "_cpu")):  # wall clock, CPU time
+            t_ref = statistics.median(t[k] for t in times["torch"])
+            t_ours = statistics.median(t[k] for t in times["seqlab"])
+            row[f"{what}_torch{tail}_ms"] = round(t_ref * 1e3, 3)
+            row[f"{what}_seqlab{tail}_ms"] = round(t_ours * 1e3, 3)
+            row[f"{what}{tail}_ratio"] = round(t_ours / t_ref, 3)
     return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[50, 200, 1000])
+    parser.add_argument("--lengths", type=int, nargs="*", default=[50, 200, 1000])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--variant-lengths", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--variant-hidden", type=int, nargs="*", default=[64, 1024])
@@ -151,7 +162,7 @@ def main() -> None:
     if args.only:
         plan = [p for p in plan if p[0] in args.only]
     header = f"{'layer':<25}{'H':>6}{'T':>6}{'path':>7}{'fwd torch':>11}{'fwd ours':>10}"
-    header += f"{'ratio':>7}{'step torch':>12}{'step ours':>11}{'ratio':>7}"
+    header += f"{'ratio':>7}{'step torch':>12}{'step ours':>11}{'ratio':>7}{'cpu ratios':>12}"
     start_load = os.getloadavg()
     print(f"B={B} input={I} threads={torch.get_num_threads()} repeats={args.repeats}")
     print(f"load average (1, 5, 15 min) at the start: {' '.join(f'{v:.2f}' for v in start_load)}")
@@ -163,7 +174,8 @@ def main() -> None:
             f"{kind:<25}{hidden:>6}{T:>6}{row['path']:>7}{row['forward_torch_ms']:>9.1f}ms"
             f"{row['forward_seqlab_ms']:>8.1f}ms{row['forward_ratio']:>7.2f}"
             f"{row['train_step_torch_ms']:>10.1f}ms{row['train_step_seqlab_ms']:>9.1f}ms"
-            f"{row['train_step_ratio']:>7.2f}",
+            f"{row['train_step_ratio']:>7.2f}"
+            f"{row['forward_cpu_ratio']:>7.2f}{row['train_step_cpu_ratio']:>6.2f}",
             flush=True,
         )
     plain = [r for r in rows if r["path"] == "torch" and "+lengths" not in r["kind"]]
@@ -176,6 +188,8 @@ def main() -> None:
         worst_custom = {
             "forward": max(r["forward_ratio"] for r in custom),
             "train_step": max(r["train_step_ratio"] for r in custom),
+            "forward_cpu": max(r["forward_cpu_ratio"] for r in custom),
+            "train_step_cpu": max(r["train_step_cpu_ratio"] for r in custom),
         }
         print(
             f"custom cells at hidden {H}: worst forward {worst_custom['forward']:.2f}"
@@ -185,6 +199,7 @@ def main() -> None:
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     result = {
         "benchmark": "recurrent",
+        "commit": git_commit(),
         "config": {
             "batch": B,
             "input": I,

@@ -218,7 +218,9 @@ def test_plain_cells_keep_torch_kernels_and_take_bptt_for_recurrent_dropout():
     assert snn.LSTM(4, 5, peephole=True, impl="reference").fused_path(x) is None
 
 
-def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
+def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True, from_x=False):
+    """The inputs of ``FUNCTIONS[kind]``; the LSTM's and GRU's with LN_ih's gain, and
+    their input half given as gx (W_ih x before the norm) or, ``from_x``, as x and W_ih."""
     gen = torch.Generator().manual_seed(4)
 
     def rand(*shape):
@@ -230,15 +232,18 @@ def _function_inputs(kind, T=4, B=3, H=2, lengths=True, mask=True):
     if lengths:
         valid = (torch.arange(T).unsqueeze(1) < torch.tensor([T, 2, 1])).to(torch.uint8)
     lib = bptt.cell_library(torch.float64)
+    gx, source = rand(T, B, G), (None, None, rand(G))  # x, w_ih, ln_ih_w
+    if from_x:
+        gx, source = None, (rand(T, B, 3), rand(G, 3), rand(G))
     if kind == "lstm":
-        return (rand(T, B, G), rand(G), rand(B, H), rand(B, H), rand(G, H), rand(3 * H),
-                rand(G), rand(G), rand(H), rand(H), drop, valid, True, 1e-5, lib)  # fmt: skip
+        return (gx, rand(G), rand(B, H), rand(B, H), rand(G, H), rand(3 * H), rand(G), rand(G),
+                rand(H), rand(H), drop, valid, True, 1e-5, lib, *source)  # fmt: skip
     if kind == "elman":
         return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), drop, valid, True, False, lib)
     if kind == "gru_rb":
         return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), drop, valid, True, lib)
-    return (rand(T, B, G), rand(G), rand(B, H), rand(G, H), rand(G), rand(G), rand(G), drop,
-            valid, True, 1e-5, lib)  # fmt: skip
+    return (gx, rand(G), rand(B, H), rand(G, H), rand(G), rand(G), rand(G), drop, valid, True,
+            1e-5, lib, *source)  # fmt: skip
 
 
 FUNCTIONS = {
@@ -263,8 +268,20 @@ def test_gradcheck_functions(kind, mask, lengths):
 def test_gradcheck_functions_without_options(kind):
     """No bias, peepholes or norms (the None inputs): the plain cell with a dropout mask."""
     args = list(_function_inputs(kind))
-    for i in {"lstm": [1, 5, 6, 7, 8, 9], "gru": [1, 4, 5, 6], "gru_rb": [1], "elman": [1]}[kind]:
+    nones = {"lstm": [1, 5, 6, 7, 8, 9, 17], "gru": [1, 4, 5, 6, 14], "gru_rb": [1], "elman": [1]}
+    for i in nones[kind]:
         args[i] = None
+    assert torch.autograd.gradcheck(FUNCTIONS[kind].apply, tuple(args))
+
+
+@pytest.mark.parametrize("ln", [True, False], ids=["ln-ih", "no-ln-ih"])
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gradcheck_functions_making_the_input_half(kind, ln):
+    """gx = x W_ih^T made inside the Function (its training path), LN_ih in the C steps
+    or (no-ln-ih) the bias in the GEMM: the gradients of x, W_ih and LN_ih's gain."""
+    args = list(_function_inputs(kind, from_x=True))
+    if not ln:
+        args[-1] = None
     assert torch.autograd.gradcheck(FUNCTIONS[kind].apply, tuple(args))
 
 

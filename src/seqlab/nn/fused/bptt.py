@@ -5,8 +5,10 @@ Elman RNN with recurrent dropout in training: autograd over the reference loop r
 small ops per step and replays them backward, several times torch's fused kernels. Here
 each layer-direction is one :class:`torch.autograd.Function`:
 
-* the input projection (``W_ih x``, ``LN_ih``, the biases) is hoisted out of the loop: one
-  GEMM over all T steps, under autograd as usual;
+* the input projection ``W_ih x`` is hoisted out of the loop: one GEMM over all T steps
+  (for the LSTM and GRU inside the Function, into its own buffer, which the C steps
+  normalize in place for ``LN_ih``; the backward steps apply LN_ih' in place and dx, dW_ih
+  are two GEMMs after the loop; for the Elman cell and the reset-before GRU under autograd);
 * the forward runs the time loop without a graph, saving only what the backward needs
   (activations, states, norm statistics); the backward runs the BPTT recursion of the same
   equations (``rnn_cells.c`` gives them);
@@ -17,6 +19,9 @@ each layer-direction is one :class:`torch.autograd.Function`:
   the threads never wait for each other between steps;
 * the gradients of ``W_hh`` (one GEMM over all steps) and of the biases, peepholes and
   norm gains (sums the C steps accumulate in double) come after the loop.
+
+Step buffers of 4 MB and more ask for transparent huge pages (:class:`_Buffers`): their
+memory is fresh at each call, and the first write of each 4 KB page faults.
 
 Where PyTorch's BLAS is not found the time loop runs in Python instead: per step one
 ``torch.mm`` and one C call for the elementwise half (the same function, slower).
@@ -55,8 +60,8 @@ _p, _i = ctypes.c_void_p, ctypes.c_int64
 
 
 _LIBS: dict[torch.dtype, ctypes.CDLL] = {}  # loaded and bound, per element type
-# *_seq(seq, T, w_hh, gemm, threads[, x, w_ih, I, ln_ih_w])
-_SEQ_ARGS = {"forward": [_p, _i, _p, _p, _i, _p, _p, _i, _p], "backward": [_p, _i, _p, _p, _i]}
+# *_seq(seq, T, w_hh, gemm, threads[, x, w_ih, I])
+_SEQ_ARGS = {"forward": [_p, _i, _p, _p, _i, _p, _p, _i], "backward": [_p, _i, _p, _p, _i]}
 
 
 def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
@@ -81,13 +86,14 @@ def cell_library(dtype: torch.dtype) -> ctypes.CDLL | None:
         getattr(lib, f"gru_rb_{way}_seq").argtypes = _SEQ_ARGS[way]
         for part in "ab":
             getattr(lib, f"gru_rb_{way}_step_{part}").argtypes = [_p, _i]
+    lib.rnn_huge_pages.argtypes, lib.rnn_huge_pages.restype = [_p, _i], _i
     _LIBS[dtype] = lib
     return lib
 
 
 def _time_loop(lib, kind: str, way: str, w_hh: Tensor, raw: RawInput | None = None):
     """``loop(seq, T)``: the whole time loop in C with PyTorch's BLAS (``*_seq``), or None
-    where that BLAS is not found (then the caller loops in Python, :func:`_forward_steps`).
+    where that BLAS is not found (then the caller loops in Python, :func:`_run_forward`).
     ``raw``: the forward also makes the input half, step by step (:class:`RawInput`)."""
     gemm = gemm_pointer(w_hh.dtype)
     if gemm is None:
@@ -95,9 +101,9 @@ def _time_loop(lib, kind: str, way: str, w_hh: Tensor, raw: RawInput | None = No
     fn, w, threads = getattr(lib, f"{kind}_{way}_seq"), w_hh.contiguous(), torch.get_num_threads()
     if way == "backward":
         return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads)
-    inputs = (None, None, 0, None) if raw is None else (
-        raw.x.data_ptr(), raw.w_ih.data_ptr(), raw.x.size(2), _ptr(raw.ln_w)
-    )  # fmt: skip
+    inputs = (
+        (None, None, 0) if raw is None else (raw.x.data_ptr(), raw.w_ih.data_ptr(), raw.x.size(2))
+    )
     return lambda seq, T: fn(ctypes.byref(seq), T, w.data_ptr(), gemm, threads, *inputs)
 
 
@@ -124,12 +130,10 @@ def _struct(kind: str, dtype: torch.dtype, pointers: str) -> type[ctypes.Structu
 
 _C_REAL = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
 # The pointer fields, in order, of lstm_seq / gru_seq / elman_seq in rnn_cells.c.
-_LSTM_FIELDS = (
-    "bias peep ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx a rstd_a act c h hm tc chat rstd_c"
-)
-_LSTM_FIELDS += " dh_out dgx da dcn R G dc sums"
-_GRU_FIELDS = "bias b_hh ln_hh_w ln_hh_b mask valid gx a rstd_a act ghn h hm dh_out dgx dgh da R G"
-_GRU_FIELDS += " sums"
+_LSTM_FIELDS = "bias peep ln_ih_w ln_hh_w ln_hh_b ln_c_w ln_c_b mask valid gx rstd_ih a rstd_a act"
+_LSTM_FIELDS += " c h hm tc chat rstd_c dh_out dgx da dcn R G dc sums"
+_GRU_FIELDS = "bias b_hh ln_ih_w ln_hh_w ln_hh_b mask valid gx rstd_ih a rstd_a act ghn h hm"
+_GRU_FIELDS += " dh_out dgx dgh da R G sums"
 _ELMAN_FIELDS = "bias mask valid gx a h hm dh_out dgx R G sums"
 _GRU_RB_FIELDS = "bias mask valid gx a act q h hm dh_out dgx dq R G sums"
 _FIELDS = {"lstm": _LSTM_FIELDS, "gru": _GRU_FIELDS, "elman": _ELMAN_FIELDS}
@@ -150,12 +154,11 @@ def _seq(kind, dtype, B, H, keep: bool, fourth: float | bool, gx_now=False, **te
 
 class RawInput(NamedTuple):
     """Inference (no backward follows): the input half left to the C time loop, which
-    computes ``gx_t = [LN_ih](x_t W_ih^T)`` (the norm's gain only) per step into a (B, G)
-    buffer (``rnn_cells.c``: ``input_rows``) instead of one (T, B, G) tensor for all steps."""
+    computes ``x_t W_ih^T`` per step into a (B, G) buffer (``rnn_cells.c``: ``input_rows``;
+    LN_ih, where there is one, is the step's) instead of one (T, B, G) tensor for all steps."""
 
     x: Tensor  # (T, B, I), contiguous
-    w_ih: Tensor  # (G, I)
-    ln_w: Tensor | None  # (G,) or None
+    w_ih: Tensor  # (G, I), contiguous
 
     def buffers(self) -> tuple[int, int, int, Tensor]:
         """``T, B, G`` and the one-step buffer."""
@@ -164,188 +167,274 @@ class RawInput(NamedTuple):
         return T, B, G, self.x.new_empty(B, G)
 
 
-def _forward_steps(
-    step, seq, h: Tensor, hm: Tensor | None, a: Tensor, w_hh: Tensor, T: int, keep: bool
-) -> None:
-    """The forward time loop of both cells: each step one GEMM of the previous state,
-    ``a_t = (h_{t-1} ⊙ m) W_hh^T`` (B, G), then the C step ``step(seq, t)``."""
-    operand, a_t, w_t = (h if hm is None else hm).unbind(0), a.unbind(0), w_hh.t()
+# Buffers from this size on ask for transparent huge pages (rnn_cells.c: rnn_huge_pages).
+_HUGE_BYTES = 4 << 20
+
+
+class _Buffers:
+    """Fresh buffers of ``like``'s dtype and device for one Function call; the large ones
+    (the (T, B, G) step buffers) on huge pages, which their first write faults in ~6x
+    faster on the machines measured (``rnn_cells.c``: ``rnn_huge_pages``)."""
+
+    def __init__(self, lib, like: Tensor):
+        self.lib, self.dtype, self.device = lib, like.dtype, like.device
+
+    def __call__(self, *shape: int, zero: bool = False) -> Tensor:
+        t = torch.empty(shape, dtype=self.dtype, device=self.device)
+        if t.nbytes >= _HUGE_BYTES:
+            self.lib.rnn_huge_pages(t.data_ptr(), t.nbytes)
+        return t.zero_() if zero else t
+
+    def contiguous(self, t: Tensor) -> Tensor:
+        """``t`` itself where contiguous, else a copy in a fresh buffer."""
+        return t if t.is_contiguous() else self(*t.shape).copy_(t)
+
+
+class _Forward(NamedTuple):
+    """What every Function's forward starts from (:func:`_forward_start`)."""
+
+    T: int
+    B: int
+    H: int
+    S: int  # steps held in the step buffers: T with keep, else 1 (rnn_cells.c: keep)
+    gx: Tensor  # (T, B, G), or one step's (B, G) rows made by the C loop from raw
+    raw: RawInput | None
+    bias: Tensor | None  # what the C step adds to gx (None where it rode in the GEMM)
+    new: _Buffers
+    h: Tensor  # (T + 1, B, H), h[0] = h0
+    hm: Tensor | None  # (S + 1, B, H), h ⊙ m, the W_hh operand (kept for dW_hh)
+
+
+def _forward_start(lib, gx, gates: int, h0: Tensor, mask: Tensor | None, keep, bias=None,
+                   x=None, w_ih=None, ln_ih_w=None) -> _Forward:  # fmt: skip
+    """The sizes, the input half, the states ``h`` and ``h ⊙ m`` with the initial state
+    written. The input half ``gx`` is a (T, B, G) tensor, a :class:`RawInput` (the C loop
+    makes it per step), or None: then it is ``x W_ih^T`` (x (T, B, I)), one GEMM here into
+    a fresh buffer (with the bias, unless LN_ih follows). With ``ln_ih_w`` the C steps
+    normalize gx in place (to LN_ih's ŷ), so a given gx is copied first."""
+    raw = gx if isinstance(gx, RawInput) else None
+    new = _Buffers(lib, h0)
+    if raw is not None:
+        T, B, G, gx = raw.buffers()
+    elif gx is None:
+        (T, B, _), G = x.shape, w_ih.size(0)
+        gx, x2, w_t = new(T, B, G), x.reshape(T * B, -1), w_ih.t()
+        if bias is not None and ln_ih_w is None:
+            torch.addmm(bias, x2, w_t, out=gx.view(T * B, G))
+            bias = None
+        else:
+            torch.mm(x2, w_t, out=gx.view(T * B, G))
+    else:
+        T, B, G = gx.shape
+        gx = new.contiguous(gx) if ln_ih_w is None else new(T, B, G).copy_(gx)
+    S, H = (T if keep else 1), G // gates
+    h, hm = new(T + 1, B, H), None
+    h[0] = h0
+    if mask is not None:
+        hm = new(S + 1, B, H)
+        torch.mul(h0, mask, out=hm[0])
+    return _Forward(T, B, H, S, gx, raw, bias, new, h, hm)
+
+
+def _run_forward(lib, kind: str, seq, w_hh: Tensor, f: _Forward, a: Tensor, keep) -> None:
+    """The forward time loop: in C (``*_forward_seq``), else per step in Python: one
+    GEMM of the previous state, ``a_t = (h_{t-1} ⊙ m) W_hh^T`` (B, G), then the C step."""
+    if (loop := _time_loop(lib, kind, "forward", w_hh, f.raw)) is not None:
+        return loop(seq, f.T)
+    step = getattr(lib, f"{kind}_forward_step")
+    operand, a_t, w_t = (f.h if f.hm is None else f.hm).unbind(0), a.unbind(0), w_hh.t()
     ref, per_step = ctypes.byref(seq), a.size(0) > 1  # else one row of a, reused
-    for t in range(T):
-        i = t if keep or hm is None else t % 2  # h ⊙ m is a ring of two without keep
+    for t in range(f.T):
+        i = t if keep or f.hm is None else t % 2  # h ⊙ m is a ring of two without keep
         torch.mm(operand[i], w_t, out=a_t[t if per_step else 0])
         step(ref, t)
+
+
+class _Backward(NamedTuple):
+    """What every Function's backward starts from (:func:`_backward_start`)."""
+
+    loop: object  # the C time loop, or None (per step in Python)
+    new: _Buffers
+    R: Tensor  # (B, H): d_{t+1} W_hh, what h_t receives through the recurrent GEMM
+    carry: Tensor  # (B, H): the gradient reaching h_t past the GEMM (rnn_cells.c: G)
+    sums: Tensor  # (threads, n) float64, zeroed: the C steps' parameter sums
+
+
+def _backward_start(ctx, name: str, kind: str, w_hh: Tensor, h: Tensor, n_sums: int):
+    _refuse_double_backward(name)
+    loop = _time_loop(ctx.lib, kind, "backward", w_hh)
+    new = _Buffers(ctx.lib, h)
+    R, carry = new(*h.shape[1:], zero=True), new(*h.shape[1:], zero=True)
+    sums = torch.zeros(torch.get_num_threads() if loop else 1, n_sums, dtype=torch.float64)
+    return _Backward(loop, new, R, carry, sums)
+
+
+def _run_backward(ctx, kind: str, seq, b: _Backward, T: int, d: Tensor, w_hh: Tensor) -> None:
+    """The backward time loop: in C, else per step the C step, then ``R = d_t W_hh``
+    (``d``: the gradient of ``a``, (T, B, G))."""
+    if b.loop is not None:
+        return b.loop(seq, T)
+    d_t, step, ref = d.unbind(0), getattr(ctx.lib, f"{kind}_backward_step"), ctypes.byref(seq)
+    for t in range(T - 1, -1, -1):
+        step(ref, t)
+        torch.mm(d_t[t], w_hh, out=b.R)  # (B, H): what step t-1's h receives via W_hh
+
+
+def _recurrent_grads(b: _Backward, mask, h: Tensor, hm, d: Tensor) -> tuple[Tensor, Tensor]:
+    """``dh0`` (the carry plus what came through W_hh, masked as h0 was) and ``dW_hh =
+    Σ_t d_t^T (h_{t-1} ⊙ m)``, one GEMM over all steps (``d`` (T, B, G))."""
+    T, B, _ = d.shape
+    dh0 = b.carry + (b.R if mask is None else b.R * mask)
+    operand = (h if hm is None else hm)[:T].reshape(T * B, -1)
+    return dh0, d.flatten(0, 1).t() @ operand
+
+
+def _input_grads(ctx, dgx: Tensor, s_ih: Tensor, x, w_ih, ln_ih_w) -> tuple:
+    """The gradients of the input half's inputs: of ``gx`` (where it was given), ``x``,
+    ``W_ih`` and LN_ih's gain (``s_ih``). ``dgx`` (T, B, G) is that of ``x W_ih^T`` here:
+    the C steps applied LN_ih' in place."""
+    need_x, need_w = ctx.needs_input_grad[-3:-1]
+    dx = dw_ih = None
+    if x is not None:
+        d2 = dgx.flatten(0, 1)
+        dx = (d2 @ w_ih).view_as(x) if need_x else None
+        dw_ih = d2.t() @ x.flatten(0, 1) if need_w else None
+    return (dgx if ctx.gx_given else None), dx, dw_ih, (s_ih if ln_ih_w is not None else None)
 
 
 class LSTMFunction(torch.autograd.Function):
     """One LSTM layer-direction over time; see ``rnn_cells.c`` for the equations.
 
-    Inputs: ``gx`` (T, B, 4H) and ``bias`` (4H) or None, the hoisted input half
-    (``gx + bias = [LN_ih](W_ih x) + b_ih + b_hh``), ``h0``, ``c0`` (B, H), ``w_hh``
-    (4H, H), then ``peep`` (3H), ``ln_hh_w``, ``ln_hh_b``
-    (4H), ``ln_c_w``, ``ln_c_b`` (H), each or None, the dropout ``mask`` (B, H) or None,
-    ``valid`` (T, B) uint8 or None, ``keep`` (False: no backward follows, save nothing),
-    ``eps`` and the library. Returns ``h`` (T, B, H), the state after each step (held over
-    padding), and the last cell state ``c_T`` (B, H).
+    Inputs: the input half, ``gx`` (T, B, 4H), a :class:`RawInput` or None (then ``x``
+    and ``w_ih`` below make it), and ``bias`` (4H) or None: ``gx + bias =
+    [LN_ih](W_ih x) + b_ih + b_hh``, with LN_ih's shift in ``bias``; ``h0``, ``c0`` (B,
+    H), ``w_hh`` (4H, H), then ``peep`` (3H), ``ln_hh_w``, ``ln_hh_b`` (4H), ``ln_c_w``,
+    ``ln_c_b`` (H), each or None, the dropout ``mask`` (B, H) or None, ``valid`` (T, B)
+    uint8 or None, ``keep`` (False: no backward follows, save nothing), ``eps``, the
+    library, ``x`` (T, B, I) and ``w_ih`` (4H, I) or None, LN_ih's gain ``ln_ih_w`` (4H)
+    or None (then gx is W_ih x before the norm). Returns ``h`` (T, B, H), the state after
+    each step (held over padding), and the last cell state ``c_T`` (B, H).
     """
 
     @staticmethod
     def forward(ctx, gx, bias, h0, c0, w_hh, peep, ln_hh_w, ln_hh_b, ln_c_w, ln_c_b, mask,
-                valid, keep, eps, lib):  # fmt: skip
-        raw = gx if isinstance(gx, RawInput) else None
-        now = raw is not None  # rnn_cells.c: gx_now
-        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
-        H = G // 4
-        new = dict(dtype=gx.dtype, device=gx.device)
-        S = T if keep else 1  # steps held in the step buffers (rnn_cells.c: keep)
-        h, c = torch.empty(T + 1, B, H, **new), torch.empty(S + 1, B, H, **new)
-        h[0], c[0] = h0, c0
-        hm = None
-        if mask is not None:  # h ⊙ m, the W_hh operand, kept for dW_hh
-            hm = torch.empty(S + 1, B, H, **new)
-            torch.mul(h0, mask, out=hm[0])
+                valid, keep, eps, lib, x, w_ih, ln_ih_w):  # fmt: skip
+        ctx.gx_given = isinstance(gx, Tensor)
+        f = _forward_start(lib, gx, 4, h0, mask, keep, bias, x, w_ih, ln_ih_w)
+        T, B, H, S, new = f.T, f.B, f.H, f.S, f.new
+        c = new(S + 1, B, H)
+        c[0] = c0
         A = S if ln_hh_w is not None else 1  # W_hh h outlives its step only as LN's ŷ
-        a, act, tc = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
-        rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
-        chat = torch.zeros(S, B, H, **new) if ln_c_w is not None else None  # 0 at padding
-        rstd_c = torch.empty(S, B, **new) if ln_c_w is not None else None
+        a, act, tc = new(A, B, 4 * H), new(S, B, 4 * H), new(S, B, H)
+        rstd_ih = new(S, B) if ln_ih_w is not None else None
+        rstd_a = new(S, B) if ln_hh_w is not None else None
+        chat = new(S, B, H, zero=True) if ln_c_w is not None else None  # 0 at padding
+        rstd_c = new(S, B) if ln_c_w is not None else None
         seq = _seq(
-            "lstm", gx.dtype, B, H, keep, eps, now, bias=bias, peep=peep, ln_hh_w=ln_hh_w,
-            ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b, mask=mask, valid=valid, gx=gx, a=a,
-            rstd_a=rstd_a, act=act, c=c, h=h, hm=hm, tc=tc, chat=chat, rstd_c=rstd_c,
+            "lstm", f.gx.dtype, B, H, keep, eps, f.raw is not None, bias=f.bias, peep=peep,
+            ln_ih_w=ln_ih_w, ln_hh_w=ln_hh_w, ln_hh_b=ln_hh_b, ln_c_w=ln_c_w, ln_c_b=ln_c_b,
+            mask=mask, valid=valid, gx=f.gx, rstd_ih=rstd_ih, a=a, rstd_a=rstd_a, act=act,
+            c=c, h=f.h, hm=f.hm, tc=tc, chat=chat, rstd_c=rstd_c,
         )  # fmt: skip
-        if (loop := _time_loop(lib, "lstm", "forward", w_hh, raw)) is not None:
-            loop(seq, T)
-        else:
-            _forward_steps(lib.lstm_forward_step, seq, h, hm, a, w_hh, T, keep)
+        _run_forward(lib, "lstm", seq, w_hh, f, a, keep)
         if not keep:
-            return h[1:], c[T % 2].clone()
+            return f.h[1:], c[T % 2].clone()
         ctx.lib, ctx.eps, ctx.has_bias = lib, eps, bias is not None
-        ctx.save_for_backward(w_hh, peep, ln_hh_w, ln_c_w, mask, valid, h, c, hm, a, act, tc,
-                              chat, rstd_a, rstd_c)  # fmt: skip
-        return h[1:], c[T]
+        ln_y = f.gx if ln_ih_w is not None else None  # LN_ih's ŷ, made by the C steps
+        ctx.save_for_backward(w_hh, peep, ln_hh_w, ln_c_w, mask, valid, f.h, c, f.hm, a, act,
+                              tc, chat, rstd_a, rstd_c, ln_y, rstd_ih, x, w_ih,
+                              ln_ih_w)  # fmt: skip
+        return f.h[1:], c[T]
 
     @staticmethod
     def backward(ctx, dh, dc_last):
-        _refuse_double_backward("LSTMFunction")
-        w_hh, peep, ln_hh_w, ln_c_w, mask, valid, h, c, hm, a, act, tc, chat, rstd_a, rstd_c = (
-            ctx.saved_tensors
-        )
+        (w_hh, peep, ln_hh_w, ln_c_w, mask, valid, h, c, hm, a, act, tc, chat, rstd_a, rstd_c,
+         ln_y, rstd_ih, x, w_ih, ln_ih_w) = ctx.saved_tensors  # fmt: skip
         T, B, G = act.shape
         H = G // 4
-        dh = torch.zeros_like(h[1:]) if dh is None else dh.contiguous()
-        dc = (
-            torch.zeros_like(c[0])
-            if dc_last is None
-            else dc_last.clone(memory_format=torch.contiguous_format)
-        )
-        dgx = torch.empty_like(act)
-        da = torch.empty_like(act) if ln_hh_w is not None else dgx
-        dcn = torch.empty_like(h[1:]) if ln_c_w is not None else None
-        R, carry = torch.zeros_like(dc), torch.zeros_like(dc)
-        loop = _time_loop(ctx.lib, "lstm", "backward", w_hh)
-        sums = torch.zeros(torch.get_num_threads() if loop else 1, 13 * H, dtype=torch.float64)
+        b = _backward_start(ctx, "LSTMFunction", "lstm", w_hh, h, 17 * H)
+        dh = b.new(T, B, H, zero=True) if dh is None else b.new.contiguous(dh)
+        dc = b.new(B, H, zero=True) if dc_last is None else b.new(B, H).copy_(dc_last)
+        dgx = b.new(T, B, G)
+        # da: the gradient of W_hh h; dgx itself without norms (LN_ih rewrites dgx in place)
+        da = dgx if ln_hh_w is None and ln_ih_w is None else b.new(T, B, G)
+        dcn = b.new(T, B, H) if ln_c_w is not None else None
         seq = _seq(
-            "lstm", act.dtype, B, H, True, ctx.eps, peep=peep, ln_hh_w=ln_hh_w, ln_c_w=ln_c_w,
-            mask=mask, valid=valid, a=a, rstd_a=rstd_a, act=act, c=c, h=h, tc=tc, chat=chat,
-            rstd_c=rstd_c, dh_out=dh, dgx=dgx, da=da, dcn=dcn, R=R, G=carry, dc=dc, sums=sums,
+            "lstm", act.dtype, B, H, True, ctx.eps, peep=peep, ln_ih_w=ln_ih_w, ln_hh_w=ln_hh_w,
+            ln_c_w=ln_c_w, mask=mask, valid=valid, gx=ln_y, rstd_ih=rstd_ih, a=a,
+            rstd_a=rstd_a, act=act, c=c, h=h, tc=tc, chat=chat, rstd_c=rstd_c, dh_out=dh,
+            dgx=dgx, da=da, dcn=dcn, R=b.R, G=b.carry, dc=dc, sums=b.sums,
         )  # fmt: skip
-        if loop is not None:
-            loop(seq, T)
-        else:
-            da_t, step, ref = da.unbind(0), ctx.lib.lstm_backward_step, ctypes.byref(seq)
-            for t in range(T - 1, -1, -1):
-                step(ref, t)
-                torch.mm(da_t[t], w_hh, out=R)  # (B, H): what step t-1's h receives via W_hh
-        dh0 = carry + (R if mask is None else R * mask)
-        operand = (h if hm is None else hm)[:T].reshape(T * B, H)
-        dw_hh = da.reshape(T * B, G).t() @ operand  # Σ_t da_t^T (h_{t-1} ⊙ m)
+        _run_backward(ctx, "lstm", seq, b, T, da, w_hh)
+        dh0, dw_hh = _recurrent_grads(b, mask, h, hm, da)
         # the sums over steps and rows, accumulated by the C steps (rnn_cells.c: LSTM_SUMS)
-        sums = sums.sum(0).to(act.dtype)
-        s_gx, s_peep, s_a, s_cw, s_cb = sums.split([G, 3 * H, G, H, H])
+        sums = b.sums.sum(0).to(act.dtype)
+        s_gx, s_peep, s_a, s_cw, s_cb, s_ih = sums.split([G, 3 * H, G, H, H, G])
         dpeep = s_peep if peep is not None else None  # i and f peek at c_{t-1}, o at c_t
         dln_hh_w, dln_hh_b = (s_a, s_gx) if ln_hh_w is not None else (None, None)
         dln_c_w, dln_c_b = (s_cw, s_cb) if ln_c_w is not None else (None, None)
         dbias = s_gx if ctx.has_bias else None
+        dgx, dx, dw_ih, dln_ih_w = _input_grads(ctx, dgx, s_ih, x, w_ih, ln_ih_w)
         return (dgx, dbias, dh0, dc, dw_hh, dpeep, dln_hh_w, dln_hh_b, dln_c_w, dln_c_b,
-                None, None, None, None, None)  # fmt: skip
+                None, None, None, None, None, dx, dw_ih, dln_ih_w)  # fmt: skip
 
 
 class GRUFunction(torch.autograd.Function):
     """One GRU (``reset_after=True``) layer-direction over time; see ``rnn_cells.c``.
 
-    Inputs: ``gx`` (T, B, 3H) and ``bias`` (3H) or None (``gx + bias = [LN_ih](W_ih x) +
-    b_ih``), ``h0`` (B, H), ``w_hh`` (3H, H),
-    ``b_hh``, ``ln_hh_w``, ``ln_hh_b`` (3H) each or None, ``mask`` (B, H) or None,
-    ``valid`` (T, B) uint8 or None, ``keep``, ``eps`` and the library (as
-    :class:`LSTMFunction`). Returns ``h`` (T, B, H).
+    Inputs: the input half ``gx`` (T, B, 3H), a :class:`RawInput` or None, and ``bias``
+    (3H) or None (``gx + bias = [LN_ih](W_ih x) + b_ih``), ``h0`` (B, H), ``w_hh`` (3H,
+    H), ``b_hh``, ``ln_hh_w``, ``ln_hh_b`` (3H) each or None, ``mask`` (B, H) or None,
+    ``valid`` (T, B) uint8 or None, ``keep``, ``eps``, the library, ``x``, ``w_ih`` and
+    ``ln_ih_w`` (as :class:`LSTMFunction`). Returns ``h`` (T, B, H).
     """
 
     @staticmethod
-    def forward(ctx, gx, bias, h0, w_hh, b_hh, ln_hh_w, ln_hh_b, mask, valid, keep, eps, lib):
-        raw = gx if isinstance(gx, RawInput) else None
-        now = raw is not None  # rnn_cells.c: gx_now
-        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
-        H = G // 3
-        new = dict(dtype=gx.dtype, device=gx.device)
-        S = T if keep else 1
-        h = torch.empty(T + 1, B, H, **new)
-        h[0] = h0
-        hm = None
-        if mask is not None:
-            hm = torch.empty(S + 1, B, H, **new)
-            torch.mul(h0, mask, out=hm[0])
+    def forward(ctx, gx, bias, h0, w_hh, b_hh, ln_hh_w, ln_hh_b, mask, valid, keep, eps, lib,
+                x, w_ih, ln_ih_w):  # fmt: skip
+        ctx.gx_given = isinstance(gx, Tensor)
+        f = _forward_start(lib, gx, 3, h0, mask, keep, bias, x, w_ih, ln_ih_w)
+        B, H, S, new = f.B, f.H, f.S, f.new
         A = S if ln_hh_w is not None else 1
-        a, act, ghn = torch.empty(A, B, G, **new), *(torch.empty(S, B, n, **new) for n in (G, H))
-        rstd_a = torch.empty(S, B, **new) if ln_hh_w is not None else None
+        a, act, ghn = new(A, B, 3 * H), new(S, B, 3 * H), new(S, B, H)
+        rstd_ih = new(S, B) if ln_ih_w is not None else None
+        rstd_a = new(S, B) if ln_hh_w is not None else None
         seq = _seq(
-            "gru", gx.dtype, B, H, keep, eps, now, bias=bias, b_hh=b_hh, ln_hh_w=ln_hh_w,
-            ln_hh_b=ln_hh_b, mask=mask, valid=valid, gx=gx, a=a, rstd_a=rstd_a, act=act,
-            ghn=ghn, h=h, hm=hm,
+            "gru", f.gx.dtype, B, H, keep, eps, f.raw is not None, bias=f.bias, b_hh=b_hh,
+            ln_ih_w=ln_ih_w, ln_hh_w=ln_hh_w, ln_hh_b=ln_hh_b, mask=mask, valid=valid,
+            gx=f.gx, rstd_ih=rstd_ih, a=a, rstd_a=rstd_a, act=act, ghn=ghn, h=f.h, hm=f.hm,
         )  # fmt: skip
-        if (loop := _time_loop(lib, "gru", "forward", w_hh, raw)) is not None:
-            loop(seq, T)
-        else:
-            _forward_steps(lib.gru_forward_step, seq, h, hm, a, w_hh, T, keep)
-        if not keep:
-            return h[1:]
-        ctx.lib, ctx.eps = lib, eps
-        ctx.has_bias, ctx.has_b_hh = bias is not None, b_hh is not None
-        ctx.save_for_backward(w_hh, ln_hh_w, mask, valid, h, hm, a, act, ghn, rstd_a)
-        return h[1:]
+        _run_forward(lib, "gru", seq, w_hh, f, a, keep)
+        if keep:
+            ctx.lib, ctx.eps = lib, eps
+            ctx.has_bias, ctx.has_b_hh = bias is not None, b_hh is not None
+            ln_y = f.gx if ln_ih_w is not None else None
+            ctx.save_for_backward(w_hh, ln_hh_w, mask, valid, f.h, f.hm, a, act, ghn, rstd_a,
+                                  ln_y, rstd_ih, x, w_ih, ln_ih_w)  # fmt: skip
+        return f.h[1:]
 
     @staticmethod
     def backward(ctx, dh):
-        _refuse_double_backward("GRUFunction")
-        w_hh, ln_hh_w, mask, valid, h, hm, a, act, ghn, rstd_a = ctx.saved_tensors
+        (w_hh, ln_hh_w, mask, valid, h, hm, a, act, ghn, rstd_a, ln_y, rstd_ih, x, w_ih,
+         ln_ih_w) = ctx.saved_tensors  # fmt: skip
         T, B, G = act.shape
-        H = G // 3
-        dh = dh.contiguous()
-        dgx, dgh = torch.empty_like(act), torch.empty_like(act)
-        da = torch.empty_like(act) if ln_hh_w is not None else dgh
-        R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
-        loop = _time_loop(ctx.lib, "gru", "backward", w_hh)
-        sums = torch.zeros(torch.get_num_threads() if loop else 1, 3 * G, dtype=torch.float64)
+        b = _backward_start(ctx, "GRUFunction", "gru", w_hh, h, 4 * G)
+        dh, dgx, dgh = b.new.contiguous(dh), b.new(T, B, G), b.new(T, B, G)
+        da = b.new(T, B, G) if ln_hh_w is not None else dgh
         seq = _seq(
-            "gru", act.dtype, B, H, True, ctx.eps, ln_hh_w=ln_hh_w, mask=mask, valid=valid, a=a,
-            rstd_a=rstd_a, act=act, ghn=ghn, h=h, dh_out=dh, dgx=dgx, dgh=dgh, da=da, R=R,
-            G=carry, sums=sums,
+            "gru", act.dtype, B, G // 3, True, ctx.eps, ln_ih_w=ln_ih_w, ln_hh_w=ln_hh_w,
+            mask=mask, valid=valid, gx=ln_y, rstd_ih=rstd_ih, a=a, rstd_a=rstd_a, act=act,
+            ghn=ghn, h=h, dh_out=dh, dgx=dgx, dgh=dgh, da=da, R=b.R, G=b.carry, sums=b.sums,
         )  # fmt: skip
-        if loop is not None:
-            loop(seq, T)
-        else:
-            da_t, step, ref = da.unbind(0), ctx.lib.gru_backward_step, ctypes.byref(seq)
-            for t in range(T - 1, -1, -1):
-                step(ref, t)
-                torch.mm(da_t[t], w_hh, out=R)
-        dh0 = carry + (R if mask is None else R * mask)
-        operand = (h if hm is None else hm)[:T].reshape(T * B, H)
-        dw_hh = da.reshape(T * B, G).t() @ operand
-        s_gx, s_gh, s_a = sums.sum(0).to(act.dtype).split(G)  # rnn_cells.c: GRU_SUMS
+        _run_backward(ctx, "gru", seq, b, T, da, w_hh)
+        dh0, dw_hh = _recurrent_grads(b, mask, h, hm, da)
+        s_gx, s_gh, s_a, s_ih = b.sums.sum(0).to(act.dtype).split(G)  # rnn_cells.c: GRU_SUMS
         dbias = s_gx if ctx.has_bias else None
         db_hh = s_gh if ctx.has_b_hh else None
         dln_w, dln_b = (s_a, s_gh) if ln_hh_w is not None else (None, None)
-        return dgx, dbias, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None, None
+        dgx, dx, dw_ih, dln_ih_w = _input_grads(ctx, dgx, s_ih, x, w_ih, ln_ih_w)
+        return (dgx, dbias, dh0, dw_hh, db_hh, dln_w, dln_b, None, None, None, None, None, dx,
+                dw_ih, dln_ih_w)  # fmt: skip
 
 
 class ElmanFunction(torch.autograd.Function):
@@ -358,51 +447,27 @@ class ElmanFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, relu, lib):
-        raw = gx if isinstance(gx, RawInput) else None
-        now = raw is not None  # rnn_cells.c: gx_now
-        T, B, H, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
-        new = dict(dtype=gx.dtype, device=gx.device)
-        S = T if keep else 1
-        h, a = torch.empty(T + 1, B, H, **new), torch.empty(1, B, H, **new)
-        h[0] = h0
-        hm = None
-        if mask is not None:
-            hm = torch.empty(S + 1, B, H, **new)
-            torch.mul(h0, mask, out=hm[0])
-        seq = _seq("elman", gx.dtype, B, H, keep, relu, now, bias=bias, mask=mask, valid=valid,
-                   gx=gx, a=a, h=h, hm=hm)  # fmt: skip
-        if (loop := _time_loop(lib, "elman", "forward", w_hh, raw)) is not None:
-            loop(seq, T)
-        else:
-            _forward_steps(lib.elman_forward_step, seq, h, hm, a, w_hh, T, keep)
+        f = _forward_start(lib, gx, 1, h0, mask, keep)
+        a = f.new(1, f.B, f.H)
+        seq = _seq("elman", f.gx.dtype, f.B, f.H, keep, relu, f.raw is not None, bias=bias,
+                   mask=mask, valid=valid, gx=f.gx, a=a, h=f.h, hm=f.hm)  # fmt: skip
+        _run_forward(lib, "elman", seq, w_hh, f, a, keep)
         if keep:
             ctx.lib, ctx.relu, ctx.has_bias = lib, relu, bias is not None
-            ctx.save_for_backward(w_hh, mask, valid, h, hm)
-        return h[1:]
+            ctx.save_for_backward(w_hh, mask, valid, f.h, f.hm)
+        return f.h[1:]
 
     @staticmethod
     def backward(ctx, dh):
-        _refuse_double_backward("ElmanFunction")
         w_hh, mask, valid, h, hm = ctx.saved_tensors
         T, B, H = dh.shape
-        dh = dh.contiguous()
-        dgx = torch.empty_like(dh)
-        R, carry = torch.zeros_like(h[0]), torch.zeros_like(h[0])
-        loop = _time_loop(ctx.lib, "elman", "backward", w_hh)
-        sums = torch.zeros(torch.get_num_threads() if loop else 1, H, dtype=torch.float64)
+        b = _backward_start(ctx, "ElmanFunction", "elman", w_hh, h, H)
+        dh, dgx = b.new.contiguous(dh), b.new(T, B, H)
         seq = _seq("elman", dh.dtype, B, H, True, ctx.relu, mask=mask, valid=valid, h=h,
-                   dh_out=dh, dgx=dgx, R=R, G=carry, sums=sums)  # fmt: skip
-        if loop is not None:
-            loop(seq, T)
-        else:
-            dgx_t, step, ref = dgx.unbind(0), ctx.lib.elman_backward_step, ctypes.byref(seq)
-            for t in range(T - 1, -1, -1):
-                step(ref, t)
-                torch.mm(dgx_t[t], w_hh, out=R)
-        dh0 = carry + (R if mask is None else R * mask)
-        operand = (h if hm is None else hm)[:T].reshape(T * B, H)
-        dw_hh = dgx.reshape(T * B, H).t() @ operand  # Σ_t dpre_t^T (h_{t-1} ⊙ m)
-        dbias = sums.sum(0).to(dh.dtype) if ctx.has_bias else None
+                   dh_out=dh, dgx=dgx, R=b.R, G=b.carry, sums=b.sums)  # fmt: skip
+        _run_backward(ctx, "elman", seq, b, T, dgx, w_hh)
+        dh0, dw_hh = _recurrent_grads(b, mask, h, hm, dgx)  # dgx: of the pre-activation
+        dbias = b.sums.sum(0).to(dh.dtype) if ctx.has_bias else None
         return dgx, dbias, dh0, dw_hh, None, None, None, None, None
 
 
@@ -417,30 +482,21 @@ class GRUResetBeforeFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gx, bias, h0, w_hh, mask, valid, keep, lib):
-        raw, w_hh = (gx if isinstance(gx, RawInput) else None), w_hh.contiguous()
-        now = raw is not None  # rnn_cells.c: gx_now
-        T, B, G, gx = raw.buffers() if raw else (*gx.shape, gx.contiguous())
-        H = G // 3
-        new = dict(dtype=gx.dtype, device=gx.device)
-        S = T if keep else 1
-        h = torch.empty(T + 1, B, H, **new)
-        h[0] = h0
-        hm = None
-        if mask is not None:
-            hm = torch.empty(S + 1, B, H, **new)
-            torch.mul(h0, mask, out=hm[0])
-        a, act = torch.empty(B, G, **new), torch.empty(S, B, G, **new)
-        q = torch.empty(S, B, H, **new)
-        seq = _seq("gru_rb", gx.dtype, B, H, keep, 0.0, now, bias=bias, mask=mask, valid=valid,
-                   gx=gx, a=a, act=act, q=q, h=h, hm=hm)  # fmt: skip
-        if (loop := _time_loop(lib, "gru_rb", "forward", w_hh, raw)) is not None:
-            loop(seq, T)
+        w_hh = w_hh.contiguous()
+        f = _forward_start(lib, gx, 3, h0, mask, keep)
+        B, H, S, new = f.B, f.H, f.S, f.new
+        a, act, q = new(B, 3 * H), new(S, B, 3 * H), new(S, B, H)
+        seq = _seq("gru_rb", f.gx.dtype, B, H, keep, 0.0, f.raw is not None, bias=bias,
+                   mask=mask, valid=valid, gx=f.gx, a=a, act=act, q=q, h=f.h,
+                   hm=f.hm)  # fmt: skip
+        if (loop := _time_loop(lib, "gru_rb", "forward", w_hh, f.raw)) is not None:
+            loop(seq, f.T)
         else:  # per step: a_rz, then the C step that makes q, then a_n, then the rest
-            hh, ref = (h if hm is None else hm).unbind(0), ctypes.byref(seq)
+            hh, ref = (f.h if f.hm is None else f.hm).unbind(0), ctypes.byref(seq)
             w_rz, w_n = w_hh[: 2 * H].t(), w_hh[2 * H :].t()
-            a_rz, a_n = torch.empty(B, 2 * H, **new), torch.empty(B, H, **new)
-            for t in range(T):
-                torch.mm(hh[t if keep or hm is None else t % 2], w_rz, out=a_rz)
+            a_rz, a_n = new(B, 2 * H), new(B, H)
+            for t in range(f.T):
+                torch.mm(hh[t if keep or f.hm is None else t % 2], w_rz, out=a_rz)
                 a[:, : 2 * H] = a_rz
                 lib.gru_rb_forward_step_a(ref, t)
                 torch.mm(q[t if keep else 0], w_n, out=a_n)
@@ -448,37 +504,33 @@ class GRUResetBeforeFunction(torch.autograd.Function):
                 lib.gru_rb_forward_step_b(ref, t)
         if keep:
             ctx.lib, ctx.has_bias = lib, bias is not None
-            ctx.save_for_backward(w_hh, mask, valid, h, hm, act, q)
-        return h[1:]
+            ctx.save_for_backward(w_hh, mask, valid, f.h, f.hm, act, q)
+        return f.h[1:]
 
     @staticmethod
     def backward(ctx, dh):
-        _refuse_double_backward("GRUResetBeforeFunction")
         w_hh, mask, valid, h, hm, act, q = ctx.saved_tensors
         T, B, G = act.shape
         H = G // 3
-        dh = dh.contiguous()
-        dgx = torch.empty_like(act)
-        dq, R, carry = (torch.zeros_like(h[0]) for _ in range(3))
-        loop = _time_loop(ctx.lib, "gru_rb", "backward", w_hh)
-        sums = torch.zeros(torch.get_num_threads() if loop else 1, G, dtype=torch.float64)
+        b = _backward_start(ctx, "GRUResetBeforeFunction", "gru_rb", w_hh, h, G)
+        dh, dgx, dq = b.new.contiguous(dh), b.new(T, B, G), b.new(B, H, zero=True)
         seq = _seq("gru_rb", act.dtype, B, H, True, 0.0, mask=mask, valid=valid, act=act, q=q,
-                   h=h, hm=hm, dh_out=dh, dgx=dgx, dq=dq, R=R, G=carry, sums=sums)  # fmt: skip
-        if loop is not None:
-            loop(seq, T)
+                   h=h, hm=hm, dh_out=dh, dgx=dgx, dq=dq, R=b.R, G=b.carry,
+                   sums=b.sums)  # fmt: skip
+        if b.loop is not None:
+            b.loop(seq, T)
         else:
             ref, w_rz, w_n = ctypes.byref(seq), w_hh[: 2 * H], w_hh[2 * H :]
             for t in range(T - 1, -1, -1):
                 ctx.lib.gru_rb_backward_step_a(ref, t)
                 torch.mm(dgx[t, :, 2 * H :], w_n, out=dq)  # dq = dn W_n
                 ctx.lib.gru_rb_backward_step_b(ref, t)
-                torch.mm(dgx[t, :, : 2 * H], w_rz, out=R)  # R = [dr, dz] W_rz
-        dh0 = carry + (R if mask is None else R * mask)
-        hh = (h if hm is None else hm)[:T].reshape(T * B, H)
-        d = dgx.reshape(T * B, G)
-        dw_hh = torch.cat([d[:, : 2 * H].t() @ hh, d[:, 2 * H :].t() @ q.reshape(T * B, H)])
-        dbias = sums.sum(0).to(act.dtype) if ctx.has_bias else None
-        return dgx, dbias, dh0, dw_hh, None, None, None, None
+                torch.mm(dgx[t, :, : 2 * H], w_rz, out=b.R)  # R = [dr, dz] W_rz
+        # dW_hh: [dr, dz] against h ⊙ m for W_rz, dn against q = r ⊙ h ⊙ m for W_n
+        dh0, dw_rz = _recurrent_grads(b, mask, h, hm, dgx[:, :, : 2 * H])
+        dw_n = dgx[:, :, 2 * H :].reshape(T * B, H).t() @ q.reshape(T * B, H)
+        dbias = b.sums.sum(0).to(act.dtype) if ctx.has_bias else None
+        return dgx, dbias, dh0, torch.cat([dw_rz, dw_n]), None, None, None, None
 
 
 class BPTTPath:
@@ -507,15 +559,18 @@ class BPTTPath:
         keep = torch.is_grad_enabled() and any(  # will a backward follow?
             t.requires_grad for t in (seq, *s, *w.values())
         )
+        x, bias, raw = seq.transpose(0, 1), _input_bias(cell, w), None  # x: (T, B, I)
         if not keep and gemm_pointer(seq.dtype) is not None:  # inference: gx step by step
-            gx, bias = _raw_input(cell, w, seq.transpose(0, 1).contiguous())
-        else:
-            gx, bias = _input_half(cell, w, seq.transpose(0, 1))  # (T, B, G*H), time-major
+            raw = RawInput(x.contiguous(), w["weight_ih"].contiguous())
+        if self.kind in ("lstm", "gru"):  # gx = x W_ih^T made by the Function, LN_ih by C
+            tail = (None if raw else x.contiguous(), w["weight_ih"], w.get("ln_ih_weight"))
+        else:  # no norms: in training the biases ride in the GEMM
+            gx, bias = (raw, bias) if raw else (F.linear(x, w["weight_ih"], bias), None)
         if self.kind == "lstm":
             hs, c_last = LSTMFunction.apply(
-                gx, bias, s[0], s[1], w["weight_hh"], w.get("weight_ch"), w.get("ln_hh_weight"),
+                raw, bias, s[0], s[1], w["weight_hh"], w.get("weight_ch"), w.get("ln_hh_weight"),
                 w.get("ln_hh_bias"), w.get("ln_c_weight"), w.get("ln_c_bias"), mask, v, keep, eps,
-                lib,
+                lib, *tail,
             )  # fmt: skip
             final = (hs[-1], c_last)
         elif self.kind == "gru_rb":
@@ -527,45 +582,25 @@ class BPTTPath:
             final = (hs[-1],)
         else:
             hs = GRUFunction.apply(
-                gx, bias, s[0], w["weight_hh"], w.get("bias_hh"), w.get("ln_hh_weight"),
-                w.get("ln_hh_bias"), mask, v, keep, eps, lib,
+                raw, bias, s[0], w["weight_hh"], w.get("bias_hh"), w.get("ln_hh_weight"),
+                w.get("ln_hh_bias"), mask, v, keep, eps, lib, *tail,
             )  # fmt: skip
             final = (hs[-1],)
         out = hs if v is None else hs * v.unsqueeze(-1)  # (T, B, H), 0 past each length
         return out.transpose(0, 1), final
 
 
-def _input_half(cell, w, x: Tensor) -> tuple[Tensor, Tensor | None]:
-    """``cell.project_input(x, w)`` (plus ``b_hh`` for the LSTM and Elman) as ``(gx, bias)``.
-
-    The same sum, split so that no extra pass over the (T, B, G) projection adds constants:
-    without layer norm the biases ride in the GEMM (``addmm``); with it, the norm's shift
-    and the biases are one (G,) vector the C step adds.
-    """
-    b = None
-    if cell.bias:  # b_hh is a constant too, except inside the reset gate's r ⊙ (W_hn h + b_hn)
-        inside = isinstance(cell, GRUCell) and cell.reset_after
-        b = w["bias_ih"] if inside else w["bias_ih"] + w["bias_hh"]
-    if not getattr(cell, "layer_norm", False):
-        return F.linear(x, w["weight_ih"], b), None
-    gx = F.layer_norm(
-        F.linear(x, w["weight_ih"]), (w["weight_ih"].shape[0],),
-        w["ln_ih_weight"], None, cell.layer_norm_eps,
-    )  # fmt: skip
-    return gx, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
-
-
-def _raw_input(cell, w, x: Tensor) -> tuple[RawInput, Tensor | None]:
-    """What :func:`_input_half` computes, left to the C loop: the projection and the norm's
-    gain per step, the constants (biases, the norm's shift) as the step's bias."""
+def _input_bias(cell, w) -> Tensor | None:
+    """The constant part of ``cell.project_input(x, w)``, as one (G,) vector: ``b_ih``,
+    plus ``b_hh`` for the LSTM and Elman (a constant too, except inside the GRU's reset
+    gate, r ⊙ (W_hn h + b_hn)), plus LN_ih's shift with layer norm."""
     b = None
     if cell.bias:
         inside = isinstance(cell, GRUCell) and cell.reset_after
         b = w["bias_ih"] if inside else w["bias_ih"] + w["bias_hh"]
-    if not getattr(cell, "layer_norm", False):
-        return RawInput(x, w["weight_ih"].contiguous(), None), b
-    raw = RawInput(x, w["weight_ih"].contiguous(), w["ln_ih_weight"].contiguous())
-    return raw, w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
+    if getattr(cell, "layer_norm", False):
+        b = w["ln_ih_bias"] if b is None else w["ln_ih_bias"] + b
+    return b
 
 
 @register_fused_path

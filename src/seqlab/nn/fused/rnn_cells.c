@@ -1,16 +1,17 @@
-/* The elementwise half of one time step of the custom LSTM and GRU cells, forward and
- * backward, for the explicit backward through time of seqlab/nn/fused/bptt.py.
+/* The time steps of the custom LSTM, GRU and Elman cells, forward and backward, for the
+ * explicit backward through time of seqlab/nn/fused/bptt.py.
  *
- * Per step the Python loop runs one GEMM in PyTorch (a = (h_{t-1} ⊙ m) W_hh^T forward,
- * R = da_t W_hh backward) and one call here, which does everything else of the step in
- * one pass over each batch row: layer norms, gates, peepholes, the recurrent-dropout
- * mask m, the lengths mask. The equations are those of seqlab/nn/cells.py:
+ * Per step one GEMM (a = (h_{t-1} ⊙ m) W_hh^T forward, R = da_t W_hh backward; the whole
+ * time loop is here, *_seq below, or in Python where no BLAS is found) and one pass over
+ * each batch row for everything else of the step: layer norms, gates, peepholes, the
+ * recurrent-dropout mask m, the lengths mask. The equations are those of
+ * seqlab/nn/cells.py (gx_t = W_ih x_t, normalized here in place where LN_ih is on):
  *
- *   LSTM:  z = gx_t + bias + LN_hh(a_t)      (gx_t + bias = [LN_ih](W_ih x_t) + b_ih + b_hh)
+ *   LSTM:  z = [LN_ih](gx_t) + bias + LN_hh(a_t)      (bias = b_ih + b_hh [+ β_ih])
  *          i = σ(z_i + p_i c_{t-1}),  f = σ(z_f + p_f c_{t-1}),  g = tanh(z_g)
  *          c_t = f c_{t-1} + i g,     o = σ(z_o + p_o c_t)
  *          h_t = o tanh(LN_c(c_t))
- *   GRU:   gh = LN_hh(a_t) + b_hh,   gx' = gx_t + bias  (= [LN_ih](W_ih x_t) + b_ih)
+ *   GRU:   gh = LN_hh(a_t) + b_hh,   gx' = [LN_ih](gx_t) + bias  (bias = b_ih [+ β_ih])
  *          r = σ(gx'_r + gh_r),  z = σ(gx'_z + gh_z),  n = tanh(gx'_n + r gh_n)
  *          h_t = (1 - z) n + z h_{t-1}
  *
@@ -40,9 +41,13 @@
  * time-major and contiguous: (T, B, n) holds step t's rows at t * B * n. Compiled once per
  * element type with -DREAL=float -DRBITS=32 or -DREAL=double -DRBITS=64 (build.py).
  */
+#define _DEFAULT_SOURCE /* madvise and MADV_HUGEPAGE under -std=c11 */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #ifndef REAL
 #error "compile with -DREAL=float -DRBITS=32 or -DREAL=double -DRBITS=64"
@@ -60,24 +65,61 @@
 #define VECTOR_CLONES
 #endif
 
-/* Shared by the LSTM and GRU steps; always inlined, so each target clone vectorizes them. */
+/* Shared by the steps of every cell; always inlined, so each target clone vectorizes them. */
 #define INLINE static inline __attribute__((always_inline))
 
-/* The state that enters W_hh at the next step, under its recurrent-dropout mask. */
+/* Where row b of step t is. row: in the buffers that hold every step ((T, B, n), and h at
+ * row + B); srow: in the step buffers (row with keep, else b: one step held); prev, next:
+ * the states before and after the step in c and h ⊙ m (row and row + B with keep, else a
+ * ring of two steps, t mod 2). */
+typedef struct {
+    int64_t row, srow, prev, next;
+} place;
+
+INLINE place place_of(int64_t keep, int64_t t, int64_t B, int64_t b) {
+    const int64_t row = t * B + b;
+    const place p = {row, keep ? row : b, keep ? row : (t % 2) * B + b,
+                     keep ? row + B : ((t + 1) % 2) * B + b};
+    return p;
+}
+
+/* The state rows from row b on that enter W_hh at step t: h_{t-1}, or h_{t-1} m (a ring of
+ * two without keep); any cell's struct (the fields mask, hm, h, keep, B, H). */
+#define OPERAND(s, t, b)                                                                     \
+    ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b)) * (s)->H             \
+               : (s)->h + ((t) * (s)->B + (b)) * (s)->H)
+
+/* A padding step (valid[row] = 0)? It keeps the state and passes the gradient through. */
+INLINE int padding(const uint8_t *valid, int64_t row) { return valid && !valid[row]; }
+
+/* Padding, forward: h_t = h_{t-1}, and h ⊙ m with it (hm NULL without recurrent dropout). */
+INLINE void hold_state(REAL *h, REAL *hm, place p, int64_t B, int64_t H) {
+    memcpy(h + (p.row + B) * H, h + p.row * H, H * sizeof(REAL));
+    if (hm) memcpy(hm + p.next * H, hm + p.prev * H, H * sizeof(REAL));
+}
+
+/* The state that enters W_hh at the next step, h_t ⊙ m, when there is a mask m (B, H). */
 INLINE void mask_state(REAL *restrict hm, const REAL *restrict h, const REAL *restrict m,
-                       int64_t H) {
+                       place p, int64_t b, int64_t H) {
+    if (!m) return;
+    hm += p.next * H;
+    m += b * H;
     for (int64_t j = 0; j < H; j++) hm[j] = h[j] * m[j];
 }
 
-/* dL/dh_t: the output's gradient plus what came back through W_hh (masked when the
- * forward pass masked h_t there). */
-INLINE void add_incoming(REAL *restrict dh, const REAL *restrict dout, const REAL *restrict R,
-                         const REAL *restrict m, int64_t H) {
+/* dL/dh_t of row b into G's row (returned): the output's gradient plus what came back
+ * through W_hh, R = d_{t+1} W_hh, masked when the forward pass masked h_t there. */
+INLINE REAL *incoming(REAL *G, const REAL *dout, const REAL *R, const REAL *m, place p,
+                      int64_t b, int64_t H) {
+    REAL *restrict dh = G + b * H;
+    const REAL *restrict d = dout + p.row * H, *restrict r = R + b * H;
     if (m) {
-        for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j] * m[j];
+        const REAL *restrict mb = m + b * H;
+        for (int64_t j = 0; j < H; j++) dh[j] += d[j] + r[j] * mb[j];
     } else {
-        for (int64_t j = 0; j < H; j++) dh[j] += dout[j] + R[j];
+        for (int64_t j = 0; j < H; j++) dh[j] += d[j] + r[j];
     }
+    return dh;
 }
 
 #if RBITS == 64
@@ -139,6 +181,9 @@ static inline REAL exp_(REAL x) {
 
 static inline REAL sigmoid_(REAL x) { return (REAL)1 / ((REAL)1 + exp_(-x)); }
 static inline REAL tanh_(REAL x) { return (REAL)1 - (REAL)2 / (exp_((REAL)2 * x) + (REAL)1); }
+/* The derivatives from the activation's value y: σ' = y (1 - y), tanh' = 1 - y². */
+static inline REAL dsigmoid(REAL y) { return y * ((REAL)1 - y); }
+static inline REAL dtanh(REAL y) { return (REAL)1 - y * y; }
 
 /* Row reductions in LANES independent partial sums: without -ffast-math gcc keeps a plain
  * sum serial (one add per latency), while LANES sums vectorize; the order of the additions
@@ -172,14 +217,38 @@ static inline REAL normalize(REAL *restrict v, int64_t n, REAL eps) {
     return rstd;
 }
 
-/* dx (n) = LN'(dy): dŷ = γ dy, dx = rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)); dx is not dy.
- * dx holds dŷ in between. */
+/* The rest of LN' once d holds dŷ = γ dy: d <- rstd (dŷ - mean dŷ - ŷ mean(dŷ ŷ)). */
+static inline void ln_backward_rest(REAL *restrict d, const REAL *restrict y, REAL rstd,
+                                    int64_t n) {
+    REAL m1 = dot(d, NULL, n) / (REAL)n, m2 = dot(d, y, n) / (REAL)n;
+    for (int64_t j = 0; j < n; j++) d[j] = rstd * (d[j] - m1 - y[j] * m2);
+}
+
+/* dx (n) = LN'(dy), dx not dy; dx holds dŷ in between. */
 static inline void normalize_backward(REAL *restrict dx, const REAL *restrict dy,
                                       const REAL *restrict y, const REAL *restrict gamma,
                                       REAL rstd, int64_t n) {
     for (int64_t j = 0; j < n; j++) dx[j] = dy[j] * gamma[j];
-    REAL m1 = dot(dx, NULL, n) / (REAL)n, m2 = dot(dx, y, n) / (REAL)n;
-    for (int64_t j = 0; j < n; j++) dx[j] = rstd * (dx[j] - m1 - y[j] * m2);
+    ln_backward_rest(dx, y, rstd, n);
+}
+
+/* d (n) <- LN'(d), in place. */
+static inline void normalize_backward_in_place(REAL *restrict d, const REAL *restrict y,
+                                               const REAL *restrict gamma, REAL rstd,
+                                               int64_t n) {
+    for (int64_t j = 0; j < n; j++) d[j] *= gamma[j];
+    ln_backward_rest(d, y, rstd, n);
+}
+
+/* Layer norm of the input half, in the step: gx's row (W_ih x_t) is normalized in place
+ * (to ŷ_ih, which the backward reads), and the gates get γ_ih ŷ_ih (its shift β_ih rides
+ * in bias). Without LN_ih (gamma NULL) gx is the input half as it is. */
+INLINE void input_norm(REAL *restrict gx, const REAL *gamma, REAL *rstd, int64_t srow,
+                       REAL eps, int64_t n) {
+    if (gamma) rstd[srow] = normalize(gx, n, eps);
+}
+INLINE REAL gin(const REAL *restrict gx, const REAL *restrict gamma, int64_t j) {
+    return gamma ? gx[j] * gamma[j] : gx[j];
 }
 
 /* acc (n) += x y elementwise (y NULL: += x), in double: a parameter's gradient sums T B
@@ -197,10 +266,13 @@ static inline void accumulate(double *restrict acc, const REAL *restrict x,
  * steps (one block of LSTM_SUMS(H) / GRU_SUMS(H) doubles per thread), at these offsets:
  *   LSTM:  Σ dgx (4H) | Σ di c_{t-1}, Σ df c_{t-1}, Σ do c_t (3H, peepholes)
  *          | Σ dgx â (4H, LN_hh's gain) | Σ dcn ĉ, Σ dcn (H each, LN_c's gain and shift)
- *   GRU:   Σ dgx (3H) | Σ dgh (3H) | Σ dgh â (3H, LN_hh's gain)
- * (Σ dgx is also the gradient of LN_hh's shift: both enter the gates as a plain sum.) */
-#define LSTM_SUMS(H) (13 * (H))
-#define GRU_SUMS(H) (9 * (H))
+ *          | Σ dgx ŷ_ih (4H, LN_ih's gain)
+ *   GRU:   Σ dgx (3H) | Σ dgh (3H) | Σ dgh â (3H, LN_hh's gain) | Σ dgx ŷ_ih (3H, LN_ih's)
+ * (Σ dgx is also the gradient of the norms' shifts: they enter the gates as a plain sum.)
+ * dgx is the gradient of the gates' input half, γ_ih ŷ_ih + bias; with LN_ih the step
+ * turns it into that of W_ih x_t (LN_ih') after the sums. */
+#define LSTM_SUMS(H) (17 * (H))
+#define GRU_SUMS(H) (12 * (H))
 
 typedef struct {
     int64_t B, H;
@@ -209,12 +281,14 @@ typedef struct {
     /* weights (NULL when the option is off) */
     const REAL *bias;               /* (4H): added to gx */
     const REAL *peep;               /* (3H): p_i, p_f, p_o */
+    const REAL *ln_ih_w;            /* (4H): LN_ih's gain (its shift is in bias) */
     const REAL *ln_hh_w, *ln_hh_b;  /* (4H) */
     const REAL *ln_c_w, *ln_c_b;    /* (H) */
     const REAL *mask;               /* (B, H) recurrent dropout, already scaled */
     const uint8_t *valid;           /* (T, B) or NULL: every step real */
     /* forward buffers */
-    const REAL *gx;                 /* (T, B, 4H) */
+    REAL *gx;                       /* (T, B, 4H): W_ih x_t [+ b]; LN_ih's ŷ after the step */
+    REAL *rstd_ih;                  /* (T, B): LN_ih's 1/std */
     REAL *a;                        /* (T, B, 4H): W_hh (h m) in, LN_hh's ŷ out; (B, 4H) without LN_hh */
     REAL *rstd_a;                   /* (T, B) */
     REAL *act;                      /* (T, B, 4H): i, f, g, o after σ / tanh */
@@ -240,26 +314,27 @@ VECTOR_CLONES
 void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict c_prev = s->c + prev * H;
-        REAL *restrict c = s->c + next * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) { /* padding: the state stays */
+        const place p = place_of(s->keep, t, B, b);
+        const int64_t srow = p.srow;
+        const REAL *restrict c_prev = s->c + p.prev * H;
+        REAL *restrict c = s->c + p.next * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        if (padding(s->valid, p.row)) { /* the state stays */
             memcpy(c, c_prev, H * sizeof(REAL));
-            memcpy(h, s->h + row * H, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G4;
+        REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G4;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G4; /* kept only as LN's ŷ */
         REAL *restrict act = s->act + srow * G4;
+        const REAL *restrict g_ih = s->ln_ih_w;
+        input_norm(gx, g_ih, s->rstd_ih, srow, s->eps, G4);
         if (s->ln_hh_w) {
             s->rstd_a[srow] = normalize(a, G4, s->eps);
-            for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j] * s->ln_hh_w[j] + s->ln_hh_b[j];
+            for (int64_t j = 0; j < G4; j++)
+                act[j] = gin(gx, g_ih, j) + a[j] * s->ln_hh_w[j] + s->ln_hh_b[j];
         } else {
-            for (int64_t j = 0; j < G4; j++) act[j] = gx[j] + a[j];
+            for (int64_t j = 0; j < G4; j++) act[j] = gin(gx, g_ih, j) + a[j];
         }
         if (s->bias)
             for (int64_t j = 0; j < G4; j++) act[j] += s->bias[j];
@@ -293,7 +368,7 @@ void lstm_forward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1) {
             ao[j] = sigmoid_(ao[j]);
             h[j] = ao[j] * tc[j];
         }
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -301,13 +376,11 @@ VECTOR_CLONES
 void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G4 = 4 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        const REAL *restrict R = s->R + b * H;
-        const REAL *restrict dout = s->dh_out + row * H;
-        add_incoming(dh, dout, R, s->mask ? s->mask + b * H : NULL, H);
+        const place p = place_of(1, t, B, b);
+        const int64_t row = p.row;
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
         REAL *restrict dgx = s->dgx + row * G4;
-        if (s->valid && !s->valid[row]) { /* padding: dh and dc pass to step t-1 as they are */
+        if (padding(s->valid, row)) { /* dh and dc pass to step t-1 as they are */
             memset(dgx, 0, G4 * sizeof(REAL));
             if (s->ln_hh_w) memset(s->da + row * G4, 0, G4 * sizeof(REAL));
             if (s->ln_c_w) memset(s->dcn + row * H, 0, H * sizeof(REAL));
@@ -322,8 +395,8 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
         REAL *restrict d_o = dgx + 3 * H;
         /* dc_new (in dg, as scratch): through h = o tanh(LN_c c) */
         for (int64_t j = 0; j < H; j++) {
-            d_o[j] = dh[j] * tc[j] * ao[j] * ((REAL)1 - ao[j]);
-            dg[j] = dh[j] * ao[j] * ((REAL)1 - tc[j] * tc[j]);
+            d_o[j] = dh[j] * tc[j] * dsigmoid(ao[j]);
+            dg[j] = dh[j] * ao[j] * dtanh(tc[j]);
         }
         if (s->ln_c_w) {
             REAL *restrict dcn = s->dcn + row * H;
@@ -336,9 +409,9 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
         }
         for (int64_t j = 0; j < H; j++) dc[j] += dg[j]; /* dc <- the whole gradient of c_t */
         for (int64_t j = 0; j < H; j++) {
-            di[j] = dc[j] * ag[j] * ai[j] * ((REAL)1 - ai[j]);
-            df[j] = dc[j] * c_prev[j] * af[j] * ((REAL)1 - af[j]);
-            dg[j] = dc[j] * ai[j] * ((REAL)1 - ag[j] * ag[j]);
+            di[j] = dc[j] * ag[j] * dsigmoid(ai[j]);
+            df[j] = dc[j] * c_prev[j] * dsigmoid(af[j]);
+            dg[j] = dc[j] * ai[j] * dtanh(ag[j]);
         }
         for (int64_t j = 0; j < H; j++) dc[j] *= af[j];
         if (s->peep) {
@@ -347,6 +420,8 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
         }
         if (s->ln_hh_w)
             normalize_backward(s->da + row * G4, dgx, s->a + row * G4, s->ln_hh_w, s->rstd_a[row], G4);
+        else if (s->da != s->dgx) /* da is its own buffer where LN_ih rewrites dgx below */
+            memcpy(s->da + row * G4, dgx, G4 * sizeof(REAL));
         memset(dh, 0, H * sizeof(REAL)); /* what reaches h_{t-1} now goes through R */
         accumulate(acc, dgx, NULL, G4);
         if (s->peep) {
@@ -359,6 +434,11 @@ void lstm_backward_rows(const lstm_seq *s, int64_t t, int64_t b0, int64_t b1, do
             accumulate(acc + 11 * H, s->dcn + row * H, s->chat + row * H, H);
             accumulate(acc + 12 * H, s->dcn + row * H, NULL, H);
         }
+        if (s->ln_ih_w) { /* dgx <- the gradient of W_ih x_t */
+            const REAL *restrict y = s->gx + row * G4;
+            accumulate(acc + 13 * H, dgx, y, G4);
+            normalize_backward_in_place(dgx, y, s->ln_ih_w, s->rstd_ih[row], G4);
+        }
     }
 }
 
@@ -368,10 +448,12 @@ typedef struct {
     REAL eps;
     const REAL *bias;               /* (3H) or NULL: added to gx */
     const REAL *b_hh;               /* (3H) or NULL */
+    const REAL *ln_ih_w;            /* (3H) or NULL: LN_ih's gain (its shift is in bias) */
     const REAL *ln_hh_w, *ln_hh_b;  /* (3H) or NULL */
     const REAL *mask;               /* (B, H) or NULL */
     const uint8_t *valid;           /* (T, B) or NULL */
-    const REAL *gx;                 /* (T, B, 3H): [LN_ih](W_ih x_t) + b_ih */
+    REAL *gx;                       /* (T, B, 3H): W_ih x_t [+ b_ih]; LN_ih's ŷ after the step */
+    REAL *rstd_ih;                  /* (T, B): LN_ih's 1/std */
     REAL *a;                        /* (T, B, 3H): W_hh (h m) in, LN_hh's ŷ out; (B, 3H) without LN_hh */
     REAL *rstd_a;                   /* (T, B) */
     REAL *act;                      /* (T, B, 3H): r, z, n */
@@ -392,18 +474,18 @@ VECTOR_CLONES
 void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict h_prev = s->h + row * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) {
-            memcpy(h, h_prev, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+        const place p = place_of(s->keep, t, B, b);
+        const int64_t srow = p.srow;
+        if (padding(s->valid, p.row)) {
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3;
+        const REAL *restrict h_prev = s->h + p.row * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3;
         REAL *restrict a = s->a + (s->ln_hh_w ? srow : b) * G3;
+        const REAL *restrict g_ih = s->ln_ih_w;
+        input_norm(gx, g_ih, s->rstd_ih, srow, s->eps, G3);
         REAL *restrict act = s->act + srow * G3;
         REAL *restrict ghn = s->ghn + srow * H;
         if (s->ln_hh_w) s->rstd_a[srow] = normalize(a, G3, s->eps);
@@ -415,12 +497,12 @@ void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
         if (s->b_hh)
             for (int64_t j = 0; j < G3; j++) act[j] += s->b_hh[j];
         if (s->bias) /* act <- gx' + gh for r and z; gx'_n + r gh_n below */
-            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j] + s->bias[j];
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gin(gx, g_ih, j) + s->bias[j];
         else
-            for (int64_t j = 0; j < 2 * H; j++) act[j] += gx[j];
+            for (int64_t j = 0; j < 2 * H; j++) act[j] += gin(gx, g_ih, j);
         for (int64_t j = 0; j < H; j++) { /* ghn <- gh_n; act_n <- gx'_n */
             ghn[j] = act[2 * H + j];
-            act[2 * H + j] = gx[2 * H + j];
+            act[2 * H + j] = gin(gx, g_ih, 2 * H + j);
         }
         if (s->bias)
             for (int64_t j = 0; j < H; j++) act[2 * H + j] += s->bias[2 * H + j];
@@ -431,7 +513,7 @@ void gru_forward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1) {
             n[j] = tanh_(n[j] + r[j] * ghn[j]);
             h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
         }
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -439,14 +521,12 @@ VECTOR_CLONES
 void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        const REAL *restrict R = s->R + b * H;
-        const REAL *restrict dout = s->dh_out + row * H;
-        add_incoming(dh, dout, R, s->mask ? s->mask + b * H : NULL, H);
+        const place p = place_of(1, t, B, b);
+        const int64_t row = p.row;
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
         REAL *restrict dgx = s->dgx + row * G3;
         REAL *restrict dgh = s->dgh + row * G3;
-        if (s->valid && !s->valid[row]) {
+        if (padding(s->valid, row)) {
             memset(dgx, 0, G3 * sizeof(REAL));
             memset(dgh, 0, G3 * sizeof(REAL));
             if (s->ln_hh_w) memset(s->da + row * G3, 0, G3 * sizeof(REAL));
@@ -457,9 +537,9 @@ void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, doub
         const REAL *restrict ghn = s->ghn + row * H;
         const REAL *restrict h_prev = s->h + row * H;
         for (int64_t j = 0; j < H; j++) {
-            REAL dn = dh[j] * ((REAL)1 - z[j]) * ((REAL)1 - n[j] * n[j]);
-            REAL dz = dh[j] * (h_prev[j] - n[j]) * z[j] * ((REAL)1 - z[j]);
-            REAL dr = dn * ghn[j] * r[j] * ((REAL)1 - r[j]);
+            REAL dn = dh[j] * ((REAL)1 - z[j]) * dtanh(n[j]);
+            REAL dz = dh[j] * (h_prev[j] - n[j]) * dsigmoid(z[j]);
+            REAL dr = dn * ghn[j] * dsigmoid(r[j]);
             dgx[j] = dr;
             dgx[H + j] = dz;
             dgx[2 * H + j] = dn;
@@ -473,6 +553,11 @@ void gru_backward_rows(const gru_seq *s, int64_t t, int64_t b0, int64_t b1, doub
         accumulate(acc, dgx, NULL, G3);
         accumulate(acc + G3, dgh, NULL, G3);
         if (s->ln_hh_w) accumulate(acc + 2 * G3, dgh, s->a + row * G3, G3);
+        if (s->ln_ih_w) { /* dgx <- the gradient of W_ih x_t (da is not dgx here) */
+            const REAL *restrict y = s->gx + row * G3;
+            accumulate(acc + 3 * G3, dgx, y, G3);
+            normalize_backward_in_place(dgx, y, s->ln_ih_w, s->rstd_ih[row], G3);
+        }
     }
 }
 
@@ -501,17 +586,13 @@ VECTOR_CLONES
 void elman_forward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict h_prev = s->h + row * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) {
-            memcpy(h, h_prev, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+        const place p = place_of(s->keep, t, B, b);
+        if (padding(s->valid, p.row)) {
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * H, *restrict a = s->a + b * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * H, *restrict a = s->a + b * H;
         if (s->bias) {
             for (int64_t j = 0; j < H; j++) h[j] = gx[j] + a[j] + s->bias[j];
         } else {
@@ -522,7 +603,7 @@ void elman_forward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1) {
         } else {
             for (int64_t j = 0; j < H; j++) h[j] = tanh_(h[j]);
         }
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -530,19 +611,18 @@ VECTOR_CLONES
 void elman_backward_rows(const elman_seq *s, int64_t t, int64_t b0, int64_t b1, double *acc) {
     const int64_t B = s->B, H = s->H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
-        REAL *restrict dgx = s->dgx + row * H;
-        if (s->valid && !s->valid[row]) {
+        const place p = place_of(1, t, B, b);
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
+        REAL *restrict dgx = s->dgx + p.row * H;
+        if (padding(s->valid, p.row)) {
             memset(dgx, 0, H * sizeof(REAL));
             continue;
         }
-        const REAL *restrict h = s->h + (row + B) * H;
+        const REAL *restrict h = s->h + (p.row + B) * H;
         if (s->relu) {
             for (int64_t j = 0; j < H; j++) dgx[j] = h[j] > 0 ? dh[j] : (REAL)0;
         } else {
-            for (int64_t j = 0; j < H; j++) dgx[j] = dh[j] * ((REAL)1 - h[j] * h[j]);
+            for (int64_t j = 0; j < H; j++) dgx[j] = dh[j] * dtanh(h[j]);
         }
         memset(dh, 0, H * sizeof(REAL));
         accumulate(acc, dgx, NULL, H);
@@ -580,22 +660,20 @@ typedef struct {
     int64_t gx_now;                 /* 1: gx is (B, G), step t's rows only (inference) */
 } gru_rb_seq;
 
-#define HH(s, t, b) ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b)) * (s)->H \
-                               : (s)->h + ((t) * (s)->B + (b)) * (s)->H)
 
 VECTOR_CLONES
 void gru_rb_forward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        REAL *restrict q = s->q + srow * H;
-        if (s->valid && !s->valid[row]) {
+        const place p = place_of(s->keep, t, B, b);
+        REAL *restrict q = s->q + p.srow * H;
+        if (padding(s->valid, p.row)) {
             memset(q, 0, H * sizeof(REAL)); /* W_n's operand: 0, not stale, at padding */
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3, *restrict a = s->a + b * G3;
-        const REAL *restrict hh = HH(s, t, b);
-        REAL *restrict act = s->act + srow * G3;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3;
+        const REAL *restrict a = s->a + b * G3, *restrict hh = OPERAND(s, t, b);
+        REAL *restrict act = s->act + p.srow * G3;
         for (int64_t j = 0; j < 2 * H; j++) act[j] = gx[j] + a[j] + (s->bias ? s->bias[j] : 0);
         for (int64_t j = 0; j < 2 * H; j++) act[j] = sigmoid_(act[j]);
         for (int64_t j = 0; j < H; j++) q[j] = act[j] * hh[j];
@@ -606,25 +684,22 @@ VECTOR_CLONES
 void gru_rb_forward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b, srow = s->keep ? row : b;
-        const int64_t prev = s->keep ? row : (t % 2) * B + b;
-        const int64_t next = s->keep ? row + B : ((t + 1) % 2) * B + b;
-        const REAL *restrict h_prev = s->h + row * H;
-        REAL *restrict h = s->h + (row + B) * H;
-        if (s->valid && !s->valid[row]) {
-            memcpy(h, h_prev, H * sizeof(REAL));
-            if (s->mask) memcpy(s->hm + next * H, s->hm + prev * H, H * sizeof(REAL));
+        const place p = place_of(s->keep, t, B, b);
+        if (padding(s->valid, p.row)) {
+            hold_state(s->h, s->hm, p, B, H);
             continue;
         }
-        const REAL *restrict gx = s->gx + (s->gx_now ? b : row) * G3 + 2 * H;
+        const REAL *restrict h_prev = s->h + p.row * H;
+        REAL *restrict h = s->h + (p.row + B) * H;
+        const REAL *restrict gx = s->gx + (s->gx_now ? b : p.row) * G3 + 2 * H;
         const REAL *restrict a = s->a + b * G3 + 2 * H;
         const REAL *restrict bias = s->bias ? s->bias + 2 * H : NULL;
-        REAL *restrict act = s->act + srow * G3;
+        REAL *restrict act = s->act + p.srow * G3;
         const REAL *restrict z = act + H;
         REAL *restrict n = act + 2 * H;
         for (int64_t j = 0; j < H; j++) n[j] = tanh_(gx[j] + a[j] + (bias ? bias[j] : 0));
         for (int64_t j = 0; j < H; j++) h[j] = ((REAL)1 - z[j]) * n[j] + z[j] * h_prev[j];
-        if (s->mask) mask_state(s->hm + next * H, h, s->mask + b * H, H);
+        mask_state(s->hm, h, s->mask, p, b, H);
     }
 }
 
@@ -632,19 +707,18 @@ VECTOR_CLONES
 void gru_rb_backward_a(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1) {
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t row = t * B + b;
-        REAL *restrict dh = s->G + b * H;
-        add_incoming(dh, s->dh_out + row * H, s->R + b * H, s->mask ? s->mask + b * H : NULL, H);
-        REAL *restrict dgx = s->dgx + row * G3;
-        if (s->valid && !s->valid[row]) {
+        const place p = place_of(1, t, B, b);
+        REAL *restrict dh = incoming(s->G, s->dh_out, s->R, s->mask, p, b, H);
+        REAL *restrict dgx = s->dgx + p.row * G3;
+        if (padding(s->valid, p.row)) {
             memset(dgx, 0, G3 * sizeof(REAL));
             continue;
         }
-        const REAL *act = s->act + row * G3, *z = act + H, *n = act + 2 * H;
-        const REAL *restrict h_prev = s->h + row * H;
+        const REAL *act = s->act + p.row * G3, *z = act + H, *n = act + 2 * H;
+        const REAL *restrict h_prev = s->h + p.row * H;
         for (int64_t j = 0; j < H; j++) {
-            dgx[2 * H + j] = dh[j] * ((REAL)1 - z[j]) * ((REAL)1 - n[j] * n[j]);
-            dgx[H + j] = dh[j] * (h_prev[j] - n[j]) * z[j] * ((REAL)1 - z[j]);
+            dgx[2 * H + j] = dh[j] * ((REAL)1 - z[j]) * dtanh(n[j]);
+            dgx[H + j] = dh[j] * (h_prev[j] - n[j]) * dsigmoid(z[j]);
             dh[j] *= z[j]; /* the direct path h_{t-1} -> z h_{t-1} */
         }
     }
@@ -655,11 +729,11 @@ void gru_rb_backward_b(const gru_rb_seq *s, int64_t t, int64_t b0, int64_t b1, d
     const int64_t B = s->B, H = s->H, G3 = 3 * H;
     for (int64_t b = b0; b < b1; b++) {
         const int64_t row = t * B + b;
-        if (s->valid && !s->valid[row]) continue;
+        if (padding(s->valid, row)) continue;
         REAL *restrict dgx = s->dgx + row * G3, *restrict dh = s->G + b * H;
         const REAL *restrict r = s->act + row * G3, *restrict dq = s->dq + b * H;
-        const REAL *restrict hh = HH(s, t, b), *restrict m = s->mask ? s->mask + b * H : NULL;
-        for (int64_t j = 0; j < H; j++) dgx[j] = dq[j] * hh[j] * r[j] * ((REAL)1 - r[j]);
+        const REAL *restrict hh = OPERAND(s, t, b), *restrict m = s->mask ? s->mask + b * H : NULL;
+        for (int64_t j = 0; j < H; j++) dgx[j] = dq[j] * hh[j] * dsigmoid(r[j]);
         if (m) { /* q = r (h m): its gradient reaches h through m */
             for (int64_t j = 0; j < H; j++) dh[j] += dq[j] * r[j] * m[j];
         } else {
@@ -735,33 +809,37 @@ static int64_t my_rows(int64_t B, int64_t *b0, int64_t *b1) {
     return k;
 }
 
-/* Normalize rows [b0, b1) of v (rows of n) in place and scale by gamma: LN without its
- * shift (which rides in the step's bias). */
-VECTOR_CLONES
-void ln_rows(REAL *v, int64_t n, const REAL *gamma, REAL eps, int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; b++) {
-        REAL *restrict row = v + b * n;
-        normalize(row, n, eps);
-        for (int64_t j = 0; j < n; j++) row[j] *= gamma[j];
-    }
-}
-
-/* Inference (gx_now): the input half of step t for rows [b0, b1), gx = [LN_ih](x_t W_ih^T)
- * into the (B, G) buffer, one small GEMM a step instead of a (T, B, G) buffer for all
- * steps (at T = 1000, B = 32, H = 256: 131 MB written, read, and first page-faulted). */
-static void input_rows(gemm_fn gemm, const REAL *x, const REAL *w_ih, int64_t I,
-                       const REAL *ln_w, REAL eps, REAL *gx, int64_t G, int64_t t, int64_t B,
-                       int64_t b0, int64_t b1) {
+/* Inference (gx_now): the input half of step t for rows [b0, b1), gx = x_t W_ih^T into
+ * the (B, G) buffer (LN_ih, where there is one, is the step's), one small GEMM a step
+ * instead of a (T, B, G) buffer for all steps (at T = 1000, B = 32, H = 256: 131 MB
+ * written, read, and first page-faulted). */
+static void input_rows(gemm_fn gemm, const REAL *x, const REAL *w_ih, int64_t I, REAL *gx,
+                       int64_t G, int64_t t, int64_t B, int64_t b0, int64_t b1) {
     if (!x) return;
     gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)I, x + (t * B + b0) * I, (int)I, w_ih,
              gx + b0 * G, (int)G);
-    if (ln_w) ln_rows(gx, G, ln_w, eps, b0, b1);
 }
 
-/* The state row block of step t that enters W_hh: h_t, or h_t m (a ring of two without keep). */
-#define OPERAND(s, t, b0)                                                                    \
-    ((s)->mask ? (s)->hm + (((s)->keep ? (t) : (t) % 2) * (s)->B + (b0)) * (s)->H            \
-               : (s)->h + ((t) * (s)->B + (b0)) * (s)->H)
+
+/* Ask the kernel for transparent huge pages (2 MB) on the whole 2 MB pages inside the
+ * n bytes at p, a fresh buffer not yet written. The step buffers of a long sequence are
+ * large (T = 1000, B = 32, H = 256: 131 MB each), their memory is fresh each call (glibc
+ * maps such blocks anew and unmaps them when freed), and the first write to each 4 KB
+ * page faults: about 1.2 ms per MB on the VM this was measured on, more than the GEMMs
+ * of the step (THP "madvise" mode: 30 ms instead of 190 ms for 131 MB). Only a hint:
+ * it changes no value; returns 1 when the kernel took it, else 0 (not Linux, THP off). */
+int64_t rnn_huge_pages(void *p, int64_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t page = (uintptr_t)1 << 21;
+    const uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1);
+    const uintptr_t end = ((uintptr_t)p + (uintptr_t)n) & ~(page - 1);
+    if (end > start) return madvise((void *)start, end - start, MADV_HUGEPAGE) == 0;
+#else
+    (void)p;
+    (void)n;
+#endif
+    return 0;
+}
 
 /* 1 when built with OpenMP (the row blocks run on threads), else 0 (one thread). */
 int64_t rnn_openmp(void) {
@@ -772,110 +850,51 @@ int64_t rnn_openmp(void) {
 #endif
 }
 
-void lstm_forward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
-    const int64_t B = s->B, H = s->H, G = 4 * H;
-    const int64_t per_step = s->ln_hh_w && s->keep; /* a kept for every step (LN's ŷ) */
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        my_rows(B, &b0, &b1);
-        for (int64_t t = 0; t < T && b1 > b0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
-            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
-            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
-                     (int)G);
-            lstm_forward_rows(s, t, b0, b1);
-        }
+/* The time loops of the LSTM, the GRU and the Elman cell (each struct has the fields
+ * named here): per step forward, [the input half (inference),] one GEMM a_t = (h_{t-1} m)
+ * W_hh^T into a (kept for every step where LN_hh needs its ŷ: A_PER_STEP), then the rows;
+ * backward, the rows, then R = D_t W_hh (D: the gradient of a). GATES: G / H. */
+#define FORWARD_SEQ(kind, GATES, A_PER_STEP)                                                \
+    void kind##_forward_seq(const kind##_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,  \
+                            int64_t threads, const REAL *x, const REAL *w_ih, int64_t I) {   \
+        const int64_t B = s->B, H = s->H, G = (GATES) * H, per_step = (A_PER_STEP);         \
+        _Pragma("omp parallel num_threads(threads)") {                                       \
+            int64_t b0, b1;                                                                  \
+            my_rows(B, &b0, &b1);                                                            \
+            for (int64_t t = 0; t < T && b1 > b0; t++) {                                     \
+                input_rows(gemm, x, w_ih, I, (REAL *)s->gx, G, t, B, b0, b1);                \
+                REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;                          \
+                gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H,    \
+                         w_hh, a, (int)G);                                                   \
+                kind##_forward_rows(s, t, b0, b1);                                           \
+            }                                                                                \
+        }                                                                                    \
     }
-}
 
-void lstm_backward_seq(const lstm_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                       int64_t threads) {
-    const int64_t B = s->B, H = s->H, G = 4 * H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        double *acc = s->sums + my_rows(B, &b0, &b1) * LSTM_SUMS(H);
-        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
-            lstm_backward_rows(s, t, b0, b1, acc);
-            /* R = da_t W_hh: what step t-1's h receives through the recurrent GEMM */
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
-                    w_hh, (REAL *)s->R + b0 * H);
-        }
+#define BACKWARD_SEQ(kind, GATES, SUMS, D)                                                  \
+    void kind##_backward_seq(const kind##_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm, \
+                             int64_t threads) {                                              \
+        const int64_t B = s->B, H = s->H, G = (GATES) * H;                                  \
+        _Pragma("omp parallel num_threads(threads)") {                                       \
+            int64_t b0, b1;                                                                  \
+            double *acc = s->sums + my_rows(B, &b0, &b1) * (SUMS);                           \
+            for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {                                \
+                kind##_backward_rows(s, t, b0, b1, acc);                                     \
+                gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, (D) + (t * B + b0) * G, (int)G, \
+                        w_hh, (REAL *)s->R + b0 * H);                                        \
+            }                                                                                \
+        }                                                                                    \
     }
-}
 
-void gru_forward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
-    const int64_t B = s->B, H = s->H, G = 3 * H;
-    const int64_t per_step = s->ln_hh_w && s->keep;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        my_rows(B, &b0, &b1);
-        for (int64_t t = 0; t < T && b1 > b0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, s->eps, (REAL *)s->gx, G, t, B, b0, b1);
-            REAL *a = s->a + ((per_step ? t * B : 0) + b0) * G;
-            gemm_xwt(gemm, (int)(b1 - b0), (int)G, (int)H, OPERAND(s, t, b0), (int)H, w_hh, a,
-                     (int)G);
-            gru_forward_rows(s, t, b0, b1);
-        }
-    }
-}
-
-void gru_backward_seq(const gru_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads) {
-    const int64_t B = s->B, H = s->H, G = 3 * H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        double *acc = s->sums + my_rows(B, &b0, &b1) * GRU_SUMS(H);
-        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
-            gru_backward_rows(s, t, b0, b1, acc);
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)G, s->da + (t * B + b0) * G, (int)G,
-                    w_hh, (REAL *)s->R + b0 * H);
-        }
-    }
-}
-
-void elman_forward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
-    const int64_t B = s->B, H = s->H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        my_rows(B, &b0, &b1);
-        for (int64_t t = 0; t < T && b1 > b0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, H, t, B, b0, b1);
-            gemm_xwt(gemm, (int)(b1 - b0), (int)H, (int)H, OPERAND(s, t, b0), (int)H, w_hh,
-                     s->a + b0 * H, (int)H);
-            elman_forward_rows(s, t, b0, b1);
-        }
-    }
-}
-
-void elman_backward_seq(const elman_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                        int64_t threads) {
-    const int64_t B = s->B, H = s->H;
-#pragma omp parallel num_threads(threads)
-    {
-        int64_t b0, b1;
-        double *acc = s->sums + my_rows(B, &b0, &b1) * H;
-        for (int64_t t = T - 1; t >= 0 && b1 > b0; t--) {
-            elman_backward_rows(s, t, b0, b1, acc);
-            gemm_xw(gemm, (int)(b1 - b0), (int)H, (int)H, s->dgx + (t * B + b0) * H, (int)H,
-                    w_hh, (REAL *)s->R + b0 * H);
-        }
-    }
-}
+FORWARD_SEQ(lstm, 4, s->ln_hh_w && s->keep)
+BACKWARD_SEQ(lstm, 4, LSTM_SUMS(H), s->da)
+FORWARD_SEQ(gru, 3, s->ln_hh_w && s->keep)
+BACKWARD_SEQ(gru, 3, GRU_SUMS(H), s->da)
+FORWARD_SEQ(elman, 1, 0) /* a holds one step; no norms */
+BACKWARD_SEQ(elman, 1, H, s->dgx) /* dgx: the gradient of the pre-activation, also of a */
 
 void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_fn gemm,
-                      int64_t threads, const REAL *x, const REAL *w_ih, int64_t I,
-                      const REAL *ln_ih_w) {
+                        int64_t threads, const REAL *x, const REAL *w_ih, int64_t I) {
     const int64_t B = s->B, H = s->H, G = 3 * H;
 #pragma omp parallel num_threads(threads)
     {
@@ -883,9 +902,9 @@ void gru_rb_forward_seq(const gru_rb_seq *s, int64_t T, const REAL *w_hh, gemm_f
         my_rows(B, &b0, &b1);
         const int M = (int)(b1 - b0);
         for (int64_t t = 0; t < T && M > 0; t++) {
-            input_rows(gemm, x, w_ih, I, ln_ih_w, 0, (REAL *)s->gx, G, t, B, b0, b1);
+            input_rows(gemm, x, w_ih, I, (REAL *)s->gx, G, t, B, b0, b1);
             REAL *a = s->a + b0 * G, *q = s->q + ((s->keep ? t * B : 0) + b0) * H;
-            gemm_xwt(gemm, M, (int)(2 * H), (int)H, HH(s, t, b0), (int)H, w_hh, a, (int)G);
+            gemm_xwt(gemm, M, (int)(2 * H), (int)H, OPERAND(s, t, b0), (int)H, w_hh, a, (int)G);
             gru_rb_forward_a(s, t, b0, b1);
             gemm_xwt(gemm, M, (int)H, (int)H, q, (int)H, w_hh + 2 * H * H, a + 2 * H, (int)G);
             gru_rb_forward_b(s, t, b0, b1);
