@@ -53,18 +53,55 @@ RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
 
 
 class TimeBudget(Callback):
-    """Stop training after the step that spends ``seconds`` of wall time."""
+    """Stop training after the step that spends ``seconds`` of this process's CPU time.
+
+    CPU seconds, not wall seconds: on a machine shared with other jobs a model's wall
+    time depends on what else runs, its CPU time (one thread) on the work done, so equal
+    budgets are equal compute for every model. Rows record both.
+    """
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        self.start = time.perf_counter()
+        self.start = time.process_time()
 
     def on_fit_start(self, trainer) -> None:
-        self.start = time.perf_counter()
+        self.start = time.process_time()
 
     def on_step_end(self, trainer, logs) -> None:
-        if time.perf_counter() - self.start > self.seconds:
-            trainer.stop(f"time budget of {self.seconds:.0f} s spent")
+        if time.process_time() - self.start > self.seconds:
+            trainer.stop(f"time budget of {self.seconds:.0f} CPU s spent")
+
+
+class Trace(Callback):
+    """The training curve: every ``every`` steps the mean training loss of those steps,
+    with the samples seen and the wall and CPU seconds spent; and the first such point
+    below ``below`` (e.g. under the adding problem's 0.177 plateau), if any."""
+
+    def __init__(self, every: int, below: float | None = None):
+        self.every, self.below = every, below
+        self.points: list[list[float]] = []  # [step, samples, wall s, cpu s, mean loss]
+        self.left: dict | None = None
+        self.steps = self.samples = 0
+        self._sum = 0.0
+        self._n = 0
+
+    def on_fit_start(self, trainer) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def on_step_end(self, trainer, logs) -> None:
+        self.steps += 1
+        self.samples += int(logs["samples"])
+        if logs["finite"]:
+            self._sum += logs["loss"]
+            self._n += 1
+        if self.steps % self.every or not self._n:
+            return
+        mean = self._sum / self._n
+        wall, cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+        self.points.append([self.steps, self.samples, round(wall, 1), round(cpu, 1), mean])
+        if self.left is None and self.below is not None and mean < self.below:
+            self.left = {"step": self.steps, "samples": self.samples, "wall_s": round(wall, 1)}
+        self._sum, self._n = 0.0, 0
 
 
 def example(name: str) -> dict:
@@ -72,20 +109,33 @@ def example(name: str) -> dict:
     return yaml.safe_load((ROOT / "examples" / f"{name}.yaml").read_text())
 
 
-def train_and_test(raw: dict, budget: float | None) -> tuple[Any, dict, dict]:
-    """Train ``raw`` (a run config) within ``budget`` seconds; the test metrics and facts."""
+def train_and_test(
+    raw: dict, budget: float | None, trace: Trace | None = None
+) -> tuple[Any, dict, dict]:
+    """Train ``raw`` (a run config) within ``budget`` seconds; the test metrics and facts:
+    parameters, wall and CPU seconds (this process), epochs, steps and training samples
+    seen, the load average before and after; with ``trace``, its curve."""
     config = run_config(raw)
-    callbacks = [TimeBudget(budget)] if budget else []
-    start = time.perf_counter()
+    trace = trace or Trace(every=10**9)
+    callbacks = [trace, *([TimeBudget(budget)] if budget else [])]
+    load = os.getloadavg()
+    start, cpu = time.perf_counter(), time.process_time()
     run = train_run(config, callbacks=callbacks)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     test = run.evaluate("test")
     facts = {
         "params": sum(p.numel() for p in run.model.parameters()),
         "seconds": round(seconds, 1),
+        "cpu_s": round(cpu, 1),
         "epochs": len(run.history),
-        "steps": int(run.history[-1].get("step", 0)) if run.history else 0,
+        "steps": trace.steps,
+        "samples": trace.samples,
+        "load": [round(load[0], 2), round(os.getloadavg()[0], 2)],
     }
+    if trace.points:
+        facts["curve"] = trace.points
+    if trace.below is not None:
+        facts["left_plateau"] = trace.left
     return run, test, facts
 
 
@@ -94,10 +144,16 @@ def row(task: str, model: str, metric: str, value: float, **extra: Any) -> dict:
 
 
 def encoder_row(
-    task: str, name: str, raw: dict, budget: float | None, metric: str, score: Callable
+    task: str,
+    name: str,
+    raw: dict,
+    budget: float | None,
+    metric: str,
+    score: Callable,
+    trace: Trace | None = None,
 ) -> dict:
     """One seqlab model: trained, scored on test by ``score(test_metrics) -> float``."""
-    _run, test, facts = train_and_test(raw, budget)
+    _run, test, facts = train_and_test(raw, budget, trace)
     settings = {"model": raw["model"], "data": raw["data"], "train": raw.get("train", {})}
     return row(task, name, metric, score(test), settings=settings, **facts)
 
@@ -126,21 +182,26 @@ def tcn(kernel: int, levels: int, hidden: int, dropout: float = 0.0) -> dict:
     }
 
 
-def adding(quick: bool, budget: float | None, models: list[str] | None) -> list[dict]:
+def adding(
+    quick: bool, budget: float | None, models: list[str] | None, length: int | None = None
+) -> list[dict]:
     """Adding problem: test MSE; predicting 1 for every sequence costs about 0.1767.
     Paper: T=600, 50k train / 1k test, TCN kernel 8, 8 levels, 24 channels, Adam 2e-3, no
-    clipping; the recurrent nets about the TCN's size (~70k parameters)."""
-    T, n = (50, 2000) if quick else (600, 12000)
-    held = 0.1 if quick else 1000 / n  # full: 10,000 train / 1,000 val / 1,000 test
+    clipping, raw inputs (no standardization: the marker channel stays 0/1); the recurrent
+    nets about the TCN's size (~70k parameters). Every row traces its training loss and
+    says after how many samples it first fell below 0.1 (off the 1/6 plateau)."""
+    T = length or (50 if quick else 600)
+    n = 2000 if quick else 22000  # full: 20,000 train / 1,000 val / 1,000 test
+    held = 0.1 if quick else 1000 / n
     encoders = (
         {"lstm": recurrent("lstm", 32), "tcn": tcn(4, 4, 16)}
         if quick
         else {
+            "tcn": tcn(8, 8, 24),
+            "gru": recurrent("gru", 150),
             "lstm": recurrent("lstm", 130),
             "lstm_layer_norm": recurrent("lstm", 130, layer_norm=True),
-            "gru": recurrent("gru", 150),
             "rnn": recurrent("rnn", 250),
-            "tcn": tcn(8, 8, 24),
         }
     )
     rows = []
@@ -153,8 +214,9 @@ def adding(quick: bool, budget: float | None, models: list[str] | None) -> list[
                 "val_fraction": held,
                 "test_fraction": held,
                 "batch_size": 32,
+                "standardize": False,  # as the paper: values in [0, 1], markers 0/1
             },
-            "model": {"encoder": encoder},
+            "model": {"encoder": encoder},  # pooling "last": the output at step T
             "train": {
                 # quick: the TCN leaves the plateau at 0.17 later than the LSTM (cheap steps)
                 "epochs": (3 if encoder["kind"] != "tcn" else 10) if quick else 200,
@@ -167,7 +229,8 @@ def adding(quick: bool, budget: float | None, models: list[str] | None) -> list[
                 "tensorboard": False,
             },
         }
-        r = encoder_row("adding", name, raw, budget, "test MSE", lambda m: m["loss"])
+        trace = Trace(every=10 if quick else 50, below=0.1)
+        r = encoder_row("adding", name, raw, budget, "test MSE", lambda m: m["loss"], trace)
         r["reference"] = PAPER["adding"].get(name)
         r["baseline"] = {"predict 1": 0.1767}
         r["data"] = f"T={T}, {round(n * (1 - 2 * held))} train / {round(n * held)} test"
@@ -175,23 +238,28 @@ def adding(quick: bool, budget: float | None, models: list[str] | None) -> list[
     return rows
 
 
-def copy_memory(quick: bool, budget: float | None, models: list[str] | None) -> list[dict]:
+def copy_memory(
+    quick: bool, budget: float | None, models: list[str] | None, length: int | None = None
+) -> list[dict]:
     """Copy memory: test cross-entropy per step (all T+20 steps). Blanks, then a uniform
     guess among the 8 digits, cost 10 ln 8 / (T + 20). Paper: T=1000, TCN kernel 8, 8
-    levels, 10 channels, dropout 0.05, clip 1.0, RMSprop 5e-4; ~16k parameters."""
-    T, n = (20, 2000) if quick else (1000, 12000)
+    levels, 10 channels, dropout 0.05, clip 1.0, RMSprop 5e-4; ~16k parameters. Every row
+    traces its training loss and says when it first fell below half the baseline."""
+    T = length or (20 if quick else 1000)
+    n = 2000 if quick else 12000
     held = 0.1 if quick else 1000 / n
     encoders = (
         {"tcn": tcn(4, 4, 16)}  # the GRU needs far more steps than a smoke test has
         if quick
         else {
+            "tcn": tcn(8, 8, 10, dropout=0.05),
+            "gru": recurrent("gru", 60),
             "lstm": recurrent("lstm", 50),
             "lstm_layer_norm": recurrent("lstm", 50, layer_norm=True),
-            "gru": recurrent("gru", 60),
             "rnn": recurrent("rnn", 110),
-            "tcn": tcn(8, 8, 10, dropout=0.05),
         }
     )
+    baseline = 10 * math.log(8) / (T + 20)
     rows = []
     for name, encoder in _pick(encoders, models):
         raw = {
@@ -213,9 +281,12 @@ def copy_memory(quick: bool, budget: float | None, models: list[str] | None) -> 
                 "tensorboard": False,
             },
         }
-        r = encoder_row("copy", name, raw, budget, "test loss (nats/step)", lambda m: m["loss"])
+        trace = Trace(every=10 if quick else 50, below=baseline / 2)
+        r = encoder_row(
+            "copy", name, raw, budget, "test loss (nats/step)", lambda m: m["loss"], trace
+        )
         r["reference"] = PAPER["copy"].get(name)
-        r["baseline"] = {"blanks, then guess": round(10 * math.log(8) / (T + 20), 5)}
+        r["baseline"] = {"blanks, then guess": round(baseline, 5)}
         r["data"] = f"T={T}, {round(n * (1 - 2 * held))} train / {round(n * held)} test"
         rows.append(r)
     return rows
@@ -437,7 +508,7 @@ def forecasting(quick: bool, budget: float | None, models: list[str] | None) -> 
 
 # --------------------------------------------------------------------- the command
 
-TASKS: dict[str, Callable[[bool, float | None, list[str] | None], list[dict]]] = {
+TASKS: dict[str, Callable[..., list[dict]]] = {  # (quick, budget, models[, length])
     "adding": adding,
     "copy": copy_memory,
     "smnist": pixel_mnist(permuted=False),
@@ -468,15 +539,26 @@ def _pick(encoders: dict, models: list[str] | None):
     return [(k, v) for k, v in encoders.items() if not models or k in models]
 
 
-def run_task(task: str, quick: bool, budget: float | None, models: list[str] | None) -> dict:
+LENGTH_TASKS = ("adding", "copy")  # the tasks whose sequence length --length sets
+
+
+def run_task(
+    task: str,
+    quick: bool,
+    budget: float | None,
+    models: list[str] | None,
+    length: int | None = None,
+) -> dict:
     torch.manual_seed(0)
     load = os.getloadavg()
     start = time.perf_counter()
-    rows = TASKS[task](quick, budget, models)
+    more = {"length": length} if length else {}
+    rows = TASKS[task](quick, budget, models, **more)
     return {
         "task": task,
         "quick": quick,
         "budget_s": budget,
+        "budget_kind": "CPU seconds per model (one thread)",
         "rows": rows,
         "seconds": round(time.perf_counter() - start, 1),
         "load_before": [round(x, 2) for x in load],
@@ -498,18 +580,28 @@ def fmt(value: Any) -> str:
 
 
 def table(result: dict) -> str:
-    lines = [
-        "| model | metric | seqlab | reference | baseline | params | epochs | wall s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    """One row per model: the score, the reference and baseline, and what it cost (the
+    samples and steps it trained on, wall and CPU seconds, the 1-minute load before and
+    after; ``left plateau``: the samples seen when its training loss first fell under the
+    task's plateau bar, — if never)."""
+    traced = any("left_plateau" in r for r in result["rows"])
+    head = "| model | metric | seqlab | reference | baseline | params | epochs | samples |"
+    head += " steps | wall s | CPU s | load |" + (" left plateau at |" if traced else "")
+    lines = [head, "|" + "---|" * head.count(" |")]
     for r in result["rows"]:
         baseline = ", ".join(f"{k} {fmt(v)}" for k, v in (r.get("baseline") or {}).items())
         extra = f" (macro-F1 {r['macro_f1']})" if "macro_f1" in r else ""
-        lines.append(
+        load = "–".join(fmt(x) for x in r["load"]) if r.get("load") else "—"
+        line = (
             f"| {r['model']} | {r['metric']} | {fmt(r['value'])}{extra} | "
             f"{fmt(r.get('reference'))} | {baseline or '—'} | {fmt(r.get('params'))} | "
-            f"{fmt(r.get('epochs'))} | {fmt(r.get('seconds'))} |"
+            f"{fmt(r.get('epochs'))} | {fmt(r.get('samples'))} | {fmt(r.get('steps'))} | "
+            f"{fmt(r.get('seconds'))} | {fmt(r.get('cpu_s'))} | {load} |"
         )
+        if traced:
+            left = r.get("left_plateau")
+            line += f" {left['samples']} samples |" if left else " — |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -523,46 +615,73 @@ def write_results_md() -> None:
         "(Bai, Kolter & Koltun 2018, Table 1) where the task is theirs.",
     ]
     for task in TASKS:
-        path = RESULTS / f"quality_{task}.json"
-        if not path.is_file():
-            continue
-        result = json.loads(path.read_text())
-        rows = result["rows"]
-        data = rows[0].get("data", "") if rows else ""
-        parts += [
-            "",
-            f"## {task}",
-            "",
-            f"Data: {data}. Budget per model: {fmt(result.get('budget_s'))} s. "
-            f"Commit {result.get('commit')}, `{result.get('command')}`, "
-            f"{result.get('seconds')} s in all, load {result.get('load_before')} before, "
-            f"torch {result.get('torch')}, {result.get('threads')} threads.",
-            "",
-            table(result),
-        ]
-        samples = [(r["model"], r["sample"]) for r in rows if r.get("sample")]
-        for model, sample in samples:
-            parts += ["", f"{model} writes:", "", "```", sample.strip("\n"), "```"]
+        studies = sorted(RESULTS.glob(f"quality_{task}_T*.json"), key=lambda p: len(p.name))
+        for path in [RESULTS / f"quality_{task}.json", *studies]:
+            if path.is_file() and not path.name.endswith("_quick.json"):
+                parts += _section(task, path)
     RESULTS_MD.write_text("\n".join(parts) + "\n")
+
+
+# what the paper's run was, beside ours (the tables' "samples" column is what ours saw)
+PAPER_SCALE = {
+    "adding": "The paper: 50,000 training sequences, its code's default 10 epochs "
+    "(500,000 samples) on a GPU.",
+    "copy": "The paper: 30,000 training sequences (its code's default), many epochs, on a GPU.",
+    "smnist": "The paper: the full 60,000/10,000 MNIST, its code's default 20 epochs "
+    "(1.2 M samples). Here: not the paper's data (5,000 digits offline).",
+    "pmnist": "The paper: the full 60,000/10,000 MNIST, one fixed permutation, 20 epochs. "
+    "Here: not the paper's data (5,000 digits offline).",
+}
+
+
+def _section(task: str, path: Path) -> list[str]:
+    """RESULTS.md's section of one result file."""
+    result = json.loads(path.read_text())
+    rows = result["rows"]
+    data = rows[0].get("data", "") if rows else ""
+    study = path.stem.removeprefix(f"quality_{task}").lstrip("_")
+    title = f"{task} ({study.replace('T', 'T=', 1)}, a shorter study)" if study else task
+    budget = result.get("budget_s")
+    kind = result.get("budget_kind", "wall seconds per model")
+    parts = [
+        "",
+        f"## {title}",
+        "",
+        f"Data: {data}. Budget: {fmt(budget)} {kind if budget else ''}. "
+        f"Commit {result.get('commit')}, `{result.get('command')}`, "
+        f"{result.get('seconds')} s in all, load {result.get('load_before')} before, "
+        f"torch {result.get('torch')}, {result.get('threads')} threads.",
+    ]
+    if task in PAPER_SCALE:
+        parts += ["", PAPER_SCALE[task]]
+    parts += ["", table(result)]
+    samples = [(r["model"], r["sample"]) for r in rows if r.get("sample")]
+    for model, sample in samples:
+        parts += ["", f"{model} writes:", "", "```", sample.strip("\n"), "```"]
+    return parts
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("task", choices=[*TASKS, "all"])
     p.add_argument("--quick", action="store_true", help="the smoke test: small and loose")
-    p.add_argument("--budget", type=float, help="seconds of training per model")
+    p.add_argument("--budget", type=float, help="CPU seconds of training per model")
+    p.add_argument("--length", type=int, help="sequence length T (adding, copy only)")
     p.add_argument("--models", help="comma-separated subset of the task's models")
     p.add_argument("--out", help="where the JSON goes (default: benchmarks/results/)")
     args = p.parse_args(argv)
     models = args.models.split(",") if args.models else None
     tasks = list(TASKS) if args.task == "all" else [args.task]
+    if args.length is not None and (args.length < 2 or set(tasks) - set(LENGTH_TASKS)):
+        p.error(f"--length must be an int >= 2 and only for {', '.join(LENGTH_TASKS)}")
     failed = []
     for task in tasks:
-        result = run_task(task, args.quick, args.budget, models)
+        result = run_task(task, args.quick, args.budget, models, args.length)
         print(f"\n## {task}\n\n{table(result)}\n", flush=True)
         out = Path(args.out) if args.out else RESULTS
         out.mkdir(parents=True, exist_ok=True)
-        name = f"quality_{task}{'_quick' if args.quick else ''}.json"
+        short = f"_T{args.length}" if args.length else ""  # a shorter-sequence study
+        name = f"quality_{task}{short}{'_quick' if args.quick else ''}.json"
         (out / name).write_text(json.dumps(result, indent=2, default=str) + "\n")
         if args.quick:
             failed += [f"{task}: {r['model']} {r['value']:.4g}" for r in result["rows"]
