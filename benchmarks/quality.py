@@ -554,6 +554,9 @@ def run_task(
     start = time.perf_counter()
     more = {"length": length} if length else {}
     rows = TASKS[task](quick, budget, models, **more)
+    command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:])
+    for r in rows:  # a table may gather rows of several runs (--models): each says its own
+        r.update(budget_s=budget, commit=git_commit(short=True), command=command)
     return {
         "task": task,
         "quick": quick,
@@ -585,7 +588,7 @@ def table(result: dict) -> str:
     after; ``left plateau``: the samples seen when its training loss first fell under the
     task's plateau bar, — if never)."""
     traced = any("left_plateau" in r for r in result["rows"])
-    head = "| model | metric | seqlab | reference | baseline | params | epochs | samples |"
+    head = "| model | metric | seqlab | reference | baseline | params | budget | epochs | samples |"
     head += " steps | wall s | CPU s | load |" + (" left plateau at |" if traced else "")
     lines = [head, "|" + "---|" * head.count(" |")]
     for r in result["rows"]:
@@ -595,7 +598,8 @@ def table(result: dict) -> str:
         line = (
             f"| {r['model']} | {r['metric']} | {fmt(r['value'])}{extra} | "
             f"{fmt(r.get('reference'))} | {baseline or '—'} | {fmt(r.get('params'))} | "
-            f"{fmt(r.get('epochs'))} | {fmt(r.get('samples'))} | {fmt(r.get('steps'))} | "
+            f"{fmt(r.get('budget_s', result.get('budget_s')))} | {fmt(r.get('epochs'))} | "
+            f"{fmt(r.get('samples'))} | {fmt(r.get('steps') or None)} | "
             f"{fmt(r.get('seconds'))} | {fmt(r.get('cpu_s'))} | {load} |"
         )
         if traced:
@@ -641,16 +645,22 @@ def _section(task: str, path: Path) -> list[str]:
     data = rows[0].get("data", "") if rows else ""
     study = path.stem.removeprefix(f"quality_{task}").lstrip("_")
     title = f"{task} ({study.replace('T', 'T=', 1)}, a shorter study)" if study else task
-    budget = result.get("budget_s")
     kind = result.get("budget_kind", "wall seconds per model")
+    made = {}  # (commit, command) -> models, in row order
+    for r in rows:
+        key = (r.get("commit", result.get("commit")), r.get("command", result.get("command")))
+        made.setdefault(key, []).append(r["model"])
+    by = "; ".join(
+        f"{', '.join(m)}: commit {c}, `{cmd}`" if len(made) > 1 else f"commit {c}, `{cmd}`"
+        for (c, cmd), m in made.items()
+    )
     parts = [
         "",
         f"## {title}",
         "",
-        f"Data: {data}. Budget: {fmt(budget)} {kind if budget else ''}. "
-        f"Commit {result.get('commit')}, `{result.get('command')}`, "
-        f"{result.get('seconds')} s in all, load {result.get('load_before')} before, "
-        f"torch {result.get('torch')}, {result.get('threads')} threads.",
+        f"Data: {data}. Budget (column budget): {kind}. Made by {by}; "
+        f"torch {result.get('torch')}, {result.get('threads')} threads, load (1-minute "
+        "average) before and after each model in the table.",
     ]
     if task in PAPER_SCALE:
         parts += ["", PAPER_SCALE[task]]
@@ -659,6 +669,22 @@ def _section(task: str, path: Path) -> list[str]:
     for model, sample in samples:
         parts += ["", f"{model} writes:", "", "```", sample.strip("\n"), "```"]
     return parts
+
+
+def merged(path: Path, result: dict) -> dict:
+    """``result`` (a run of some of a task's models) put into the table at ``path``: its
+    rows replace those of the same models there, the others stay, each with the commit
+    and command that made it."""
+    if not path.is_file():
+        return result
+    old = json.loads(path.read_text())
+    new = {r["model"]: r for r in result["rows"]}
+    rows = [new.pop(r["model"], r) for r in old["rows"]] + list(new.values())
+    for r in rows:  # rows written before rows carried their own command
+        r.setdefault("commit", old.get("commit"))
+        r.setdefault("command", old.get("command"))
+        r.setdefault("budget_s", old.get("budget_s"))
+    return {**result, "rows": rows, "seconds": sum(r.get("seconds") or 0 for r in rows)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -682,6 +708,8 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         short = f"_T{args.length}" if args.length else ""  # a shorter-sequence study
         name = f"quality_{task}{short}{'_quick' if args.quick else ''}.json"
+        if models and not args.quick:
+            result = merged(out / name, result)
         (out / name).write_text(json.dumps(result, indent=2, default=str) + "\n")
         if args.quick:
             failed += [f"{task}: {r['model']} {r['value']:.4g}" for r in result["rows"]

@@ -99,3 +99,19 @@ def test_length_is_refused_for_a_task_without_one(capsys):
         main(["smnist", "--length", "100"])
     assert stop.value.code == 2
     assert "--length" in capsys.readouterr().err
+
+
+def test_a_run_of_some_models_replaces_their_rows_and_keeps_the_others(tmp_path):
+    from benchmarks.quality import merged
+
+    path = tmp_path / "quality_adding.json"
+    old = {"commit": "aaa", "command": "old", "budget_s": 150.0,
+           "rows": [{"model": "tcn", "value": 0.17}, {"model": "gru", "value": 0.17}]}  # fmt: skip
+    path.write_text(json.dumps(old))
+    new = {"commit": "bbb", "rows": [{"model": "tcn", "value": 1e-4, "commit": "bbb",
+                                      "command": "new", "seconds": 5.0}]}  # fmt: skip
+    rows = merged(path, new)["rows"]
+    assert [(r["model"], r["value"], r["command"]) for r in rows] == [
+        ("tcn", 1e-4, "new"), ("gru", 0.17, "old")]  # fmt: skip
+    assert rows[1]["commit"] == "aaa" and rows[1]["budget_s"] == 150.0
+    assert merged(tmp_path / "none.json", new) is new
