@@ -297,7 +297,9 @@ def pixel_mnist(permuted: bool):
 
     def bench(quick: bool, budget: float | None, models: list[str] | None) -> list[dict]:
         """Sequential (or permuted) pixel MNIST: test accuracy in %. 784 steps of one
-        pixel. Paper: full MNIST, TCN kernel 7, 8 levels, 25 channels, Adam 2e-3."""
+        pixel. Paper: full MNIST, TCN kernel 7, 8 levels, 25 channels, dropout 0.05, Adam
+        2e-3, no clipping, batch 64. Fashion-MNIST (Debian's dataset-fashion-mnist) is not
+        run: 70,000 sequences of 784 steps are far past this machine's CPU budget."""
         encoders = (
             {"tcn": tcn(7, 7, 16)}
             if quick
@@ -330,7 +332,8 @@ def pixel_mnist(permuted: bool):
                     "monitor": "val_accuracy",
                     "mode": "max",
                     "optimizer": {"name": "adam", "lr": 2e-3},
-                    "clip": {"norm": 1.0},
+                    # the paper's TCN: no clipping; the recurrent nets: norm clipping at 1
+                    "clip": {"norm": None if encoder["kind"] == "tcn" else 1.0},
                     "early_stopping": {"patience": 10},
                     "progress": False,
                     "tensorboard": False,
@@ -400,11 +403,14 @@ def sentiment(quick: bool, budget: float | None, models: list[str] | None) -> li
     return rows
 
 
+# sized for a CPU budget of minutes: one step (32 x 128 characters, one thread) costs
+# about 0.15 s for the 256-unit recurrent nets and 0.25 s for the TCN (0.48 s for a
+# 512-unit LSTM, which would see a third of the text in the same budget)
 CHARLM_MODELS = {
-    "lstm": {"kind": "lstm", "hidden_size": 512},
-    "gru": {"kind": "gru", "hidden_size": 512},
-    "lstm_layer_norm": {"kind": "lstm", "hidden_size": 512, "layer_norm": True},
-    "tcn": {"kind": "tcn", "hidden_size": 256, "num_layers": 6, "kernel_size": 3, "dropout": 0.1},
+    "lstm": {"kind": "lstm", "hidden_size": 256},
+    "gru": {"kind": "gru", "hidden_size": 256},
+    "lstm_layer_norm": {"kind": "lstm", "hidden_size": 256, "layer_norm": True},
+    "tcn": {"kind": "tcn", "hidden_size": 128, "num_layers": 6, "kernel_size": 3, "dropout": 0.1},
 }
 
 
@@ -630,7 +636,8 @@ def write_results_md() -> None:
 PAPER_SCALE = {
     "adding": "The paper: 50,000 training sequences, its code's default 10 epochs "
     "(500,000 samples) on a GPU.",
-    "copy": "The paper: 30,000 training sequences (its code's default), many epochs, on a GPU.",
+    "copy": "The paper: its code's 10,000 training sequences, default 50 epochs (500,000 "
+    "samples), on a GPU; its input is the digit as one number, here one-hot.",
     "smnist": "The paper: the full 60,000/10,000 MNIST, its code's default 20 epochs "
     "(1.2 M samples). Here: not the paper's data (5,000 digits offline).",
     "pmnist": "The paper: the full 60,000/10,000 MNIST, one fixed permutation, 20 epochs. "
