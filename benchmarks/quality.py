@@ -200,6 +200,7 @@ def adding(
         else {
             "tcn": tcn(8, 8, 24),
             "gru": recurrent("gru", 150),
+            "gru_layer_norm": recurrent("gru", 150, layer_norm=True),
             "lstm": recurrent("lstm", 130),
             "lstm_layer_norm": recurrent("lstm", 130, layer_norm=True),
             "rnn": recurrent("rnn", 250),
