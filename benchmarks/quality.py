@@ -564,11 +564,12 @@ def run_task(
     torch.manual_seed(0)
     load = os.getloadavg()
     start = time.perf_counter()
+    commit = git_commit(short=True)  # the code this run reads, before anything can change
     more = {"length": length} if length else {}
     rows = TASKS[task](quick, budget, models, **more)
     command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:])
     for r in rows:  # a table may gather rows of several runs (--models): each says its own
-        r.update(budget_s=budget, commit=git_commit(short=True), command=command)
+        r.update(budget_s=budget, commit=commit, command=command)
     return {
         "task": task,
         "quick": quick,
@@ -578,8 +579,8 @@ def run_task(
         "seconds": round(time.perf_counter() - start, 1),
         "load_before": [round(x, 2) for x in load],
         "load_after": [round(x, 2) for x in os.getloadavg()],
-        "commit": git_commit(short=True),
-        "command": "python -m benchmarks.quality " + shlex.join(sys.argv[1:]),
+        "commit": commit,
+        "command": command,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
