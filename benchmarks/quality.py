@@ -216,7 +216,10 @@ def adding(
                 "val_fraction": held,
                 "test_fraction": held,
                 "batch_size": 32,
-                "standardize": False,  # as the paper: values in [0, 1], markers 0/1
+                # full: as the paper, values in [0, 1] and markers 0/1. quick: seqlab's
+                # default per-channel standardization; with raw inputs neither quick model
+                # left the plateau in its few steps (T=50: lstm 0.186, tcn 0.157, bar 0.153)
+                "standardize": quick,
             },
             "model": {"encoder": encoder},  # pooling "last": the output at step T
             "train": {
