@@ -661,7 +661,15 @@ def _section(task: str, path: Path) -> list[str]:
     """RESULTS.md's section of one result file."""
     result = json.loads(path.read_text())
     rows = result["rows"]
-    data = rows[0].get("data", "") if rows else ""
+    datas: dict[str, list[str]] = {}  # data -> models (rows of several runs may differ)
+    for r in rows:
+        datas.setdefault(r.get("data", ""), []).append(r["model"])
+    data = "; ".join(f"{d} ({', '.join(m)})" if len(datas) > 1 else d for d, m in datas.items())
+    if any("cpu_s" not in r for r in rows) and any("cpu_s" in r for r in rows):
+        data += (
+            ". Rows without CPU s were run before budgets were CPU seconds (wall seconds;"
+            " their settings in the JSON)"
+        )
     study = path.stem.removeprefix(f"quality_{task}").lstrip("_")
     title = f"{task} ({study.replace('T', 'T=', 1)}, a shorter study)" if study else task
     kind = result.get("budget_kind", "wall seconds per model")
