@@ -6,6 +6,7 @@ benchmarks/RESULTS.md, not for CI."""
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,85 @@ def test_quick_quality_run_learns(task, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((tmp_path / f"quality_{task}_quick.json").read_text())
     assert result["rows"] and all(r["value"] == r["value"] for r in result["rows"])  # no NaN
+
+
+class _Trainer:
+    def __init__(self):
+        self.stopped = None
+
+    def stop(self, reason):
+        self.stopped = reason
+
+
+def test_trace_records_the_curve_and_when_the_loss_left_the_plateau():
+    from benchmarks.quality import Trace
+
+    trace = Trace(every=2, below=0.1)
+    trace.on_fit_start(None)
+    for step, loss in enumerate([0.2, 0.2, 0.15, 0.05, 0.04, float("nan")], start=1):
+        trace.on_step_end(None, {"loss": loss, "samples": 32, "finite": loss == loss, "step": step})
+    assert trace.steps == 6 and trace.samples == 192
+    assert [p[0] for p in trace.points] == [2, 4, 6] and [p[1] for p in trace.points] == [
+        64,
+        128,
+        192,
+    ]
+    assert [round(p[4], 3) for p in trace.points] == [
+        0.2,
+        0.1,
+        0.04,
+    ]  # the NaN step is not averaged
+    assert trace.left["step"] == 6 and trace.left["samples"] == 192  # 0.1 is not below 0.1
+
+
+def test_time_budget_counts_cpu_seconds():
+    from benchmarks.quality import TimeBudget
+
+    budget, trainer = TimeBudget(0.05), _Trainer()
+    budget.on_fit_start(trainer)
+    budget.on_step_end(trainer, {})
+    assert trainer.stopped is None
+    end = time.process_time() + 0.1
+    while time.process_time() < end:  # spend CPU time, not wall time
+        pass
+    budget.on_step_end(trainer, {})
+    assert trainer.stopped and "CPU" in trainer.stopped
+
+
+def test_table_says_where_each_model_left_the_plateau():
+    from benchmarks.quality import table
+
+    rows = [
+        {"model": "tcn", "metric": "test MSE", "value": 1e-3, "samples": 6400, "steps": 200,
+         "load": [1.0, 2.0], "left_plateau": {"step": 100, "samples": 3200, "wall_s": 9.0}},
+        {"model": "gru", "metric": "test MSE", "value": 0.17, "left_plateau": None},
+    ]  # fmt: skip
+    lines = table({"rows": rows}).splitlines()
+    assert lines[0].endswith("| left plateau at |")
+    assert lines[2].endswith("| 3200 samples |") and "| 6400 | 200 |" in lines[2]
+    assert lines[3].endswith("| — |")
+
+
+def test_length_is_refused_for_a_task_without_one(capsys):
+    from benchmarks.quality import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["smnist", "--length", "100"])
+    assert stop.value.code == 2
+    assert "--length" in capsys.readouterr().err
+
+
+def test_a_run_of_some_models_replaces_their_rows_and_keeps_the_others(tmp_path):
+    from benchmarks.quality import merged
+
+    path = tmp_path / "quality_adding.json"
+    old = {"commit": "aaa", "command": "old", "budget_s": 150.0,
+           "rows": [{"model": "tcn", "value": 0.17}, {"model": "gru", "value": 0.17}]}  # fmt: skip
+    path.write_text(json.dumps(old))
+    new = {"commit": "bbb", "rows": [{"model": "tcn", "value": 1e-4, "commit": "bbb",
+                                      "command": "new", "seconds": 5.0}]}  # fmt: skip
+    rows = merged(path, new)["rows"]
+    assert [(r["model"], r["value"], r["command"]) for r in rows] == [
+        ("tcn", 1e-4, "new"), ("gru", 0.17, "old")]  # fmt: skip
+    assert rows[1]["commit"] == "aaa" and rows[1]["budget_s"] == 150.0
+    assert merged(tmp_path / "none.json", new) is new
