@@ -38,6 +38,7 @@ import torch
 
 from seqlab.data import Batch
 from seqlab.models import EncoderConfig, InputConfig, Seq2Seq, Seq2SeqConfig
+from seqlab.run import git_commit
 from seqlab.train.callbacks import Callback
 
 RESULTS = Path(__file__).parent / "results"
@@ -257,6 +258,7 @@ def bible(args) -> dict:
     examples = [test[int(i * len(test) / 6)] for i in range(6)]  # evenly spaced verses
     result = {
         "benchmark": "KJV -> WEB (examples/bible_translation.yaml)",
+        "commit": git_commit(),  # read at the start: the code that runs
         "threads": args.threads,
         "load_before": load_before,
         "pairs": {k: len(getattr(task.splits, k)) for k in ("train", "val", "test")},
