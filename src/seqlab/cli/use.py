@@ -219,17 +219,16 @@ def run_forecast(args: argparse.Namespace) -> int:
     forecast = np.asarray(row["forecast"], dtype=np.float64)[:H]  # (H, O)
     levels = [k for k in row if k.startswith("q")]  # "q0.1", ... in data units
     bands = {q: np.asarray(row[q], dtype=np.float64)[:H] for q in levels}
-    times = task.horizon_times(series)
-    step = _time_step(series.times)
+    times = task.horizon_times(series)  # dates; None: steps after a numeric time column
+    if times is None:
+        times = _steps_after(series.times, len(series), len(forecast))
     writer = csv.writer(sys.stdout)
     names = task.names or [f"y{i}" for i in range(len(task.targets))]
     writer.writerow(["time", *names, *(f"{n}_{q}" for q in levels for n in names)])
     for h, values in enumerate(forecast):
-        when = times[h] if times is not None else None
-        if when is None:
-            when = series.times[-1] + step * (h + 1) if step is not None else len(series) + h
         extra = [bands[q][h][k] for q in levels for k in range(len(names))]
-        writer.writerow([str(when), *[f"{v:.6g}" for v in values], *[f"{v:.6g}" for v in extra]])
+        row_values = [f"{v:.6g}" for v in (*values, *extra)]
+        writer.writerow([str(times[h]), *row_values])
     if args.plot is not None:
         if task.data.future_columns:  # the history, without the horizon's rows
             series = dataclasses.replace(
@@ -241,18 +240,18 @@ def run_forecast(args: argparse.Namespace) -> int:
 
 def _plot_forecast(series, forecast: np.ndarray, bands: dict, names: list[str], path) -> None:
     """The first target: its recent history, the forecast and the widest quantile band."""
-    from ..diagnostics.run_plots import plot_forecast
+    from ..diagnostics.run_plots import plot_forecast, widest_band
 
     history = np.asarray(series.targets[:, 0], dtype=np.float64)[-max(4 * len(forecast), 48) :]
-    band = None
-    if len(bands) >= 2:
-        lo, hi = min(bands, key=lambda q: float(q[1:])), max(bands, key=lambda q: float(q[1:]))
-        band = (bands[lo][:, 0], bands[hi][:, 0], f"{lo[1:]}-{hi[1:]} quantile band")
+    band = widest_band({float(q[1:]): values[:, 0] for q, values in bands.items()})
     plot_forecast(history, None, forecast[:, 0], band, path, names[0], title="forecast")
     print(f"seqlab forecast: plot written to {path}", file=sys.stderr)
 
 
-def _time_step(times: np.ndarray):
+def _steps_after(times: np.ndarray | None, n: int, steps: int) -> np.ndarray:
+    """The ``steps`` time values after a series of ``n`` whose horizon dates are unknown:
+    its (median) step on, or the step indices ``n, n + 1, ...`` with no time column."""
     if times is None or len(times) < 2:
-        return None
-    return np.median(np.diff(times)) if times.dtype.kind != "M" else times[-1] - times[-2]
+        return np.arange(n, n + steps)
+    step = times[-1] - times[-2] if times.dtype.kind == "M" else np.median(np.diff(times))
+    return times[-1] + step * np.arange(1, steps + 1)

@@ -183,6 +183,15 @@ def _shown(token: str) -> str:
     return {" ": "␣", "\n": "\\n", "\t": "\\t", "": "∅"}.get(token, token)
 
 
+def widest_band(by_level: dict[float, np.ndarray]) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """(low, high, label) of a forecast's lowest and highest quantile levels, the band
+    :func:`plot_forecast` shades; ``None`` with fewer than two levels."""
+    if len(by_level) < 2:
+        return None
+    lo, hi = min(by_level), max(by_level)
+    return by_level[lo], by_level[hi], f"{lo:g}-{hi:g} quantile band"
+
+
 def plot_forecast(
     history: np.ndarray,
     truth: np.ndarray | None,
@@ -294,10 +303,7 @@ def _forecast(task, model, directory: Path) -> list[Path]:
     if "quantiles" in out:
         q = out["quantiles"][0].double().cpu().numpy()  # (H, O, Q), rising with the level
         levels = out["levels"].tolist()
-        lo, hi = int(np.argmin(levels)), int(np.argmax(levels))
-        if lo != hi:
-            label = f"{levels[lo]:g}-{levels[hi]:g} quantile band"
-            band = (units(q[..., lo])[:, 0], units(q[..., hi])[:, 0], label)
+        band = widest_band({lv: units(q[..., i])[:, 0] for i, lv in enumerate(levels)})
     name = task.names[0] if getattr(task, "names", None) else "value"
     return [plot_forecast(history, truth, forecast, band, directory / "forecast.png", name)]
 
