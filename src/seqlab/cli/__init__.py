@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["demo"]:  # the demo has its own options (seqlab demo --help)
         argv = ["demo", "--", *argv[1:]]
     args = parser.parse_args(argv)
+    shown = warnings.showwarning
     if not args.debug:  # a warning is one line naming the command, not a source location
         warnings.showwarning = _warning_line(args.command)
     try:
@@ -85,3 +86,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `seqlab predict ... | head`: the reader left; not an error
         sys.stderr.close()
         return 0
+    finally:  # main() called from Python leaves the caller's warnings as they were
+        warnings.showwarning = shown
