@@ -156,6 +156,8 @@ def test_generate_and_forecast(tmp_path, capsys):
     code, out, err = run(capsys, "forecast", tmp_path / "f", "--plot", png)
     assert code == 0 and out.splitlines() == lines and png.stat().st_size > 0
     assert f"plot written to {png}" in err
+    code, out, err = run(capsys, "forecast", tmp_path / "f", "--plot", tmp_path)
+    assert code == 2 and out == "" and "a directory; expected the path of a PNG file" in err
     code, _, err = run(capsys, "generate", tmp_path / "lm", "--length", "0")
     assert code == 2 and "--length: expected a positive int, got 0" in err
     code, out, err = run(

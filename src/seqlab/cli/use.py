@@ -214,6 +214,8 @@ def run_forecast(args: argparse.Namespace) -> int:
 
         if not plots_available():
             raise ConfigError(f"--plot needs matplotlib: {PLOTS_INSTALL}")
+        if Path(args.plot).is_dir():  # checked before any output, not at the rename
+            raise ConfigError(f"--plot {args.plot}: a directory; expected the path of a PNG file")
     row = next(iter(run.predict([series])))  # a TimeSeries: calendar covariates from its times
     H = args.horizon or trained
     forecast = np.asarray(row["forecast"], dtype=np.float64)[:H]  # (H, O)
