@@ -14,9 +14,9 @@ each layer-direction is one :class:`torch.autograd.Function`:
   equations (``rnn_cells.c`` gives them);
 * both loops run in C (``rnn_cells.c``: ``*_seq``): per step one GEMM, ``a_t = (h_{t-1} ⊙
   m) W_hh^T`` forward and ``R = da_t W_hh`` backward, through the BLAS PyTorch itself
-  calls (:mod:`~seqlab.nn.fused.blas`), and one pass for all the elementwise work. The
-  batch rows are split over PyTorch's threads, each running every step of its rows, so
-  the threads never wait for each other between steps;
+  calls (:mod:`~seqlab.nn.fused.blas`), and one pass for all the elementwise work. Each
+  step's GEMM is split over PyTorch's threads by output columns, the elementwise pass by
+  batch rows, with a barrier between (``rnn_cells.c`` says why);
 * the gradients of ``W_hh`` (one GEMM over all steps) and of the biases, peepholes and
   norm gains (sums the C steps accumulate in double) come after the loop.
 
