@@ -52,8 +52,7 @@ from seqlab import run_config, train_run
 from seqlab.data.windows import holdout_steps
 from seqlab.models import build_model
 from seqlab.models.forecaster import seasonal_naive
-from seqlab.run import Run, git_commit
-from seqlab.tasks.base import merge_sizes
+from seqlab.run import Run, git_commit, model_section
 
 # name -> data section: the benchmark's split (the last test_size steps), season, horizon
 DATASETS = {
@@ -122,14 +121,14 @@ def run_highway(data: dict, series: np.ndarray, origins: list[int]):
     config = run_config({"task": "forecasting", "data": data, "model": {}})
     task = config.task_class(config.data)
     task.prepare()
-    model = build_model(task.model_kind, merge_sizes(config.model, task.model_sizes()))
+    model = build_model(task.model_kind, model_section(config.model, task))
     start = time.perf_counter()
     task.init_model(model)
     seconds = time.perf_counter() - start
     model.eval()
     run = Run(config, task, model)
     rows = list(run.predict([series[:o, None] for o in origins], batch_size=256))
-    return np.array([r["forecast"] for r in rows])[..., 0], seconds, task
+    return np.array([r["forecast"] for r in rows])[..., 0], seconds, task, model
 
 
 def meta(threads: int, seeds: list[int] | None = None) -> dict:
@@ -164,11 +163,13 @@ def bench(name: str, kinds: list[str], variants: list[str], seeds: list[int], th
         "test_windows": len(origins),
         "rows": {"seasonal naive": {"mase": mase(naive, series, origins, m)}},
     }
-    forecasts, seconds, task = run_highway(data, series, origins)
+    forecasts, seconds, task, model = run_highway(data, series, origins)
     result["defaults"] = {
         "window": task.window,
         "transform": task.transform,
         "season": task.season,
+        "kpss": task.kpss,
+        "normalize": model.config.normalize,
         "ridge_penalty": task.penalty,
     }
     result["rows"]["seqlab least squares alone (its start)"] = {
