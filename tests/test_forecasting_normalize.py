@@ -85,3 +85,21 @@ def test_a_trained_run_keeps_the_chosen_normalize_when_loaded(tmp_path):
     a = next(iter(run.predict([window[:, None]])))["forecast"]
     b = next(iter(loaded.predict([window[:, None]])))["forecast"]
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_the_task_chooses_the_ridge_penalty_by_gcv_on_the_training_windows(tmp_path):
+    import torch
+
+    from seqlab.data.windows import collate_future_windows
+    from seqlab.models import build_model
+    from seqlab.models.forecaster import RIDGE_PENALTIES, ridge_gcv
+
+    task, cfg = _task(tmp_path, _cycles(seed=2), transform=None)
+    model = build_model(task.model_kind, model_section(cfg.model, task)).double()
+    assert model.revin is None  # the frame is the scaled series itself
+    task.init_model(model)
+    train = collate_future_windows([task.splits.train[i] for i in range(len(task.splits.train))])
+    X = train.inputs[..., 0].double()  # (N, W)
+    Y = train.targets.reshape(len(X), -1).double()  # (N, H)
+    scores = ridge_gcv(X, Y, RIDGE_PENALTIES)
+    assert task.penalty == RIDGE_PENALTIES[int(torch.argmin(scores))]
