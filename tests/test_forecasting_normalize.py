@@ -103,3 +103,27 @@ def test_the_task_chooses_the_ridge_penalty_by_gcv_on_the_training_windows(tmp_p
     Y = train.targets.reshape(len(X), -1).double()  # (N, H)
     scores = ridge_gcv(X, Y, RIDGE_PENALTIES)
     assert task.penalty == RIDGE_PENALTIES[int(torch.argmin(scores))]
+
+
+def test_a_validation_tail_of_two_forecasts_or_more_chooses_the_penalty(tmp_path, monkeypatch):
+    from seqlab.data.windows import collate_future_windows
+    from seqlab.models import build_model
+    from seqlab.models.forecaster import Forecaster
+
+    calls, original = [], Forecaster.fit_linear
+
+    def spy(self, train, val=None, *args):
+        calls.append(val)
+        return original(self, train, val, *args)
+
+    monkeypatch.setattr(Forecaster, "fit_linear", spy)
+    for val_size, stride, forecasts in ((11, 1, 1), (21, 1, 1), (22, 1, 2), (33, 2, 3)):
+        task, cfg = _task(tmp_path, _cycles(seed=3), transform=None, val_size=val_size,
+                          stride=stride)  # fmt: skip
+        assert task.val_forecasts() == forecasts
+        task.init_model(build_model(task.model_kind, model_section(cfg.model, task)))
+        if forecasts < 2:
+            assert calls[-1] is None  # GCV on the training windows
+        else:  # every validation window
+            whole = collate_future_windows(list(task.splits.val))
+            assert calls[-1] is not None and calls[-1].inputs.shape == whole.inputs.shape

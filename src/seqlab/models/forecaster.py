@@ -402,9 +402,10 @@ class Forecaster(TaskModel):
         (:func:`ridge_gcv`), or, with ``val`` windows given, the least squared error on
         them; and the network's head starts at zero, so training begins at that
         forecast and the network learns what it leaves (Zhang 2003's hybrid: the
-        network models the linear fit's residual). GCV reads every training window: the
-        default validation tail is one forecast, whose error chose the penalty 10x too
-        large on sunspots (1.0: MASE 0.903; GCV's 0.1: 0.588). The highway then stays
+        network models the linear fit's residual). GCV reads every training window; the
+        forecasting task gives ``val`` only when its tail holds several forecasts (one
+        forecast's error chose the penalty 10x too large on sunspots: 1.0, MASE 0.903;
+        GCV's 0.1: 0.588). The highway then stays
         fixed unless ``train_linear``: it already minimizes the penalized training error,
         so gradient steps can only move it towards the unpenalized fit, and Adam's
         per-weight steps of about ``lr`` each shook a 672-weight highway off it (the
