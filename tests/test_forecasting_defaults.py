@@ -12,6 +12,7 @@ from seqlab.data import Batch, TimeSeries
 from seqlab.data.calendar import calendar_cycles, calendar_features
 from seqlab.data.transforms import boxcox, choose_transform, guerrero_lambda, inv_boxcox
 from seqlab.models import EncoderConfig, Forecaster, ForecasterConfig
+from seqlab.models.forecaster import ridge_gcv
 from seqlab.tasks.forecasting import ForecastingTask, default_window
 
 QUIET = {"progress": False}
@@ -118,7 +119,43 @@ def test_fit_linear_is_the_ridge_solution_and_the_network_starts_at_zero():
     with torch.no_grad():
         pred = model(as_batch(val)).prediction[..., 0].numpy()
     np.testing.assert_allclose(pred, predict(val[:, :W]), atol=1e-10)
-    assert model.fit_linear(as_batch(train), None, penalties) == 0.1  # no val: the middle one
+    # no val: the penalty of least GCV on the training windows (the centred window)
+    x = train[:, :W] - train[:, :W].mean(1, keepdims=True)
+    scores = [_gcv_reference(x, train[:, W:] - train[:, :W].mean(1, keepdims=True), lam)
+              for lam in penalties]  # fmt: skip
+    assert model.fit_linear(as_batch(train), None, penalties) == penalties[int(np.argmin(scores))]
+
+
+def _gcv_reference(x, y, lam):
+    """NumPy: the explicit hat matrix of the ridge fit with an unpenalized intercept,
+    mean((I - H) y)^2 / (1 - tr H / N)^2 (Golub, Heath & Wahba 1979)."""
+    X = np.c_[x, np.ones(len(x))]
+    R = lam * len(x) * np.eye(X.shape[1])
+    R[-1, -1] = 0
+    hat = X @ np.linalg.solve(X.T @ X + R, X.T)
+    residual = y - hat @ y
+    return (residual**2).mean() / (1 - np.trace(hat) / len(x)) ** 2
+
+
+def test_ridge_gcv_is_the_hat_matrix_formula_and_prefers_shrinking_noise():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 5)) + 3.0
+    y = x[:, :2] @ rng.normal(size=(2, 3)) + 0.5 * rng.normal(size=(60, 3)) + 7.0
+    penalties = (0.0, 1e-3, 0.1, 1.0, 10.0)
+    got = ridge_gcv(torch.tensor(x), torch.tensor(y), penalties).numpy()
+    want = [_gcv_reference(x, y, lam) for lam in penalties]
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    # pure noise inputs: the most shrinkage wins; a clean linear map: the least
+    noise = rng.normal(size=(60, 3))
+    assert int(ridge_gcv(torch.tensor(x), torch.tensor(noise), penalties).argmin()) == 4
+    clean = x @ rng.normal(size=(5, 2))
+    assert int(ridge_gcv(torch.tensor(x), torch.tensor(clean), penalties).argmin()) == 0
+    # a rank-deficient X (a repeated column): the zero eigenvalue is dropped, no inf/nan
+    twice = np.c_[x, x[:, :1]]
+    got = ridge_gcv(torch.tensor(twice), torch.tensor(y), penalties).numpy()
+    np.testing.assert_allclose(got[1:], [_gcv_reference(twice, y, lam) for lam in penalties[1:]],
+                               rtol=1e-8)  # fmt: skip
+    assert np.isfinite(got[0])
 
 
 def test_the_network_reads_the_recent_past_and_the_highway_the_whole_window():
