@@ -115,3 +115,43 @@ def test_a_run_of_some_models_replaces_their_rows_and_keeps_the_others(tmp_path)
         ("tcn", 1e-4, "new"), ("gru", 0.17, "old")]  # fmt: skip
     assert rows[1]["commit"] == "aaa" and rows[1]["budget_s"] == 150.0
     assert merged(tmp_path / "none.json", new) is new
+
+
+def _adding_row(model, value, standardize=None):
+    data = {} if standardize is None else {"standardize": standardize}
+    return {"task": "adding", "model": model, "metric": "test MSE", "value": value,
+            "settings": {"data": data}}  # fmt: skip
+
+
+def test_adding_rows_say_whether_their_inputs_were_standardized_or_raw():
+    from benchmarks.quality import inputs_of, table
+
+    rows = [_adding_row("tcn", 1e-3, True), _adding_row("tcn", 0.16, False),
+            _adding_row("gru", 0.17)]  # fmt: skip  # no key: seqlab's default, standardized
+    assert [inputs_of(r) for r in rows] == ["standardized", "raw", "standardized"]
+    lines = table({"rows": rows}).splitlines()
+    assert lines[0].startswith("| model | inputs | metric |")
+    assert lines[2].startswith("| tcn | standardized | test MSE |")
+    assert lines[3].startswith("| tcn | raw | test MSE |")
+    other = {"task": "copy", "model": "tcn", "metric": "loss", "value": 0.01}
+    assert inputs_of(other) is None and "inputs" not in table({"rows": [other]})
+
+
+def test_a_standardized_adding_row_replaces_its_kind_and_keeps_the_raw_one(tmp_path):
+    from benchmarks.quality import merged
+
+    path = tmp_path / "quality_adding.json"
+    old = [_adding_row("tcn", 0.16, False), _adding_row("gru", 0.17)]
+    path.write_text(json.dumps({"commit": "aaa", "command": "old", "rows": old}))
+    new = {"rows": [_adding_row("tcn", 1e-3, True), _adding_row("gru", 0.01, True)]}
+    rows = merged(path, new)["rows"]
+    assert [(r["model"], r["value"]) for r in rows] == [("tcn", 0.16), ("gru", 0.01), ("tcn", 1e-3)]
+
+
+def test_raw_inputs_is_refused_for_a_task_without_them(capsys):
+    from benchmarks.quality import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["copy", "--raw-inputs"])
+    assert stop.value.code == 2
+    assert "--raw-inputs" in capsys.readouterr().err
