@@ -125,3 +125,76 @@ def test_learns_parity():
     with torch.no_grad():
         acc = (model(test).prediction.argmax(-1) == test.targets).float().mean().item()
     assert acc >= 0.95, acc
+
+
+def test_label_smoothing_is_the_smoothed_cross_entropy():
+    eps, K = 0.1, 4
+    model = _model("gru", "mean", num_classes=K, label_smoothing=eps).double()
+    ids, lengths = pad(_seqs())
+    targets = torch.tensor([0, 3, 1, 1])
+    out = model(Batch(ids, targets=targets, lengths=lengths))
+    logp = out.prediction.log_softmax(-1)  # (B, K)
+    q = torch.full((4, K), eps / K, dtype=torch.float64)  # eps spread over the K classes
+    q[torch.arange(4), targets] += 1 - eps
+    want = -(q * logp).sum(-1).mean()
+    torch.testing.assert_close(out.loss, want, atol=1e-10, rtol=0)
+    out.loss.backward()
+    grad = model.head.bias.grad  # d loss / d logits = (softmax - q) / B, summed over B
+    torch.testing.assert_close(grad, (logp.exp() - q).sum(0).detach() / 4, atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="label_smoothing must be a number in"):
+        _model(num_classes=K, label_smoothing=1.0)
+
+
+def _member_outputs(model, batch):
+    """Each member's logits, computed member by member from its own modules."""
+    x = model.input(batch.inputs)
+    outs = []
+    for m in (model, *model.others):
+        out, _ = m.encoder(x, batch.lengths)
+        pooled = out.masked_fill(~batch.mask().unsqueeze(-1), float("-inf")).max(1).values
+        outs.append(m.head(pooled))
+    return outs
+
+
+def test_an_ensemble_predicts_the_mean_probability_and_trains_each_member():
+    model = _model("tcn", "max", num_classes=3, members=3).double()
+    assert len(model.others) == 2
+    first = next(iter(model.encoder.parameters()))
+    assert not torch.equal(first, next(model.others[0].encoder.parameters()))  # own init
+    ids, lengths = pad(_seqs())
+    targets = torch.tensor([0, 2, 1, 1])
+    out = model(Batch(ids, targets=targets, lengths=lengths))
+    members = _member_outputs(model, Batch(ids, targets=targets, lengths=lengths))
+    mean_p = torch.stack([z.softmax(-1) for z in members]).mean(0)  # (B, K)
+    torch.testing.assert_close(out.prediction.softmax(-1), mean_p, atol=1e-10, rtol=0)
+    torch.testing.assert_close(out.prediction.exp().sum(-1), torch.ones(4, dtype=torch.float64))
+    want = sum(torch.nn.functional.cross_entropy(z, targets) for z in members) / 3
+    torch.testing.assert_close(out.loss, want, atol=1e-10, rtol=0)
+    out.loss.backward()  # each member's gradient is a third of its own loss's
+    z = members[1].detach().requires_grad_()
+    (torch.nn.functional.cross_entropy(z, targets) / 3).backward()
+    torch.testing.assert_close(model.others[0].head.bias.grad, z.grad.sum(0), atol=1e-10, rtol=0)
+    # padding never changes a prediction; the checkpoint rebuilds the ensemble
+    with torch.no_grad():
+        for i, s in enumerate(_seqs()):
+            alone = model(Batch(s.unsqueeze(0))).prediction
+            torch.testing.assert_close(out.prediction[i : i + 1].detach(), alone)
+        rebuilt = roundtrip(model.float())
+        batch = Batch(ids, lengths=lengths)
+        torch.testing.assert_close(rebuilt(batch).prediction, model(batch).prediction)
+    one = _model("tcn", "max", num_classes=3)
+    assert not any(k.startswith("others") for k in one.state_dict())  # members=1: as before
+    with pytest.raises(ValueError, match="members must be"):
+        _model(members=0)
+
+
+def test_an_ensemble_regressor_predicts_the_mean_value():
+    inputs = InputConfig(input_size=3)
+    model = _model("gru", "mean", inputs=inputs, task="regression", num_classes=2, members=2)
+    batch = Batch(torch.randn(4, 6, 3), targets=torch.randn(4, 2))
+    out = model(batch)
+    x = model.input(batch.inputs)
+    each = [m.head(m.encoder(x, None)[0].mean(1)) for m in (model, model.others[0])]
+    torch.testing.assert_close(out.prediction, (each[0] + each[1]) / 2)
+    mse = [torch.nn.functional.mse_loss(e, batch.targets) for e in each]
+    torch.testing.assert_close(out.loss, (mse[0] + mse[1]) / 2)

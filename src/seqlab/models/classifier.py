@@ -14,8 +14,15 @@ sequence -> a linear head. How the vector is taken from the encoder's outputs is
   learned vector (Bahdanau-style scores, as in Yang et al. 2016's attention pooling).
 
 ``task="classification"``: ``prediction`` is logits (B, num_classes), loss cross-entropy
-on ``targets`` (B,). ``task="regression"``: ``prediction`` (B, num_classes) values, loss
-MSE on ``targets`` (B, num_classes) or (B,) when ``num_classes == 1``.
+on ``targets`` (B,), with ``label_smoothing`` ``eps`` (Szegedy et al. 2016): the target
+distribution is ``1 - eps + eps/K`` on the true class and ``eps/K`` on each other one.
+``task="regression"``: ``prediction`` (B, num_classes) values, loss MSE on ``targets``
+(B, num_classes) or (B,) when ``num_classes == 1``.
+
+``members``: a deep ensemble (Lakshminarayanan et al. 2017) of that many encoder +
+pooling + head stacks, each from its own random initial weights, trained side by side on
+the same batches, each on its own loss (the loss is their mean); the prediction is the
+log of the members' mean probability (regression: their mean value).
 
 >>> import torch
 >>> from seqlab.data import Batch
@@ -33,6 +40,7 @@ MSE on ``targets`` (B, num_classes) or (B,) when ``num_classes == 1``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_dropout, check_int
+from ..checks import check_dropout, check_float, check_int
 from ..data.batch import Batch
 from ..nn.attention import AdditiveAttention
 from .base import TaskModel, without_targets
@@ -60,11 +68,15 @@ class ClassifierConfig:
     pooling: Literal["last", "mean", "max", "mean_max", "attention"] = "last"
     attention_size: int = 32
     dropout: float = 0.0
+    label_smoothing: float = 0.0  # classification: eps of the smoothed cross-entropy
+    members: int = 1  # an ensemble of this many encoder + head pairs (deep ensemble)
 
     def __post_init__(self):
         check_int("num_classes", self.num_classes, min=1)
         check_int("attention_size", self.attention_size, min=1)
+        check_int("members", self.members, min=1)
         check_dropout("dropout", self.dropout)
+        check_float("label_smoothing", self.label_smoothing, min=0.0, max=1.0, max_open=True)
         if self.num_classes < 1 or (self.task == "classification" and self.num_classes < 2):
             raise ValueError(
                 f"num_classes must be >= 2 for classification (>= 1 outputs for regression), "
@@ -107,32 +119,34 @@ class SequenceClassifier(TaskModel):
         super().__init__()
         self.config = config
         self.input = InputLayer(config.inputs, pretrained_embeddings)
-        self.encoder = build_encoder(config.encoder, self.input.output_size)
-        size = self.encoder.output_size
-        if config.pooling == "attention":
-            self.attention = AdditiveAttention(size, size, config.attention_size)
-            self.query = nn.Parameter(torch.randn(size) / size**0.5)
-        self.dropout = nn.Dropout(config.dropout)
-        pooled = 2 * size if config.pooling == "mean_max" else size
-        self.head = nn.Linear(pooled, config.num_classes)
+        _add_member(self, config, self.input.output_size)  # encoder, pooling, head
+        # members 2..K of an ensemble, each from its own random initial weights
+        self.others = nn.ModuleList(
+            _Member(config, self.input.output_size) for _ in range(config.members - 1)
+        )
 
     def encode(self, batch: Batch) -> Tensor:
-        """One vector per sequence, (B, encoder.output_size)."""
-        lengths = self._lengths(batch)
-        out, _ = self.encoder(self.input(batch.inputs), lengths)  # (B, T, C)
-        mask = batch.mask()
-        if self.config.pooling == "attention":
-            query = self.query.expand(out.size(0), -1)  # (B, C)
-            pooled, _ = self.attention(query, out, mask=mask)
-            return pooled
-        return pool(out, mask, self.config.pooling, self.encoder.num_directions)
+        """One vector per sequence, (B, encoder.output_size) (of the first member)."""
+        return _pooled(self, self.input(batch.inputs), self._lengths(batch), batch.mask())
 
     def forward(self, batch: Batch, state=None) -> Output:
         batch = self._check_batch(batch)
-        pred = self.head(self.dropout(self.encode(batch)))  # (B, num_classes)
+        x, lengths, mask = self.input(batch.inputs), self._lengths(batch), batch.mask()
+        preds = [m.head(m.dropout(_pooled(m, x, lengths, mask))) for m in (self, *self.others)]
+        pred = preds[0] if len(preds) == 1 else self._combine(torch.stack(preds))
         if batch.targets is None:
             return Output(pred)
-        return Output(pred, self.loss(pred, batch.targets))
+        # an ensemble's loss: the mean of its members' losses, each trained for itself
+        loss = sum(self.loss(p, batch.targets) for p in preds) / len(preds)
+        return Output(pred, loss)
+
+    def _combine(self, preds: Tensor) -> Tensor:
+        """(M, B, K) member outputs -> (B, K): regression the mean value; classification
+        the log of the mean probability, log (1/M) sum_m softmax(z_m) (Lakshminarayanan
+        et al. 2017), a logit vector whose softmax is that mean."""
+        if self.config.task == "regression":
+            return preds.mean(0)
+        return torch.logsumexp(preds.log_softmax(-1), dim=0) - math.log(preds.size(0))
 
     def supported_metrics(self) -> tuple[str, ...]:
         if self.config.task == "classification":
@@ -162,6 +176,7 @@ class SequenceClassifier(TaskModel):
         return {"label": top.indices, "probability": top.values, "probabilities": probs}
 
     def loss(self, pred: Tensor, targets: Tensor) -> Tensor:
+        """One member's loss for ``pred`` (B, num_classes)."""
         B, K = pred.shape
         if self.config.task == "classification":
             if targets.shape != (B,) or targets.dtype.is_floating_point:
@@ -172,9 +187,40 @@ class SequenceClassifier(TaskModel):
             if bool(((targets < 0) | (targets >= K)).any()):
                 bad = int(targets[(targets < 0) | (targets >= K)][0])
                 raise ValueError(f"target class {bad} is not in [0, num_classes={K})")
-            return F.cross_entropy(pred, targets)
+            return F.cross_entropy(pred, targets, label_smoothing=self.config.label_smoothing)
         if K == 1 and targets.shape == (B,):
             targets = targets.unsqueeze(1)  # (B, 1)
         if targets.shape != (B, K):
             raise ValueError(f"targets must be (B, {K}) values, got {tuple(targets.shape)}")
         return F.mse_loss(pred, targets.to(pred.dtype))
+
+
+def _add_member(module: nn.Module, config: ClassifierConfig, input_size: int) -> None:
+    """An encoder, its pooling's parameters and a head, as attributes of ``module``."""
+    module.encoder = build_encoder(config.encoder, input_size)
+    size = module.encoder.output_size
+    if config.pooling == "attention":
+        module.attention = AdditiveAttention(size, size, config.attention_size)
+        module.query = nn.Parameter(torch.randn(size) / size**0.5)
+    module.dropout = nn.Dropout(config.dropout)
+    pooled = 2 * size if config.pooling == "mean_max" else size
+    module.head = nn.Linear(pooled, config.num_classes)
+    module.pooling = config.pooling
+
+
+class _Member(nn.Module):
+    """One more member of an ensemble: its own encoder, pooling and head."""
+
+    def __init__(self, config: ClassifierConfig, input_size: int):
+        super().__init__()
+        _add_member(self, config, input_size)
+
+
+def _pooled(member: nn.Module, x: Tensor, lengths: Tensor | None, mask: Tensor) -> Tensor:
+    """``member``'s encoder over the input ``x`` (B, T, D), pooled over the real steps."""
+    out, _ = member.encoder(x, lengths)  # (B, T, C)
+    if member.pooling == "attention":
+        query = member.query.expand(out.size(0), -1)  # (B, C)
+        pooled, _ = member.attention(query, out, mask=mask)
+        return pooled
+    return pool(out, mask, member.pooling, member.encoder.num_directions)
