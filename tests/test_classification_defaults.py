@@ -124,3 +124,30 @@ def test_mean_max_pooling_against_numpy_values_and_gradients():
         grad[b, :t] += w[b, :C] / t  # d mean / d x_t
         grad[b, a[b, :t].argmax(0), np.arange(C)] += w[b, C:]  # d max: the arg max step only
     np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-10, atol=1e-12)
+
+
+def test_the_default_depth_draws_nothing_so_the_written_out_config_trains_the_same(tmp_path):
+    state = torch.random.get_rng_state()
+    assert tcn_depth(1000, 3) == 8
+    assert torch.equal(torch.random.get_rng_state(), state)  # arithmetic, no TCN built
+    path, _ = _npz(tmp_path)
+    default = _train(tmp_path, {"train": path})
+    resolved = default.model.config.encoder
+    written = {"kind": "tcn", "num_layers": resolved.num_layers}
+    again = _train(tmp_path, {"train": path}, {"encoder": written, "pooling": "max"})
+    assert again.model.config == default.model.config
+    for a, b in zip(default.model.parameters(), again.model.parameters(), strict=True):
+        assert torch.equal(a, b)  # the same seed gives the same weights either way
+
+
+def test_a_run_silent_on_metrics_scores_accuracy_and_macro_f1(tmp_path):
+    path, _ = _npz(tmp_path)
+    run = _train(tmp_path, {"train": path}, directory=tmp_path / "run")
+    assert run.config.train.metrics == ["accuracy", "macro_f1"]
+    assert {"val_accuracy", "val_macro_f1"} <= set(run.history[-1])
+    assert set(load_run(tmp_path / "run").evaluate("val")) >= {"loss", "accuracy", "macro_f1"}
+    given = run_config({
+        "task": "classification", "data": {"train": path, "val_fraction": 0.25},
+        "train": {"epochs": 1, "max_steps": 1, "progress": False, "metrics": ["macro_f1"]},
+    })  # fmt: skip
+    assert train_run(given).config.train.metrics == ["macro_f1"]  # what the user names

@@ -294,3 +294,15 @@ def test_a_tcn_forecaster_defaults_to_32_channels_unless_the_config_says():
     assert run_config({"task": "forecasting", "data": data, "model": wide}).model == wide
     lstm = run_config({"task": "forecasting", "data": data, "model": {"encoder": {"kind": "lstm"}}})
     assert lstm.model == {"encoder": {"kind": "lstm"}}
+
+
+def test_a_run_silent_on_metrics_scores_mae_smape_and_mase(tmp_path):
+    values = _seasonal(120, False)
+    data = {"train": _csv(tmp_path, _months(120), values), "target_columns": ["y"]}
+    train = {**QUIET, "epochs": 1, "max_steps": 2}
+    run = train_run(run_config({"task": "forecasting", "data": data, "train": train}))
+    assert run.config.train.metrics == ["mae", "smape", "mase"]
+    assert 0 < run.evaluate("test")["mase"] < float("inf")
+    model = {"quantiles": [0.1, 0.5, 0.9]}
+    cfg = run_config({"task": "forecasting", "data": data, "train": train, "model": model})
+    assert train_run(cfg).config.train.metrics == ["mae", "smape", "mase", "coverage"]

@@ -10,7 +10,8 @@ Three methods carry what the trainer and the command line need to know of a task
 that neither asks which model it has:
 
 * ``supported_metrics()`` names the metrics (:func:`seqlab.train.metrics.make_metric`)
-  that apply, and ``metric_options()`` the facts some of them need that the model knows
+  that apply, ``default_metrics()`` those a run scores where ``train.metrics`` is
+  silent, and ``metric_options()`` the facts some of them need that the model knows
   (``num_classes`` for macro-F1);
 * ``evaluate_batch(batch)`` is the :class:`Output` validation uses: the loss as in
   training, and the prediction the metrics score. For most models that is ``forward``;
@@ -65,6 +66,11 @@ class TaskModel(nn.Module):
     # --- what the trainer and the command line ask of every task ------------------------
     def supported_metrics(self) -> tuple[str, ...]:
         """Names of the metrics that apply to this model's predictions."""
+        return ()
+
+    def default_metrics(self) -> tuple[str, ...]:
+        """The metrics a run scores where ``train.metrics`` is silent (a subset of
+        :meth:`supported_metrics`): none here, the loss alone."""
         return ()
 
     def metric_options(self) -> dict[str, dict[str, Any]]:

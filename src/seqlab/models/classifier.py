@@ -153,6 +153,12 @@ class SequenceClassifier(TaskModel):
             return ("accuracy", "macro_f1")
         return ("mae", "rmse", "mape")
 
+    def default_metrics(self) -> tuple[str, ...]:
+        # what Keras' and Ludwig's users read first; MAPE is left out (targets near zero)
+        if self.config.task == "classification":
+            return ("accuracy", "macro_f1")
+        return ("mae", "rmse")
+
     def metric_options(self) -> dict[str, dict]:
         return {"macro_f1": {"num_classes": self.config.num_classes}}
 

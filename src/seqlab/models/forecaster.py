@@ -474,6 +474,12 @@ class Forecaster(TaskModel):
         interval = ("coverage",) if len(self.config.quantiles) >= 2 else ()
         return ("mae", "rmse", "mape", "smape", "mase", *interval)
 
+    def default_metrics(self) -> tuple[str, ...]:
+        # MASE (Hyndman & Koehler 2006) compares with the seasonal naive forecast, the
+        # baseline a forecast has to beat; MAPE is left out (it explodes near zero)
+        interval = ("coverage",) if len(self.config.quantiles) >= 2 else ()
+        return ("mae", "smape", "mase", *interval)
+
     def evaluate_batch(self, batch: Batch, state=None) -> Output:
         """The loss as in training; the point metrics score the point forecast (the
         median, or the middle level, of a quantile forecast); with quantiles the

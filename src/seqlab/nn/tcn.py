@@ -47,6 +47,7 @@ __all__ = [
     "TCNStream",
     "TemporalBlock",
     "check_float_input",
+    "levels_for_history",
     "receptive_field",
 ]
 
@@ -120,6 +121,23 @@ def receptive_field(kernel_size: int, dilations: Sequence[int], convs_per_block:
     check_int("convs_per_block", convs_per_block, min=1)
     dilations = _check_int_list("dilations", dilations)
     return 1 + convs_per_block * (kernel_size - 1) * sum(dilations)
+
+
+def levels_for_history(history: int, kernel_size: int = 2) -> int:
+    """The fewest TCN levels (dilations 1, 2, 4, ...) whose receptive field covers
+    ``history`` steps: the least ``n`` with ``1 + 2(k-1)(2^n - 1) >= history``. Arithmetic
+    only, so a config default sized by it draws nothing from the random generator.
+
+    >>> levels_for_history(28), levels_for_history(100), levels_for_history(29, 3)
+    (4, 6, 3)
+    """
+    check_int("history", history, min=1)
+    _check_kernel_size(kernel_size)
+    # 2^n >= 1 + (history - 1) / (2 (k - 1))
+    levels = max(1, math.ceil(math.log2(1 + (history - 1) / (2 * (kernel_size - 1)))))
+    while receptive_field(kernel_size, [2**i for i in range(levels)]) < history:
+        levels += 1  # guards float rounding in log2
+    return levels
 
 
 def pointwise(conv: nn.Conv1d, x: Tensor) -> Tensor:
@@ -311,13 +329,8 @@ class TCN(nn.Module):
         >>> TCN.for_history(1, history=100, hidden=16, kernel_size=4).receptive_field
         187
         """
-        check_int("history", history, min=1)
         check_int("hidden", hidden, min=1)
-        _check_kernel_size(kernel_size)
-        # 2^n >= 1 + (history - 1) / (2 (k - 1))
-        levels = max(1, math.ceil(math.log2(1 + (history - 1) / (2 * (kernel_size - 1)))))
-        while receptive_field(kernel_size, [2**i for i in range(levels)]) < history:
-            levels += 1  # guards float rounding in log2
+        levels = levels_for_history(history, kernel_size)
         return cls(input_size, [hidden] * levels, kernel_size, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:

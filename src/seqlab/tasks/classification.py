@@ -53,7 +53,7 @@ from ..data import (
 from ..data.batch import Batch
 from ..data.collate import pad_sequences
 from ..models.encoder_config import DEFAULT_KIND, EncoderConfig
-from ..nn.tcn import TCN
+from ..nn.tcn import levels_for_history
 from .base import DataSource, Splits, Task, random_split
 from .text import TextEncoder, Tokenizer, bucketed_loader, check_text_keys
 
@@ -278,12 +278,14 @@ def _takes(kind: str, keys) -> bool:
 
 def tcn_depth(steps: int, kernel_size: int = 2) -> int:
     """The fewest TCN blocks whose receptive field covers ``steps``
-    (:meth:`seqlab.nn.TCN.for_history`: ``1 + 2(k-1)(2^n - 1) >= steps``).
+    (:func:`seqlab.nn.tcn.levels_for_history`: ``1 + 2(k-1)(2^n - 1) >= steps``); no
+    TCN is built, so sizing the default draws nothing from the random generator and a
+    saved config reproduces its run.
 
     >>> tcn_depth(28), tcn_depth(100), tcn_depth(29, kernel_size=3)
     (4, 6, 3)
     """
-    return len(TCN.for_history(1, steps, 1, kernel_size).blocks)
+    return levels_for_history(steps, kernel_size)
 
 
 def _numeric_format(path: str) -> str | None:

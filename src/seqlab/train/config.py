@@ -180,7 +180,9 @@ class TrainerConfig:
     epoch is logged and checkpointed as a shorter one). ``monitor`` (a logged value:
     ``val_loss``, ``train_loss`` or ``val_<metric>``) with ``mode`` drives early stopping,
     ``best/`` and the plateau schedule; ``metrics`` names metrics
-    (:func:`seqlab.train.metrics.make_metric`) computed on validation data;
+    (:func:`seqlab.train.metrics.make_metric`) computed on validation data (a run,
+    ``seqlab train``, scores the task model's ``default_metrics()`` where it is empty:
+    accuracy and macro-F1 for a classifier, MAE, sMAPE and MASE for a forecaster);
     ``on_nonfinite``: ``stop`` or ``skip`` a step whose loss or gradient is not finite.
     ``seed``; ``deterministic`` (``torch.use_deterministic_algorithms``: slower on GPU);
     ``precision`` (``fp32``, or ``bf16`` autocast); ``device`` (``auto``: CUDA when
