@@ -352,8 +352,8 @@ def train_run(
     config = _early_stopping_needs_val(config, task)
     model_config = model_section(config.model, task)
     model = build_model(task.model_kind, model_config)
-    if not config.train.metrics and model.default_metrics():  # what the user reads
-        train = dataclasses.replace(config.train, metrics=list(model.default_metrics()))
+    if not config.train.metrics and (scored := list(model.default_metrics())):
+        train = dataclasses.replace(config.train, metrics=scored)  # what the user reads
         config = dataclasses.replace(config, train=train)
     start_from_data = getattr(task, "init_model", None)  # e.g. a forecaster's least squares
     if start_from_data is not None and not resume:

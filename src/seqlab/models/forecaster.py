@@ -476,9 +476,9 @@ class Forecaster(TaskModel):
 
     def default_metrics(self) -> tuple[str, ...]:
         # MASE (Hyndman & Koehler 2006) compares with the seasonal naive forecast, the
-        # baseline a forecast has to beat; MAPE is left out (it explodes near zero)
-        interval = ("coverage",) if len(self.config.quantiles) >= 2 else ()
-        return ("mae", "smape", "mase", *interval)
+        # baseline a forecast has to beat; MAPE is left out (it explodes near zero), and
+        # RMSE, which says little beside MAE and MASE
+        return tuple(m for m in self.supported_metrics() if m not in ("rmse", "mape"))
 
     def evaluate_batch(self, batch: Batch, state=None) -> Output:
         """The loss as in training; the point metrics score the point forecast (the
