@@ -65,6 +65,21 @@ def test_the_user_keys_win_and_a_named_kind_keeps_its_defaults(tmp_path):
     assert run.model.config.encoder.kind == "lstm" and run.model.config.encoder.bidirectional
 
 
+def test_keys_only_the_tcn_takes_need_no_kind_for_numeric_data(tmp_path):
+    path, _ = _npz(tmp_path)
+    run = _train(tmp_path, {"train": path}, {"encoder": {"kernel_size": 3}})
+    cfg = run.model.config
+    assert cfg.encoder.kind == "tcn" and cfg.encoder.kernel_size == 3
+    assert cfg.encoder.num_layers == tcn_depth(37, 3) and cfg.pooling == NUMERIC_POOLING
+
+
+def test_texts_refuse_tcn_keys_without_the_kind(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(8)))
+    with pytest.raises(ConfigError, match=r"model\.encoder\.kernel_size: needs kind 'tcn'"):
+        _train(tmp_path, {"train": str(path)}, {"encoder": {"kernel_size": 3}})
+
+
 def test_texts_keep_the_classifier_defaults(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(

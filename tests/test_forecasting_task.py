@@ -141,3 +141,10 @@ def test_a_run_without_a_directory_gives_back_the_best_epoch_in_eval_mode(tmp_pa
     best = int(np.argmin(losses))
     assert best < len(losses) - 1, "the last epoch was the best: the test shows nothing"
     assert math.isclose(run.evaluate("val")["loss"], losses[best], rel_tol=1e-5)
+    # keep_best false: the last epoch's model, as with a run directory
+    torch.manual_seed(0)
+    train = {**cfg.to_dict()["train"], "checkpoints": {"keep_best": False}}
+    last = train_run(run_config({**cfg.to_dict(), "train": train}))
+    losses = [h["val_loss"] for h in last.history]
+    assert math.isclose(last.evaluate("val")["loss"], losses[-1], rel_tol=1e-5)
+    assert not math.isclose(losses[-1], min(losses), rel_tol=1e-3)

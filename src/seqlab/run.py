@@ -174,7 +174,7 @@ def run_config(
     task.check_train(source, train)
     data["model"] = _defaults_under(defaults["model"], data["model"])
     # the model section is checked now, with stand-ins for the sizes the data decides
-    placeholders = merge_sizes(data["model"], task(source).placeholder_sizes())
+    placeholders = task(source).placeholder_model(data["model"])
     from_dict(model_class, placeholders, prefix="model.")
     defaulted = "early_stopping" in defaults["train"] and "early_stopping" not in data["train"]
     return RunConfig(
@@ -351,6 +351,8 @@ def train_run(
     task.prepare()
     config = _early_stopping_needs_val(config, task)
     model_config = model_section(config.model, task)
+    # checked again now that the data decided the sizes and defaults, keys named in full
+    from_dict(MODELS[task.model_kind].config_class, model_config, prefix="model.")
     model = build_model(task.model_kind, model_config)
     if not config.train.metrics and (scored := list(model.default_metrics())):
         train = dataclasses.replace(config.train, metrics=scored)  # what the user reads
@@ -371,7 +373,8 @@ def train_run(
             _write_text(directory / CONFIG_FILE, text)
     elif resume:
         raise ValueError("resume needs the run directory")
-    keep_best = _BestInMemory() if train.checkpoints.dir is None else None
+    in_memory = train.checkpoints.dir is None and train.checkpoints.keep_best
+    keep_best = _BestInMemory() if in_memory else None  # keep_best false: the last epoch's
     extra = [keep_best] if keep_best else []
     if directory is not None and task.name == "language_model" and is_main_process():
         extra.append(SampleLog(task, model, directory))  # a few samples per epoch

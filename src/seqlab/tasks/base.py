@@ -198,6 +198,11 @@ class Task:
         section before any data is read."""
         raise NotImplementedError
 
+    def placeholder_model(self, model: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``model:`` section as it is checked before any data is read: the user's
+        keys with :meth:`placeholder_sizes` filled in."""
+        return merge_sizes(model, self.placeholder_sizes())
+
     def metric_facts(self) -> dict[str, dict[str, Any]]:
         """Options of metrics that only the data knows (tag names, a series' scale)."""
         return {}

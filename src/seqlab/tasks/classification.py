@@ -190,6 +190,21 @@ class ClassificationTask(Task):
     def placeholder_sizes(self) -> dict[str, Any]:
         return {"inputs": {"vocab_size": 8}, "task": "classification", "num_classes": 2}
 
+    def placeholder_model(self, model: Mapping[str, Any]) -> dict[str, Any]:
+        """As checked before the data is read: an encoder with no kind whose keys only
+        the numeric default takes (``kernel_size``, say) is checked as that kind, which
+        numeric data gives it (:meth:`model_defaults`); texts refuse it once read."""
+        out = super().placeholder_model(model)
+        encoder, numeric = out.get("encoder"), NUMERIC_ENCODER["kind"]
+        if (
+            isinstance(encoder, Mapping)
+            and "kind" not in encoder
+            and not _takes(DEFAULT_KIND, encoder)
+            and _takes(numeric, encoder)
+        ):
+            out["encoder"] = {**encoder, "kind": numeric}
+        return out
+
     # --- batches ----------------------------------------------------------------------
     def _example(self, x: Any) -> torch.Tensor:
         if self.text is not None:

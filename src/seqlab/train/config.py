@@ -133,7 +133,7 @@ class CheckpointConfig:
     steps when set) and ``best/`` (if ``keep_best``, by the monitored value)."""
 
     dir: str | None = None  # set by seqlab train to the run directory
-    keep_best: bool = True  # best/ by the monitored value
+    keep_best: bool = True  # best/ by the monitored value; false: a run gives back its last epoch
     keep_last: bool = True  # last/ after each epoch (what --resume reads)
     every: int | None = None  # also save last/ every this many optimizer steps
 
