@@ -350,9 +350,10 @@ def train_run(
     task = config.task_class(config.data)
     task.prepare()
     config = _early_stopping_needs_val(config, task)
-    model_config = model_section(config.model, task)
-    # checked again now that the data decided the sizes and defaults, keys named in full
-    from_dict(MODELS[task.model_kind].config_class, model_config, prefix="model.")
+    # parsed once the data decided the sizes and defaults, a bad key named in full
+    model_config = from_dict(
+        MODELS[task.model_kind].config_class, model_section(config.model, task), prefix="model."
+    )
     model = build_model(task.model_kind, model_config)
     if not config.train.metrics and (scored := list(model.default_metrics())):
         train = dataclasses.replace(config.train, metrics=scored)  # what the user reads

@@ -167,7 +167,7 @@ class ClassificationTask(Task):
         if self.text is not None:
             return out
         encoder = dict(out.get("encoder") or {})
-        if "kind" not in encoder and _takes(NUMERIC_ENCODER["kind"], encoder):
+        if _numeric_default(encoder):
             encoder = {**NUMERIC_ENCODER, **encoder}
             out.setdefault("pooling", NUMERIC_POOLING)
         encoder.setdefault("kind", DEFAULT_KIND)  # keys of another kind: that kind's default
@@ -195,14 +195,11 @@ class ClassificationTask(Task):
         the numeric default takes (``kernel_size``, say) is checked as that kind, which
         numeric data gives it (:meth:`model_defaults`); texts refuse it once read."""
         out = super().placeholder_model(model)
-        encoder, numeric = out.get("encoder"), NUMERIC_ENCODER["kind"]
-        if (
-            isinstance(encoder, Mapping)
-            and "kind" not in encoder
-            and not _takes(DEFAULT_KIND, encoder)
-            and _takes(numeric, encoder)
-        ):
-            out["encoder"] = {**encoder, "kind": numeric}
+        encoder = out.get("encoder")
+        # keys the default kind takes are checked as that kind, as they were for texts
+        numeric_only = isinstance(encoder, Mapping) and not _takes(DEFAULT_KIND, encoder)
+        if numeric_only and _numeric_default(encoder):
+            out["encoder"] = {**encoder, "kind": NUMERIC_ENCODER["kind"]}
         return out
 
     # --- batches ----------------------------------------------------------------------
@@ -284,6 +281,12 @@ class ClassificationTask(Task):
             {"label": self.labels[k], "probability": round(p, 6)}
             for k, p in zip(labels, probs, strict=True)
         ]
+
+
+def _numeric_default(encoder: Mapping[str, Any]) -> bool:
+    """Whether numeric data gives this encoder section :data:`NUMERIC_ENCODER`: it names
+    no kind and the numeric kind takes every key in it."""
+    return "kind" not in encoder and _takes(NUMERIC_ENCODER["kind"], encoder)
 
 
 def _takes(kind: str, keys) -> bool:
