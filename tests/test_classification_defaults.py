@@ -166,3 +166,28 @@ def test_a_run_silent_on_metrics_scores_accuracy_and_macro_f1(tmp_path):
         "train": {"epochs": 1, "max_steps": 1, "progress": False, "metrics": ["macro_f1"]},
     })  # fmt: skip
     assert train_run(given).config.train.metrics == ["macro_f1"]  # what the user names
+
+
+def test_label_smoothing_is_the_default_from_100_training_series(tmp_path):
+    from seqlab.tasks.classification import LABEL_SMOOTHING_FROM, NUMERIC_LABEL_SMOOTHING
+
+    assert LABEL_SMOOTHING_FROM == 100 and NUMERIC_LABEL_SMOOTHING == 0.1
+    small, _ = _npz(tmp_path, n=132, longest=6)  # 99 training series (a quarter held out)
+    assert _train(tmp_path, {"train": small}).model.config.label_smoothing == 0.0
+    big_dir = tmp_path / "big"
+    big_dir.mkdir()
+    big, _ = _npz(big_dir, n=134, longest=6)  # 100 training series
+    run = _train(tmp_path, {"train": big}, directory=tmp_path / "run")
+    assert len(run.task.splits.train) == 100
+    assert run.model.config.label_smoothing == NUMERIC_LABEL_SMOOTHING
+    assert load_run(tmp_path / "run").model.config.label_smoothing == NUMERIC_LABEL_SMOOTHING
+    # the user's value wins, a kind given keeps the rule, and texts are left as they were
+    assert (
+        _train(tmp_path, {"train": big}, {"label_smoothing": 0.0}).model.config.label_smoothing
+        == 0.0
+    )
+    gru = _train(tmp_path, {"train": big}, {"encoder": {"kind": "gru", "hidden_size": 8}})
+    assert gru.model.config.label_smoothing == NUMERIC_LABEL_SMOOTHING
+    texts = tmp_path / "t.csv"
+    texts.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(80)))
+    assert _train(tmp_path, {"train": str(texts)}).model.config.label_smoothing == 0.0
