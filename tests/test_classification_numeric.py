@@ -153,6 +153,7 @@ def test_without_a_validation_split_the_default_early_stopping_is_dropped(tmp_pa
     }
     cfg = run_config(raw)
     assert cfg.train.early_stopping.patience == 10  # the task's default
+    assert cfg.train.early_stopping.min_steps == 300  # ... after a warm-up
     run = train_run(cfg, tmp_path / "run")
     assert len(run.history) == 1  # 4 steps, no validation, no early stopping
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())

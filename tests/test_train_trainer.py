@@ -184,6 +184,21 @@ def test_early_stopping_stops_when_the_metric_stalls():
     assert "early stopping: val_loss" in trainer.stop_reason
 
 
+def test_early_stopping_waits_for_min_steps():
+    torch.manual_seed(4)
+    cfg = quiet(
+        epochs=50,
+        optimizer={"lr": 1e-9},
+        early_stopping={"patience": 2, "min_delta": 0.1, "min_steps": 40},
+    )  # nothing improves, but 8 steps an epoch reach 40 only after the fifth
+    trainer = Trainer(SeqClassifier(), cfg)
+    history = trainer.fit(loader(sign_task()), loader(sign_task(seed=1)))
+    assert len(history) == 5 and trainer.global_step == 40
+    assert "for 4 epochs" in trainer.stop_reason
+    with pytest.raises(ConfigError, match="min_steps"):
+        from_dict(TrainerConfig, {"early_stopping": {"patience": 2, "min_steps": -1}})
+
+
 def test_csv_log_has_every_step_and_epoch(tmp_path):
     torch.manual_seed(5)
     cfg = quiet(epochs=2, log_dir=str(tmp_path), metrics=["accuracy"], tensorboard=False)

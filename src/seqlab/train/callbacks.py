@@ -78,7 +78,9 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs,
+    once the trainer has taken ``min_steps`` optimizer steps (before that the count of
+    epochs without improvement runs on, but nothing stops)."""
 
     def __init__(
         self,
@@ -86,12 +88,16 @@ class EarlyStopping(Callback):
         mode: str = "min",
         patience: int = 5,
         min_delta: float = 0.0,
+        min_steps: int = 0,
     ):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if patience < 1:
             raise ValueError(f"patience must be >= 1, got {patience}")
+        if min_steps < 0:
+            raise ValueError(f"min_steps must be >= 0, got {min_steps}")
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
+        self.min_steps = min_steps
         self.best: float | None = None
         self.bad_epochs = 0
 
@@ -106,10 +112,10 @@ class EarlyStopping(Callback):
             self.best, self.bad_epochs = value, 0
         else:
             self.bad_epochs += 1
-            if self.bad_epochs >= self.patience:
+            if self.bad_epochs >= self.patience and trainer.global_step >= self.min_steps:
                 trainer.stop(
                     f"early stopping: {self.monitor} has not improved on {self.best:.6g} "
-                    f"for {self.patience} epochs"
+                    f"for {self.bad_epochs} epochs"
                 )
 
     def state_dict(self) -> dict[str, Any]:
@@ -279,7 +285,11 @@ def default_callbacks(config: TrainerConfig) -> list[Callback]:
     callbacks: list[Callback] = []
     stopping = c.early_stopping
     if stopping.patience is not None:
-        callbacks.append(EarlyStopping(c.monitor, c.mode, stopping.patience, stopping.min_delta))
+        callbacks.append(
+            EarlyStopping(
+                c.monitor, c.mode, stopping.patience, stopping.min_delta, stopping.min_steps
+            )
+        )
     if c.progress:
         callbacks.append(ProgressBar())
     log_dir = c.log_dir or c.checkpoints.dir

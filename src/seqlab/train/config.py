@@ -117,14 +117,18 @@ class ClipConfig:
 @dataclass
 class EarlyStoppingConfig:
     """Stop when the monitored value has not improved by ``min_delta`` for ``patience``
-    epochs (``None``: never stop early)."""
+    epochs (``None``: never stop early), and not before ``min_steps`` optimizer steps (a
+    warm-up, as Lightning's ``min_steps`` and Keras' ``start_from_epoch``: the validation
+    loss of a few series can rise while a model has not started to learn)."""
 
     patience: int | None = None  # epochs without improvement of monitor; null: never stop
     min_delta: float = 0.0  # the least change that counts as an improvement
+    min_steps: int = 0  # optimizer steps before early stopping may stop the run
 
     def __post_init__(self) -> None:
         check_int("patience", self.patience, min=1, none=True)
         check_float("min_delta", self.min_delta, min=0.0)
+        check_int("min_steps", self.min_steps, min=0)
 
 
 @dataclass
