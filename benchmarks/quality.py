@@ -707,8 +707,14 @@ def _section(task: str, path: Path) -> list[str]:
     rows = result["rows"]
     datas: dict[str, list[str]] = {}  # data -> models (rows of several runs may differ)
     for r in rows:
-        datas.setdefault(r.get("data", ""), []).append(r["model"])
-    data = "; ".join(f"{d} ({', '.join(m)})" if len(datas) > 1 else d for d, m in datas.items())
+        data = r.get("data", "")  # forecasting rows carry their data section, a mapping
+        if isinstance(data, dict):
+            data = ", ".join(f"{k} {v}" for k, v in data.items())
+        datas.setdefault(data, []).append(r["model"])
+    named = any(isinstance(r.get("data"), dict) for r in rows)  # "airline: ..." rows
+    data = "; ".join(
+        f"{d} ({', '.join(m)})" if len(datas) > 1 and not named else d for d, m in datas.items()
+    )
     if any("cpu_s" not in r for r in rows) and any("cpu_s" in r for r in rows):
         data += (
             ". Rows without CPU s were run before budgets were CPU seconds (wall seconds;"

@@ -155,3 +155,18 @@ def test_raw_inputs_is_refused_for_a_task_without_them(capsys):
         main(["copy", "--raw-inputs"])
     assert stop.value.code == 2
     assert "--raw-inputs" in capsys.readouterr().err
+
+
+def test_a_section_names_data_given_as_a_mapping(tmp_path):
+    # forecasting rows carry their data section (a dict): RESULTS.md names it in words
+    from benchmarks.quality import _section
+
+    row = {"model": "airline: seasonal naive", "metric": "test MASE", "value": 2.49}
+    rows = [
+        {**row, "data": {"dataset": "airline_passengers", "horizon": 24}},
+        {**row, "model": "sunspots: seasonal naive", "data": {"dataset": "sunspots"}},
+    ]
+    path = tmp_path / "quality_forecasting.json"
+    path.write_text(json.dumps({"rows": rows, "commit": "abc", "command": "c", "threads": 1}))
+    text = "\n".join(_section("forecasting", path))
+    assert "dataset airline_passengers, horizon 24; dataset sunspots" in text
