@@ -189,6 +189,7 @@ def adding(
     models: list[str] | None,
     length: int | None = None,
     raw_inputs: bool = False,
+    train: dict | None = None,
 ) -> list[dict]:
     """Adding problem: test MSE; predicting 1 for every sequence costs about 0.1767.
     Paper: T=600, 50k train / 1k test, TCN kernel 8, 8 levels, 24 channels, Adam 2e-3, no
@@ -241,6 +242,7 @@ def adding(
                 "early_stopping": {"patience": 10},
                 "progress": False,
                 "tensorboard": False,
+                **(train or {}),
             },
         }
         trace = Trace(every=10 if quick else 50, below=0.1)
@@ -265,8 +267,24 @@ def inputs_of(r: dict) -> str | None:
     return "raw" if (settings.get("data") or {}).get("standardize") is False else "standardized"
 
 
+def training_of(r: dict) -> str | None:
+    """A paper-task row's training beyond the task's settings, in words, read from its
+    settings (``--max-steps``, ``--cosine``): e.g. ``"cosine, 10000 steps"``; None when
+    it has neither."""
+    settings = r.get("settings") if isinstance(r.get("settings"), dict) else {}
+    train = settings.get("train") or {}
+    words = [(train.get("schedule") or {}).get("name", "")]
+    if train.get("max_steps") is not None:
+        words.append(f"{train['max_steps']} steps")
+    return ", ".join(w for w in words if w) or None
+
+
 def copy_memory(
-    quick: bool, budget: float | None, models: list[str] | None, length: int | None = None
+    quick: bool,
+    budget: float | None,
+    models: list[str] | None,
+    length: int | None = None,
+    train: dict | None = None,
 ) -> list[dict]:
     """Copy memory: test cross-entropy per step (all T+20 steps). Blanks, then a uniform
     guess among the 8 digits, cost 10 ln 8 / (T + 20). Paper: T=1000, TCN kernel 8, 8
@@ -306,6 +324,7 @@ def copy_memory(
                 "early_stopping": {"patience": 10},
                 "progress": False,
                 "tensorboard": False,
+                **(train or {}),
             },
         }
         trace = Trace(every=10 if quick else 50, below=baseline / 2)
@@ -323,7 +342,9 @@ def copy_memory(
 def pixel_mnist(permuted: bool):
     task = "pmnist" if permuted else "smnist"
 
-    def bench(quick: bool, budget: float | None, models: list[str] | None) -> list[dict]:
+    def bench(
+        quick: bool, budget: float | None, models: list[str] | None, train: dict | None = None
+    ) -> list[dict]:
         """Sequential (or permuted) pixel MNIST: test accuracy in %. 784 steps of one
         pixel. Paper: full MNIST, TCN kernel 7, 8 levels, 25 channels, dropout 0.05, Adam
         2e-3, no clipping, batch 64. Fashion-MNIST (Debian's dataset-fashion-mnist) is not
@@ -365,6 +386,7 @@ def pixel_mnist(permuted: bool):
                     "early_stopping": {"patience": 10},
                     "progress": False,
                     "tensorboard": False,
+                    **(train or {}),
                 },
             }
             r = encoder_row(
@@ -585,6 +607,7 @@ def _pick(encoders: dict, models: list[str] | None):
 
 LENGTH_TASKS = ("adding", "copy")  # the tasks whose sequence length --length sets
 RAW_TASKS = ("adding",)  # the tasks whose inputs --raw-inputs leaves unstandardized
+PAPER_TASKS = ("adding", "copy", "smnist", "pmnist")  # --max-steps and --cosine: these
 
 
 def run_task(
@@ -594,7 +617,10 @@ def run_task(
     models: list[str] | None,
     length: int | None = None,
     raw_inputs: bool = False,
+    train: dict | None = None,
 ) -> dict:
+    """``task``'s rows; ``train``: trainer settings over the task's own (a paper task's
+    longer run: ``max_steps`` and a schedule)."""
     torch.manual_seed(0)
     load = os.getloadavg()
     start = time.perf_counter()
@@ -602,6 +628,8 @@ def run_task(
     more: dict[str, Any] = {"length": length} if length else {}
     if raw_inputs:
         more["raw_inputs"] = True
+    if train:
+        more["train"] = train
     rows = TASKS[task](quick, budget, models, **more)
     command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:])
     for r in rows:  # a table may gather rows of several runs (--models): each says its own
@@ -638,7 +666,8 @@ def table(result: dict) -> str:
     task's plateau bar, — if never)."""
     traced = any("left_plateau" in r for r in result["rows"])
     inputs = any(inputs_of(r) for r in result["rows"])  # adding: standardized or raw
-    head = "| model |" + (" inputs |" if inputs else "")
+    longer = any(training_of(r) for r in result["rows"])  # --max-steps, --cosine
+    head = "| model |" + (" inputs |" if inputs else "") + (" training |" if longer else "")
     head += " metric | seqlab | reference | baseline | params | budget | epochs | samples |"
     head += " steps | wall s | CPU s | load |" + (" left plateau at |" if traced else "")
     lines = [head, "|" + "---|" * head.count(" |")]
@@ -647,7 +676,10 @@ def table(result: dict) -> str:
         extra = f" (macro-F1 {r['macro_f1']})" if "macro_f1" in r else ""
         load = "–".join(fmt(x) for x in r["load"]) if r.get("load") else "—"
         line = (
-            f"| {r['model']} |" + (f" {inputs_of(r)} |" if inputs else "") + " "
+            f"| {r['model']} |"
+            + (f" {inputs_of(r)} |" if inputs else "")
+            + (f" {training_of(r) or 'default'} |" if longer else "")
+            + " "
             f"{r['metric']} | {fmt(r['value'])}{extra} | "
             f"{fmt(r.get('reference'))} | {baseline or '—'} | {fmt(r.get('params'))} | "
             f"{fmt(r.get('budget_s', result.get('budget_s')))} | {fmt(r.get('epochs'))} | "
@@ -751,13 +783,18 @@ def _section(task: str, path: Path) -> list[str]:
 def merged(path: Path, result: dict) -> dict:
     """``result`` (a run of some of a task's models) put into the table at ``path``: its
     rows replace those of the same models there (and, for the adding problem, the same
-    inputs, so a standardized row leaves the raw one beside it), the others stay, each
+    inputs, so a standardized row leaves the raw one beside it; and the same training,
+    so a longer ``--max-steps`` run stands beside the budget's), the others stay, each
     with the commit and command that made it."""
     if not path.is_file():
         return result
     old = json.loads(path.read_text())
-    new = {(r["model"], inputs_of(r)): r for r in result["rows"]}
-    rows = [new.pop((r["model"], inputs_of(r)), r) for r in old["rows"]] + list(new.values())
+
+    def key(r: dict) -> tuple:
+        return (r["model"], inputs_of(r), training_of(r))
+
+    new = {key(r): r for r in result["rows"]}
+    rows = [new.pop(key(r), r) for r in old["rows"]] + list(new.values())
     for r in rows:  # rows written before rows carried their own command
         r.setdefault("commit", old.get("commit"))
         r.setdefault("command", old.get("command"))
@@ -776,6 +813,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="adding only: the paper's raw inputs, not seqlab's standardization",
     )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        help="paper tasks: at most this many optimizer steps (the paper's runs: 15,600)",
+    )
+    p.add_argument(
+        "--cosine",
+        action="store_true",
+        help="paper tasks: decay the learning rate by a cosine to 0 at the last step "
+        "(--max-steps), where the paper keeps it constant",
+    )
     p.add_argument("--models", help="comma-separated subset of the task's models")
     p.add_argument("--out", help="where the JSON goes (default: benchmarks/results/)")
     args = p.parse_args(argv)
@@ -785,9 +833,22 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--length must be an int >= 2 and only for {', '.join(LENGTH_TASKS)}")
     if args.raw_inputs and set(tasks) - set(RAW_TASKS):
         p.error(f"--raw-inputs is only for {', '.join(RAW_TASKS)}")
+    if (args.max_steps is not None or args.cosine) and set(tasks) - set(PAPER_TASKS):
+        p.error(f"--max-steps and --cosine are only for {', '.join(PAPER_TASKS)}")
+    if args.max_steps is not None and args.max_steps < 1:
+        p.error(f"--max-steps must be an int >= 1, got {args.max_steps}")
+    if args.cosine and args.max_steps is None:
+        p.error("--cosine needs --max-steps (the step where the learning rate reaches 0)")
+    train: dict[str, Any] = {}
+    if args.max_steps is not None:
+        train["max_steps"] = args.max_steps
+    if args.cosine:
+        train["schedule"] = {"name": "cosine"}
     failed = []
     for task in tasks:
-        result = run_task(task, args.quick, args.budget, models, args.length, args.raw_inputs)
+        result = run_task(
+            task, args.quick, args.budget, models, args.length, args.raw_inputs, train
+        )
         print(f"\n## {task}\n\n{table(result)}\n", flush=True)
         out = Path(args.out) if args.out else RESULTS
         out.mkdir(parents=True, exist_ok=True)
