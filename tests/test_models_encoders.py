@@ -140,3 +140,26 @@ def test_each_kind_has_its_own_config_class_that_round_trips(kind):
 def test_relu_rnn_encoder():
     enc = build_encoder(EncoderConfig(kind="rnn", nonlinearity="relu", hidden_size=4), 3)
     assert enc.net.cell.nonlinearity == "relu"
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_chrono_reaches_the_recurrent_layer_from_the_run_config(kind):
+    # encoder.chrono: T_max of the chrono init; 0 (the default) keeps the usual init
+    torch.manual_seed(0)
+    enc = build_encoder(EncoderConfig(kind=kind, hidden_size=50, chrono=200), input_size=3)
+    cell = enc.net.cells[0]
+    assert cell.chrono == 200
+    H = 50
+    keep = enc.net.bias_ih_l0.detach()[H : 2 * H]  # lstm's forget, gru's update gate
+    assert keep.min() >= 0 and keep.max() <= torch.log(torch.tensor(199.0))
+    assert keep.std() > 0.5  # spread over time scales, not one constant
+    plain = build_encoder(EncoderConfig(kind=kind, hidden_size=50), input_size=3)
+    assert plain.net.cells[0].chrono is None
+    with pytest.raises(ConfigError, match=r"encoder: chrono must be an int >= 3, got 1"):
+        build_model("classifier", {"inputs": {"vocab_size": 10},
+                                   "encoder": {"kind": kind, "chrono": 1}})  # fmt: skip
+    with pytest.raises(
+        ConfigError, match=r"encoder: chrono needs kind 'lstm' or 'gru', got kind='rnn'"
+    ):
+        build_model("classifier", {"inputs": {"vocab_size": 10},
+                                   "encoder": {"kind": "rnn", "chrono": 100}})  # fmt: skip

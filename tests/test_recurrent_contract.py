@@ -107,6 +107,54 @@ def test_forget_bias_init():
     assert not torch.allclose(lstm.bias_ih_l0[4:8], torch.ones(4))
 
 
+def test_chrono_init_spreads_the_lstm_forget_bias_and_mirrors_it_on_the_input_gate():
+    # Tallec & Ollivier 2018: b_f = log u, u ~ U(1, T_max - 1), b_i = -b_f; bias_hh 0 there
+    torch.manual_seed(0)
+    H, T = 2000, 100
+    lstm = snn.LSTM(3, H, num_layers=2, bidirectional=True, layer_norm=True, chrono=T)
+    bound = 1 / H**0.5
+    for suffix in ("_l0", "_l0_reverse", "_l1", "_l1_reverse"):
+        b_ih, b_hh = getattr(lstm, "bias_ih" + suffix), getattr(lstm, "bias_hh" + suffix)
+        b_i, b_f, b_g, b_o = b_ih.detach().chunk(4)
+        u = b_f.exp()
+        assert u.min() >= 1 and u.max() <= T - 1
+        assert abs(u.mean().item() - T / 2) < 2.5  # U(1, 99): mean 50, std of the mean 0.6
+        torch.testing.assert_close(b_i, -b_f)
+        assert torch.equal(b_hh[: 2 * H], torch.zeros(2 * H))
+        for rest in (b_g, b_o, b_hh[2 * H :]):  # torch's uniform init, untouched
+            assert rest.abs().max() <= bound and rest.std() > bound / 3
+    torch.manual_seed(0)
+    again = snn.LSTM(3, H, num_layers=2, bidirectional=True, layer_norm=True, chrono=T)
+    assert torch.equal(again.bias_ih_l1, lstm.bias_ih_l1)  # seeded: the same draw
+
+
+def test_chrono_init_sets_the_gru_update_gate_bias():
+    torch.manual_seed(1)
+    H, T = 1000, 20
+    gru = snn.GRU(3, H, chrono=T)
+    b_r, b_z, b_n = gru.bias_ih_l0.detach().chunk(3)
+    u = b_z.exp()
+    assert u.min() >= 1 and u.max() <= T - 1 and u.std() > 4  # U(1, 19): std 5.2
+    assert torch.equal(gru.bias_hh_l0[H : 2 * H], torch.zeros(H))
+    assert b_r.abs().max() <= 1 / H**0.5 and b_n.abs().max() <= 1 / H**0.5
+    z = torch.sigmoid(b_z)  # the keep gate at a zero input and state: u / (1 + u)
+    torch.testing.assert_close(z, u / (1 + u))
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"chrono": 2}, "chrono must be None or an int >= 3"),
+        ({"chrono": 10.0}, "chrono must be None or an int >= 3"),
+        ({"chrono": 10, "bias": False}, "chrono sets gate biases: it needs bias=True"),
+    ],
+)
+@pytest.mark.parametrize("layer", [snn.LSTM, snn.GRU])
+def test_chrono_refuses_what_it_cannot_set(layer, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        layer(3, 4, **kwargs)
+
+
 def test_layer_norm_init_gain_one_shift_zero():
     lstm = snn.LSTM(3, 4, layer_norm=True)
     assert torch.equal(lstm.ln_ih_weight_l0, torch.ones(16))

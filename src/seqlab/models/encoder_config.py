@@ -9,6 +9,7 @@ class                            kind                    keys besides ``kind``
                                                          bidirectional, dropout,
                                                          recurrent_dropout, peephole (lstm),
                                                          layer_norm (lstm, gru),
+                                                         chrono (lstm, gru),
                                                          nonlinearity (rnn)
 :class:`TCNEncoderConfig`        ``tcn``                 hidden_size, num_layers, channels,
                                                          kernel_size, dropout, weight_norm
@@ -26,7 +27,8 @@ another kind the same way.
 
 >>> EncoderConfig(kind="gru", hidden_size=8)
 RecurrentEncoderConfig(kind='gru', hidden_size=8, num_layers=1, bidirectional=False, \
-dropout=0.0, recurrent_dropout=0.0, peephole=False, layer_norm=False, nonlinearity='tanh')
+dropout=0.0, recurrent_dropout=0.0, peephole=False, layer_norm=False, chrono=0, \
+nonlinearity='tanh')
 >>> EncoderConfig(kind="tcn", peephole=True)
 Traceback (most recent call last):
 ...
@@ -141,6 +143,7 @@ class RecurrentEncoderConfig(EncoderConfig):
     only_for: ClassVar[dict[str, tuple[str, ...]]] = {
         "peephole": ("lstm",),
         "layer_norm": ("lstm", "gru"),
+        "chrono": ("lstm", "gru"),
         "nonlinearity": ("rnn",),
     }
     kind: Literal["rnn", "lstm", "gru"] = "lstm"
@@ -151,11 +154,16 @@ class RecurrentEncoderConfig(EncoderConfig):
     recurrent_dropout: float = 0.0  # on h_{t-1} where it enters W_hh (one mask a sequence)
     peephole: bool = False  # lstm only
     layer_norm: bool = False  # lstm and gru
+    # lstm and gru: T_max of the chrono gate-bias init (Tallec & Ollivier 2018) for
+    # dependencies up to that many steps (e.g. the sequence length); 0: off
+    chrono: int = 0
     nonlinearity: Literal["tanh", "relu"] = "tanh"  # rnn only
 
     def __post_init__(self) -> None:
         self._check_sizes()
         check_dropout("recurrent_dropout", self.recurrent_dropout)
+        if self.chrono != 0:
+            check_int("chrono", self.chrono, min=3)
         for name in ("bidirectional", "peephole", "layer_norm"):
             check_bool(name, getattr(self, name))
         # a key of another recurrent kind may keep its default (a saved config lists every

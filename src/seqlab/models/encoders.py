@@ -3,16 +3,16 @@
 One config (:mod:`seqlab.models.encoder_config`, a class per kind) picks any of seqlab's
 encoders, so swapping an LSTM for a TCN is one key:
 
-========== ============================================== ==========================
+========== ============================================== ==============================
 kind       built from                                     notes
-========== ============================================== ==========================
+========== ============================================== ==============================
 rnn        :class:`seqlab.nn.RNN` (tanh or relu)          bidirectional allowed
-lstm       :class:`seqlab.nn.LSTM`                        peephole, layer_norm
-gru        :class:`seqlab.nn.GRU`                         layer_norm
+lstm       :class:`seqlab.nn.LSTM`                        peephole, layer_norm, chrono
+gru        :class:`seqlab.nn.GRU`                         layer_norm, chrono
 tcn        :class:`seqlab.nn.TCN` (causal)                channels or hidden x layers
 wavenet    :class:`seqlab.nn.WaveNet`                     skip_channels, cycles
 mlp        only for :class:`~seqlab.models.Forecaster`    the flattened-window baseline
-========== ============================================== ==========================
+========== ============================================== ==============================
 
 Every encoder is wrapped in :class:`Encoder`: ``forward(x (B, T, C), lengths=None,
 state=None) -> (output (B, T, output_size), state)`` with outputs past each length set
@@ -136,14 +136,18 @@ def build_encoder(config: EncoderConfig, input_size: int) -> Encoder:
             dropout=c.dropout if c.num_layers > 1 else 0.0,
             recurrent_dropout=c.recurrent_dropout,
         )
+        chrono = c.chrono or None  # 0: off
         if c.kind == "rnn":
             net = snn.RNN(input_size, c.hidden_size, nonlinearity=c.nonlinearity, **common)
         elif c.kind == "lstm":
             net = snn.LSTM(
-                input_size, c.hidden_size, peephole=c.peephole, layer_norm=c.layer_norm, **common
-            )
+                input_size, c.hidden_size, peephole=c.peephole, layer_norm=c.layer_norm,
+                chrono=chrono, **common,
+            )  # fmt: skip
         else:
-            net = snn.GRU(input_size, c.hidden_size, layer_norm=c.layer_norm, **common)
+            net = snn.GRU(
+                input_size, c.hidden_size, layer_norm=c.layer_norm, chrono=chrono, **common
+            )
     elif isinstance(c, TCNEncoderConfig):
         channels = list(c.channels) or [c.hidden_size] * (c.num_layers or 1)
         net = snn.TCN(

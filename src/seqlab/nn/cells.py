@@ -47,6 +47,24 @@ def check_positive_int(name: str, value: object) -> int:
     return value
 
 
+def check_chrono(chrono: object, bias: bool) -> int | None:
+    """``chrono`` (None, or T_max: an int >= 3, so that U(1, T_max - 1) has a width)."""
+    if chrono is None:
+        return None
+    if isinstance(chrono, bool) or not isinstance(chrono, int) or chrono < 3:
+        raise ValueError(f"chrono must be None or an int >= 3 (T_max, in steps), got {chrono!r}")
+    if not bias:
+        raise ValueError("chrono sets gate biases: it needs bias=True, got bias=False")
+    return chrono
+
+
+def chrono_log_u(size: int, t_max: int, like: Tensor) -> Tensor:
+    """``log u``, ``u ~ U(1, t_max - 1)`` (``size`` draws from torch's generator): the
+    chrono initialization's gate biases (Tallec & Ollivier 2018, eq. 9)."""
+    u = torch.empty(size, dtype=like.dtype, device=like.device).uniform_(1.0, t_max - 1.0)
+    return u.log_()
+
+
 class RecurrentCell(nn.Module):
     """Base of all cells: sizes, weight bookkeeping and the standalone ``forward``.
 
@@ -189,6 +207,11 @@ class LSTMCell(RecurrentCell):
       value and that of ``bias_hh`` at 0, so the total forget bias starts at
       ``forget_bias`` (Jozefowicz et al. 2015: remembering by default helps long memory).
       ``None`` keeps torch's uniform init for that slice too.
+    * ``chrono=T_max`` (Tallec & Ollivier 2018, "Can recurrent neural networks warp
+      time?"): chrono initialization, for dependencies up to ``T_max`` steps. Each unit's
+      forget bias starts at ``log u``, ``u ~ U(1, T_max - 1)``, and its input-gate bias at
+      ``-log u``: the cell forgets at time scales spread over ``[2, T_max]`` steps. It
+      replaces ``forget_bias``. As there, ``bias_hh``'s two slices start at 0.
     """
 
     gates = 4
@@ -203,12 +226,14 @@ class LSTMCell(RecurrentCell):
         layer_norm=False,
         forget_bias: float | None = 1.0,
         layer_norm_eps=1e-5,
+        chrono: int | None = None,
         *,
         owns_weights=True,
     ):
         super().__init__(input_size, hidden_size, bias, owns_weights=owns_weights)
         self.peephole = bool(peephole)
         self.layer_norm = bool(layer_norm)
+        self.chrono = check_chrono(chrono, bias)
         self.forget_bias = forget_bias
         self.layer_norm_eps = layer_norm_eps
         self._create_weights()
@@ -226,8 +251,14 @@ class LSTMCell(RecurrentCell):
 
     def init_weights(self, w):
         super().init_weights(w)
-        if self.bias and self.forget_bias is not None:
-            H = self.hidden_size
+        H = self.hidden_size
+        if self.chrono is not None:  # b_f = log u, b_i = -log u (Tallec & Ollivier, eq. 9)
+            with torch.no_grad():
+                log_u = chrono_log_u(H, self.chrono, w["bias_ih"])
+                w["bias_ih"][H : 2 * H].copy_(log_u)
+                w["bias_ih"][:H].copy_(-log_u)
+                w["bias_hh"][: 2 * H].zero_()
+        elif self.bias and self.forget_bias is not None:
             with torch.no_grad():
                 w["bias_ih"][H : 2 * H].fill_(self.forget_bias)
                 w["bias_hh"][H : 2 * H].zero_()
@@ -268,6 +299,7 @@ class LSTMCell(RecurrentCell):
         return super().extra_repr() + (
             f", peephole={self.peephole}, layer_norm={self.layer_norm},"
             f" forget_bias={self.forget_bias}"
+            + (f", chrono={self.chrono}" if self.chrono is not None else "")
         )
 
 
@@ -286,6 +318,10 @@ class GRUCell(RecurrentCell):
 
     and then applies the equations above to ``gi`` and ``gh``. The normalization needs the
     whole ``W_hh h`` before ``r`` is known, so it requires ``reset_after=True``.
+
+    ``chrono=T_max`` (Tallec & Ollivier 2018): the update gate ``z`` keeps ``h``, so its
+    bias ``b_iz`` starts at ``log u``, ``u ~ U(1, T_max - 1)`` and ``b_hz`` at 0: unit by
+    unit, ``1 - z`` starts near ``1 / (1 + u)``, memory over ``[2, T_max]`` steps.
     """
 
     gates = 3
@@ -299,10 +335,12 @@ class GRUCell(RecurrentCell):
         layer_norm=False,
         reset_after=True,
         layer_norm_eps=1e-5,
+        chrono: int | None = None,
         *,
         owns_weights=True,
     ):
         super().__init__(input_size, hidden_size, bias, owns_weights=owns_weights)
+        self.chrono = check_chrono(chrono, bias)
         if layer_norm and not reset_after:
             raise ValueError(
                 "layer_norm=True needs reset_after=True (the norm of W_hh h must be known "
@@ -312,6 +350,14 @@ class GRUCell(RecurrentCell):
         self.reset_after = bool(reset_after)
         self.layer_norm_eps = layer_norm_eps
         self._create_weights()
+
+    def init_weights(self, w):
+        super().init_weights(w)
+        if self.chrono is not None:  # b_z = log u: z = σ(log u) = u / (1 + u) keeps h
+            H = self.hidden_size
+            with torch.no_grad():
+                w["bias_ih"][H : 2 * H].copy_(chrono_log_u(H, self.chrono, w["bias_ih"]))
+                w["bias_hh"][H : 2 * H].zero_()
 
     def weight_shapes(self):
         shapes = super().weight_shapes()
@@ -360,4 +406,5 @@ class GRUCell(RecurrentCell):
     def extra_repr(self):
         return super().extra_repr() + (
             f", layer_norm={self.layer_norm}, reset_after={self.reset_after}"
+            + (f", chrono={self.chrono}" if self.chrono is not None else "")
         )

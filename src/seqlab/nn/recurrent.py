@@ -354,7 +354,7 @@ class RNN(Recurrent):
 class LSTM(Recurrent):
     """LSTM layer(s) with optional peepholes and layer norm; drop-in for ``nn.LSTM``.
 
-    See :class:`seqlab.nn.LSTMCell` for the equations and ``forget_bias``.
+    See :class:`seqlab.nn.LSTMCell` for the equations, ``forget_bias`` and ``chrono``.
     """
 
     def __init__(
@@ -371,10 +371,12 @@ class LSTM(Recurrent):
         merge: str = "concat",
         forget_bias: float | None = 1.0,
         impl: str = "auto",
+        chrono: int | None = None,
     ):
         cells = _stack(
             LSTMCell, input_size, hidden_size, num_layers, bidirectional, merge,
             bias=bias, peephole=peephole, layer_norm=layer_norm, forget_bias=forget_bias,
+            chrono=chrono,
         )  # fmt: skip
         super().__init__(cells, bidirectional, dropout, recurrent_dropout, merge, impl)
 
@@ -382,7 +384,7 @@ class LSTM(Recurrent):
 class GRU(Recurrent):
     """GRU layer(s) with optional layer norm and ``reset_after``; drop-in for ``nn.GRU``.
 
-    See :class:`seqlab.nn.GRUCell` for the equations.
+    See :class:`seqlab.nn.GRUCell` for the equations and ``chrono``.
     """
 
     def __init__(
@@ -398,9 +400,10 @@ class GRU(Recurrent):
         merge: str = "concat",
         reset_after: bool = True,
         impl: str = "auto",
+        chrono: int | None = None,
     ):
         cells = _stack(
             GRUCell, input_size, hidden_size, num_layers, bidirectional, merge,
-            bias=bias, layer_norm=layer_norm, reset_after=reset_after,
+            bias=bias, layer_norm=layer_norm, reset_after=reset_after, chrono=chrono,
         )  # fmt: skip
         super().__init__(cells, bidirectional, dropout, recurrent_dropout, merge, impl)
