@@ -426,3 +426,37 @@ def test_a_callback_stops_inside_an_epoch():
     history = trainer.fit(loader(sign_task()), loader(sign_task(seed=1)))
     assert trainer.global_step == 2 and len(history) == 1 and "val_loss" in history[0]
     assert trainer.stop_reason == "budget spent"
+
+
+def test_fit_flushes_denormals_and_restores_the_mode_after():
+    # a gradient vanishing through time passes through denormal floats, ~10x slower on
+    # x86 CPUs: fit treats them as zero (flush_denormal, default True), then restores
+    from seqlab.train.callbacks import Callback
+    from seqlab.train.runtime import denormals_are_flushed, denormals_flushed
+
+    class Seen(Callback):
+        def __init__(self):
+            self.modes = []
+
+        def on_step_end(self, trainer, logs):
+            self.modes.append(denormals_are_flushed())
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-denormal mode (no SSE3)")
+    for on in (True, False):
+        torch.manual_seed(7)
+        seen = Seen()
+        Trainer(SeqClassifier(), quiet(epochs=1, flush_denormal=on), callbacks=[seen]).fit(
+            loader(sign_task())
+        )
+        assert seen.modes == [on] * 8
+        assert not denormals_are_flushed()  # the process's mode, as before fit
+    torch.set_flush_denormal(True)  # a user's own setting stays after the block
+    try:
+        with denormals_flushed():
+            assert denormals_are_flushed()
+        assert denormals_are_flushed()
+    finally:
+        torch.set_flush_denormal(False)
+    with pytest.raises(ConfigError, match="flush_denormal: expected true or false, got 'maybe'"):
+        from_dict(TrainerConfig, {"flush_denormal": "maybe"})

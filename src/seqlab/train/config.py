@@ -190,7 +190,10 @@ class TrainerConfig:
     ``on_nonfinite``: ``stop`` or ``skip`` a step whose loss or gradient is not finite.
     ``seed``; ``deterministic`` (``torch.use_deterministic_algorithms``: slower on GPU);
     ``precision`` (``fp32``, or ``bf16`` autocast); ``device`` (``auto``: CUDA when
-    present); ``progress`` (False: quiet); ``log_dir`` for ``epochs.csv``/``steps.csv``
+    present); ``flush_denormal`` (True: CPU arithmetic treats denormal floats as zero
+    during fit, as TensorFlow does: a gradient vanishing through time otherwise runs
+    ~10x slower, :func:`seqlab.train.runtime.denormals_flushed`); ``progress`` (False:
+    quiet); ``log_dir`` for ``epochs.csv``/``steps.csv``
     (default: ``checkpoints.dir``); ``tensorboard`` (used when the package is installed).
     """
 
@@ -211,6 +214,7 @@ class TrainerConfig:
     deterministic: bool = False
     precision: Literal["fp32", "bf16"] = "fp32"
     device: str = "auto"
+    flush_denormal: bool = True  # fit: denormal floats as zero on the CPU (speed)
     progress: bool = True
     log_dir: str | None = None
     tensorboard: bool = True
@@ -233,7 +237,7 @@ class TrainerConfig:
         check_choice("on_nonfinite", self.on_nonfinite, ("stop", "skip"))
         check_choice("precision", self.precision, ("fp32", "bf16"))
         check_int("seed", self.seed, min=0)
-        for name in ("deterministic", "progress", "tensorboard"):
+        for name in ("deterministic", "flush_denormal", "progress", "tensorboard"):
             check_bool(name, getattr(self, name))
         floor, lr = self.schedule.min_lr, self.optimizer.lr
         if floor > lr:

