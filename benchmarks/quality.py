@@ -720,6 +720,11 @@ def write_results_md() -> None:
         "Not the paper's compute: every seqlab row was trained within a budget of CPU",
         "seconds of one thread on this machine (columns budget, samples, steps), minutes",
         "where the paper's models saw ~500,000 samples on a GPU.",
+        "",
+        "Rows made before commit 1cd4b1c trained with denormal floats computed (torch's",
+        "default): a recurrent net whose gradient vanishes through time (plain LSTM or",
+        "GRU, hundreds of steps) then ran up to 10x slower, so its budget bought fewer",
+        "steps. From 1cd4b1c the trainer flushes them (`train.flush_denormal`).",
     ]
     for task in TASKS:
         studies = sorted(RESULTS.glob(f"quality_{task}_T*.json"), key=lambda p: len(p.name))
