@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import threading
 
 import pytest
 import torch
@@ -460,3 +461,41 @@ def test_fit_flushes_denormals_and_restores_the_mode_after():
         torch.set_flush_denormal(False)
     with pytest.raises(ConfigError, match="flush_denormal: expected true or false, got 'maybe'"):
         from_dict(TrainerConfig, {"flush_denormal": "maybe"})
+
+
+def test_fit_flushes_denormals_on_torchs_worker_threads_too():
+    # the mode belongs to each thread; torch's intra-op workers (an OpenMP team) compute
+    # most of a step with two threads, so fit flushes them as well, and restores each
+    from seqlab.train.callbacks import Callback
+    from seqlab.train.runtime import _libgomp, _on_every_thread, denormals_are_flushed
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-denormal mode (no SSE3)")
+    if _libgomp() is None:
+        pytest.skip("torch's parallel backend here is not OpenMP")
+
+    class Seen(Callback):
+        def __init__(self):
+            self.modes = []
+
+        def on_step_end(self, trainer, logs):
+            self.modes.append(_on_every_thread(denormals_are_flushed))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        everywhere = _on_every_thread(denormals_are_flushed)
+        assert len(everywhere) == 2 and not any(everywhere.values())
+        seen = Seen()
+        Trainer(SeqClassifier(), quiet(epochs=1), callbacks=[seen]).fit(loader(sign_task()))
+        assert [list(m.values()) for m in seen.modes] == [[True, True]] * 8
+        assert set(seen.modes[0]) == set(everywhere)  # the same two threads
+        assert _on_every_thread(denormals_are_flushed) == everywhere  # all off again
+        torch.set_flush_denormal(True)  # only the calling thread flushed before fit:
+        Trainer(SeqClassifier(), quiet(epochs=1)).fit(loader(sign_task()))
+        after = _on_every_thread(denormals_are_flushed)
+        assert after.pop(threading.get_ident()) is True  # it stays so,
+        assert list(after.values()) == [False]  # and the worker is off again
+    finally:
+        _on_every_thread(lambda: torch.set_flush_denormal(False))
+        torch.set_num_threads(threads)
