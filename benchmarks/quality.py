@@ -5,7 +5,9 @@
 
 TASK is one of ``adding``, ``copy``, ``smnist``, ``pmnist`` (the TCN paper's Table 1: Bai,
 Kolter & Koltun 2018), ``sentiment``, ``charlm``, ``rows`` (real data against practical
-baselines), ``forecasting`` (the table of ``benchmarks/forecasting.py``), or ``all``.
+baselines), ``forecasting`` (the table of ``benchmarks/forecasting.py``), ``uea`` (the
+stored table of ``benchmarks/classification.py``: UEA/UCR sets against MiniRocket and
+logistic regression), or ``all``.
 
 Every seqlab row is a run config trained by :func:`seqlab.train_run`, as a user's run is,
 and scored on the test split the task cut (never seen in training or model selection:
@@ -587,6 +589,38 @@ def forecasting(quick: bool, budget: float | None, models: list[str] | None) -> 
     return out
 
 
+def uea(quick: bool, budget: float | None, models: list[str] | None) -> list[dict]:
+    """The table of ``benchmarks/classification.py``: numeric sequence classification on
+    the UEA/UCR sets aeon ships (and MNIST rows), seqlab's default config against
+    MiniRocket and logistic regression on the flattened input, the same split, mean of
+    its seeds. Read from its JSON, never rerun here: its peers need a throwaway
+    environment with aeon (``benchmarks/classification_peers.py``); each row keeps the
+    commit and command that made it."""
+    path = RESULTS / "classification.json"
+    if not path.is_file():
+        return []
+    stored = json.loads(path.read_text())
+    meta = stored["meta"]
+    seeds = ",".join(str(s) for s in meta["seeds"])
+    command = (
+        "python benchmarks/classification.py --uea aeon/datasets/data "
+        f"--peers PEERS.json --seeds {seeds}"
+    )
+    load = [meta["load_average_at_start"][0], meta["load_average_at_end"][0]]  # the run's
+    out = []
+    for dataset, entry in stored["datasets"].items():
+        for model, value in entry["rows"].items():
+            if models and model not in models:
+                continue
+            r = row("uea", f"{dataset}: {model}", "test accuracy %", 100 * value["accuracy"],
+                    seconds=value.get("fit_s"), data={dataset: f"{entry['test_examples']} test"},
+                    commit=meta["commit"][:7], command=command, load=load)  # fmt: skip
+            if "accuracy_sd" in value:
+                r["sd"] = 100 * value["accuracy_sd"]
+            out.append(r)
+    return out
+
+
 # --------------------------------------------------------------------- the command
 
 TASKS: dict[str, Callable[..., list[dict]]] = {  # (quick, budget, models[, length])
@@ -598,6 +632,7 @@ TASKS: dict[str, Callable[..., list[dict]]] = {  # (quick, budget, models[, leng
     "charlm": charlm,
     "rows": rows_mnist,
     "forecasting": forecasting,
+    "uea": uea,
 }
 
 # --quick: the least a model that learns at all reaches (loose; the smoke test's bar)
@@ -610,6 +645,7 @@ QUICK_BARS: dict[str, Callable[[dict], bool]] = {
     "charlm": lambda r: r["value"] < 4.5,  # uniform: about 6.3
     "rows": lambda r: r["value"] > 25.0,  # chance: 10
     "forecasting": lambda r: True,
+    "uea": lambda r: True,
 }
 
 
@@ -623,6 +659,7 @@ def _pick(encoders: dict, models: list[str] | None):
 LENGTH_TASKS = ("adding", "copy")  # the tasks whose sequence length --length sets
 RAW_TASKS = ("adding",)  # the tasks whose inputs --raw-inputs leaves unstandardized
 PAPER_TASKS = ("adding", "copy", "smnist", "pmnist")  # --max-steps and --cosine: these
+BUDGET_KIND = {"uea": "none, early stopping on the validation loss (wall s: the median fit)"}
 
 
 def run_task(
@@ -648,12 +685,14 @@ def run_task(
     rows = TASKS[task](quick, budget, models, **more)
     command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:])
     for r in rows:  # a table may gather rows of several runs (--models): each says its own
-        r.update(budget_s=budget, commit=commit, command=command)
+        r["budget_s"] = budget
+        r.setdefault("commit", commit)  # a stored table's rows (uea) keep theirs
+        r.setdefault("command", command)
     return {
         "task": task,
         "quick": quick,
         "budget_s": budget,
-        "budget_kind": "CPU seconds per model (one thread)",
+        "budget_kind": BUDGET_KIND.get(task, "CPU seconds per model (one thread)"),
         "rows": rows,
         "seconds": round(time.perf_counter() - start, 1),
         "load_before": [round(x, 2) for x in load],
@@ -689,6 +728,7 @@ def table(result: dict) -> str:
     for r in result["rows"]:
         baseline = ", ".join(f"{k} {fmt(v)}" for k, v in (r.get("baseline") or {}).items())
         extra = f" (macro-F1 {r['macro_f1']})" if "macro_f1" in r else ""
+        extra += f" ± {r['sd']:.1f}" if "sd" in r else ""  # over seeds
         load = "–".join(fmt(x) for x in r["load"]) if r.get("load") else "—"
         line = (
             f"| {r['model']} |"
@@ -747,6 +787,13 @@ PAPER_SCALE = {
     "(1.2 M samples). Here: not the paper's data (5,000 digits offline).",
     "pmnist": "The paper: the full 60,000/10,000 MNIST, one fixed permutation, 20 epochs. "
     "Here: not the paper's data (5,000 digits offline).",
+    "uea": "seqlab default is the config a new user writes (task and data only); "
+    "seqlab tuned adds label smoothing 0.1 (the default from 100 training series). "
+    "Their numbers are the mean ± sd over train seeds 0-2; the test split is the "
+    "archive's, the validation split 10% of its train split. MiniRocket (aeon) and "
+    "logistic regression (scikit-learn, the flattened input, the order of steps ignored) "
+    "fit on train + validation; MiniRocket (train only) on the examples seqlab fits its "
+    "weights on.",
     "charlm": "Samples are windows of 128 characters (32 a step): 37,950 windows are one "
     "pass over the 4.86 M training characters (column epochs: the passes begun; the "
     "budget, not the epoch count, ends a full run).",

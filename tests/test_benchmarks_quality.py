@@ -16,7 +16,8 @@ from seqlab.data import list_datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 NEEDS = {"smnist": "mnist", "pmnist": "mnist", "rows": "mnist", "sentiment": "rotten_tomatoes",
-         "charlm": "shakespeare", "adding": None, "copy": None, "forecasting": None}  # fmt: skip
+         "charlm": "shakespeare", "adding": None, "copy": None, "forecasting": None,
+         "uea": None}  # fmt: skip
 INSTALL = {d.name: d.install for d in list_datasets()}
 
 
@@ -229,3 +230,32 @@ def test_max_steps_and_cosine_reach_the_trainer(monkeypatch):
         )
     assert seen["tcn"]["max_steps"] == 9 and seen["tcn"]["schedule"] == {"name": "cosine"}
     assert seen["tcn"]["optimizer"]["name"] == "rmsprop"  # the task's own settings stay
+
+
+def test_the_uea_table_keeps_the_stored_runs_commit_and_its_spread(tmp_path, monkeypatch):
+    # the classification benchmark's table (its peers need aeon): read, never rerun, and
+    # each row names the commit that made it, not the commit that copied it
+    from benchmarks import quality
+
+    stored = {
+        "meta": {"commit": "abcdef0123456789", "seeds": [0, 1, 2],
+                 "load_average_at_start": [1.0, 1.0, 1.0], "load_average_at_end": [2.0, 1.0, 1.0]},
+        "datasets": {"ArrowHead": {"test_examples": 175, "rows": {
+            "seqlab default": {"accuracy": 0.7, "accuracy_sd": 0.03, "fit_s": 60.0},
+            "logistic regression (flattened)": {"accuracy": 0.73, "fit_s": 0.02}}}},
+    }  # fmt: skip
+    (tmp_path / "classification.json").write_text(json.dumps(stored))
+    monkeypatch.setattr(quality, "RESULTS", tmp_path)
+    result = quality.run_task("uea", quick=False, budget=None, models=None)
+    assert [r["model"] for r in result["rows"]] == [
+        "ArrowHead: seqlab default",
+        "ArrowHead: logistic regression (flattened)",
+    ]
+    assert {r["commit"] for r in result["rows"]} == {"abcdef0"}
+    assert all("benchmarks/classification.py" in r["command"] for r in result["rows"])
+    path = tmp_path / "quality_uea.json"
+    path.write_text(json.dumps(result))
+    text = "\n".join(quality._section("uea", path))
+    assert "| ArrowHead: seqlab default | test accuracy % | 70 ± 3.0 |" in text
+    assert "| 73 |" in text and "Data: ArrowHead 175 test." in text
+    assert "early stopping" in text and "commit abcdef0" in text
