@@ -374,6 +374,7 @@ def pixel_mnist(permuted: bool):
                 "gru": recurrent("gru", 130),
                 "rnn": recurrent("rnn", 130),
                 "tcn": tcn(7, 8, 25, dropout=0.05),
+                "lstm_chrono": recurrent("lstm", 130, chrono=784),  # T_max: the 784 pixels
             }
         )
         options: dict[str, Any] = {"by": "pixel"}
