@@ -102,8 +102,9 @@ def denormals_flushed(on: bool = True) -> Iterator[None]:
     Why: a gradient that vanishes through time (an LSTM over 600 steps, the lectures'
     vanishing gradient) passes through denormal values, which x86 CPUs compute 10-100x
     slower than normal ones. Measured on an LSTM of 130 units over 600 steps, batch 32:
-    one thread 2.8 CPU s a step, 0.27 s flushed; two threads 4.2 s a step, 2.4 s with
-    only the calling thread flushed, 0.75 s with the workers too. Values that small
+    one thread 2.6 s a step, 0.29 s flushed; two threads 1.5 s a step, 0.63 s with
+    only the calling thread flushed, 0.19 s with the workers too
+    (``benchmarks/denormals.py``). Values that small
     change no weight update in float32. TensorFlow flushes them by default; torch does
     not."""
     before = _on_every_thread(denormals_are_flushed) if on else {}
