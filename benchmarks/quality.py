@@ -608,6 +608,7 @@ def uea(quick: bool, budget: float | None, models: list[str] | None) -> list[dic
         f"--peers PEERS.json --seeds {seeds}"
     )
     load = [meta["load_average_at_start"][0], meta["load_average_at_end"][0]]  # the run's
+    _pick({m: None for e in stored["datasets"].values() for m in e["rows"]}, models)
     out = []
     for dataset, entry in stored["datasets"].items():
         for model, value in entry["rows"].items():

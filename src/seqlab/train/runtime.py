@@ -104,11 +104,10 @@ def denormals_flushed(on: bool = True) -> Iterator[None]:
     slower than normal ones. Measured on an LSTM of 130 units over 600 steps, batch 32:
     one thread 2.6 s a step, 0.29 s flushed; two threads 1.5 s a step, 0.63 s with
     only the calling thread flushed, 0.19 s with the workers too
-    (``benchmarks/denormals.py``). Values that small
-    change no weight update in float32. TensorFlow flushes them by default; torch does
-    not."""
+    (``benchmarks/denormals.py``). Values that small change no weight update in float32.
+    TensorFlow flushes them by default; torch does not."""
     before = _on_every_thread(denormals_are_flushed) if on else {}
-    change = not all(before.values())
+    change = on and not all(before.values())
     if change:
         _on_every_thread(lambda: torch.set_flush_denormal(True))
     try:
