@@ -203,6 +203,7 @@ def adding(
     length: int | None = None,
     raw_inputs: bool = False,
     train: dict | None = None,
+    train_size: int | None = None,
 ) -> list[dict]:
     """Adding problem: test MSE; predicting 1 for every sequence costs about 0.1767.
     Paper: T=600, 50k train / 1k test, TCN kernel 8, 8 levels, 24 channels, Adam 2e-3, no
@@ -212,9 +213,13 @@ def adding(
     an affine map of each channel, which the first layer could learn, so the model class
     is the paper's; it changes only the conditioning (LeCun et al. 1998, "Efficient
     BackProp": zero-mean, unit-variance inputs). Every row traces its training loss and
-    says after how many samples it first fell below 0.1 (off the 1/6 plateau)."""
+    says after how many samples it first fell below 0.1 (off the 1/6 plateau).
+    ``train_size``: the training sequences (default 20,000; the paper's 50,000), beside
+    1,000 validation and 1,000 test sequences."""
     T = length or (50 if quick else 600)
-    n = 2000 if quick else 22000  # full: 20,000 train / 1,000 val / 1,000 test
+    # full: 20,000 train / 1,000 val / 1,000 test (the paper's 50k fit, but each epoch then
+    # takes 2.5x longer on these budgets; the longer runs pass --train-size 50000)
+    n = 2000 if quick else (train_size or 20000) + 2000
     held = 0.1 if quick else 1000 / n
     encoders = (
         {"lstm": recurrent("lstm", 32), "tcn": tcn(4, 4, 16)}
@@ -660,6 +665,7 @@ def _pick(encoders: dict, models: list[str] | None):
 
 LENGTH_TASKS = ("adding", "copy")  # the tasks whose sequence length --length sets
 RAW_TASKS = ("adding",)  # the tasks whose inputs --raw-inputs leaves unstandardized
+SIZE_TASKS = ("adding",)  # the tasks whose training set --train-size sets
 PAPER_TASKS = ("adding", "copy", "smnist", "pmnist")  # --max-steps and --cosine: these
 BUDGET_KIND = {"uea": "none, early stopping on the validation loss (wall s: the median fit)"}
 
@@ -672,6 +678,7 @@ def run_task(
     length: int | None = None,
     raw_inputs: bool = False,
     train: dict | None = None,
+    train_size: int | None = None,
 ) -> dict:
     """``task``'s rows; ``train``: trainer settings over the task's own (a paper task's
     longer run: ``max_steps`` and a schedule)."""
@@ -684,6 +691,8 @@ def run_task(
         more["raw_inputs"] = True
     if train:
         more["train"] = train
+    if train_size:
+        more["train_size"] = train_size
     rows = TASKS[task](quick, budget, models, **more)
     command = "python -m benchmarks.quality " + shlex.join(sys.argv[1:])
     for r in rows:  # a table may gather rows of several runs (--models): each says its own
@@ -723,7 +732,10 @@ def table(result: dict) -> str:
     traced = any("left_plateau" in r for r in result["rows"])
     inputs = any(inputs_of(r) for r in result["rows"])  # adding: standardized or raw
     longer = any(training_of(r) for r in result["rows"])  # --max-steps, --cosine
-    head = "| model |" + (" inputs |" if inputs else "") + (" training |" if longer else "")
+    datas = {r.get("data") for r in result["rows"] if isinstance(r.get("data"), str)}
+    sized = len(datas) > 1  # rows of one task on different data (adding: --train-size)
+    head = "| model |" + (" data |" if sized else "") + (" inputs |" if inputs else "")
+    head += " training |" if longer else ""
     head += " metric | seqlab | reference | baseline | params | budget | epochs | samples |"
     head += " steps | wall s | CPU s | load |" + (" left plateau at |" if traced else "")
     lines = [head, "|" + "---|" * head.count(" |")]
@@ -734,6 +746,7 @@ def table(result: dict) -> str:
         load = "–".join(fmt(x) for x in r["load"]) if r.get("load") else "—"
         line = (
             f"| {r['model']} |"
+            + (f" {r.get('data') or '—'} |" if sized else "")
             + (f" {inputs_of(r)} |" if inputs else "")
             + (f" {training_of(r) or 'default'} |" if longer else "")
             + " "
@@ -852,15 +865,17 @@ def _section(task: str, path: Path) -> list[str]:
 def merged(path: Path, result: dict) -> dict:
     """``result`` (a run of some of a task's models) put into the table at ``path``: its
     rows replace those of the same models there (and, for the adding problem, the same
-    inputs, so a standardized row leaves the raw one beside it; and the same training,
-    so a longer ``--max-steps`` run stands beside the budget's), the others stay, each
+    inputs, so a standardized row leaves the raw one beside it; the same training, so a
+    longer ``--max-steps`` run stands beside the budget's; and the same data, so a
+    ``--train-size`` run stands beside the default's), the others stay, each
     with the commit and command that made it."""
     if not path.is_file():
         return result
     old = json.loads(path.read_text())
 
     def key(r: dict) -> tuple:
-        return (r["model"], inputs_of(r), training_of(r))
+        data = r.get("data")  # a paper task's data in words: a --train-size run's differs
+        return (r["model"], inputs_of(r), training_of(r), data if isinstance(data, str) else None)
 
     new = {key(r): r for r in result["rows"]}
     rows = [new.pop(key(r), r) for r in old["rows"]] + list(new.values())
@@ -893,6 +908,11 @@ def main(argv: list[str] | None = None) -> int:
         help="paper tasks: decay the learning rate by a cosine to 0 at the last step "
         "(--max-steps), where the paper keeps it constant",
     )
+    p.add_argument(
+        "--train-size",
+        type=int,
+        help="adding only: training sequences (default 20,000; the paper's 50,000)",
+    )
     p.add_argument("--models", help="comma-separated subset of the task's models")
     p.add_argument("--out", help="where the JSON goes (default: benchmarks/results/)")
     args = p.parse_args(argv)
@@ -902,6 +922,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--length must be an int >= 2 and only for {', '.join(LENGTH_TASKS)}")
     if args.raw_inputs and set(tasks) - set(RAW_TASKS):
         p.error(f"--raw-inputs is only for {', '.join(RAW_TASKS)}")
+    if args.train_size is not None and (args.train_size < 1 or set(tasks) - set(SIZE_TASKS)):
+        p.error(f"--train-size must be an int >= 1 and only for {', '.join(SIZE_TASKS)}")
+    if args.train_size is not None and args.quick:
+        p.error("--train-size is for full runs; --quick has its own small data")
     if (args.max_steps is not None or args.cosine) and set(tasks) - set(PAPER_TASKS):
         p.error(f"--max-steps and --cosine are only for {', '.join(PAPER_TASKS)}")
     if args.max_steps is not None and args.max_steps < 1:
@@ -916,7 +940,14 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for task in tasks:
         result = run_task(
-            task, args.quick, args.budget, models, args.length, args.raw_inputs, train
+            task,
+            args.quick,
+            args.budget,
+            models,
+            args.length,
+            args.raw_inputs,
+            train,
+            args.train_size,
         )
         print(f"\n## {task}\n\n{table(result)}\n", flush=True)
         out = Path(args.out) if args.out else RESULTS

@@ -259,3 +259,38 @@ def test_the_uea_table_keeps_the_stored_runs_commit_and_its_spread(tmp_path, mon
     assert "| ArrowHead: seqlab default | test accuracy % | 70 ± 3.0 |" in text
     assert "| 73 |" in text and "Data: ArrowHead 175 test." in text
     assert "early stopping" in text and "commit abcdef0" in text
+
+
+def test_a_train_size_run_stands_beside_the_default_ones_row_and_names_its_data(tmp_path):
+    from benchmarks.quality import merged, table
+
+    default = {**_adding_row("tcn", 7e-5, True), "data": "T=600, 20000 train / 1000 test"}
+    bigger = {**_adding_row("tcn", 5e-5, True), "data": "T=600, 50000 train / 1000 test"}
+    path = tmp_path / "quality_adding.json"
+    path.write_text(json.dumps({"commit": "aaa", "command": "old", "rows": [default]}))
+    rows = merged(path, {"rows": [bigger]})["rows"]
+    assert [r["value"] for r in rows] == [7e-5, 5e-5]
+    again = {**bigger, "value": 4e-5}  # the same data again: it replaces its row
+    path.write_text(json.dumps({"rows": rows}))
+    assert [r["value"] for r in merged(path, {"rows": [again]})["rows"]] == [7e-5, 4e-5]
+    lines = table({"rows": rows}).splitlines()
+    assert lines[0].startswith("| model | data | inputs |")
+    assert lines[3].startswith("| tcn | T=600, 50000 train / 1000 test | standardized |")
+    assert "| data |" not in table({"rows": [default]})
+
+
+REFUSED_SIZES = [
+    ["copy", "--train-size", "100"],
+    ["adding", "--train-size", "0"],
+    ["adding", "--quick", "--train-size", "100"],
+]
+
+
+@pytest.mark.parametrize("argv", REFUSED_SIZES)
+def test_train_size_is_refused_where_it_means_nothing(argv, capsys):
+    from benchmarks.quality import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert "--train-size" in capsys.readouterr().err
