@@ -584,15 +584,33 @@ def forecasting(quick: bool, budget: float | None, models: list[str] | None) -> 
     path = RESULTS / "forecasting.json"
     if not quick:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "forecasting.py")], check=True)
-    if not path.is_file():
-        return []
-    results = json.loads(path.read_text())["results"]  # {dataset: {"rows": {name: {...}}}}
+    return stored_rows(path, "benchmarks/forecasting.py", _forecasting_rows)
+
+
+def _forecasting_rows(stored: dict) -> list[dict]:
     out = []
-    for dataset, entry in results.items():
+    for dataset, entry in stored["results"].items():  # {dataset: {"rows": {name: {...}}}}
         for model, value in entry["rows"].items():
             out.append(row("forecasting", f"{dataset}: {model}", "test MASE", value["mase"],
                            seconds=value.get("train_s"), data=entry.get("data")))  # fmt: skip
     return out
+
+
+def stored_rows(path: Path, writer: str, parse: Callable[[dict], list[dict]]) -> list[dict]:
+    """The rows ``parse`` reads from the JSON that ``writer`` stored at ``path``: none
+    where it has not run; a file that is not its JSON (cut short, edited by hand) stops
+    the run with one line naming the file and what it lacks, not a traceback."""
+    if not path.is_file():
+        return []
+    try:
+        return parse(json.loads(path.read_text()))
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"{path}: not JSON ({e}); rerun {writer} to write it again") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        what = f"no key {e}" if isinstance(e, KeyError) else str(e)
+        raise SystemExit(
+            f"{path}: not the table {writer} writes ({what}); rerun {writer} to write it again"
+        ) from None
 
 
 def uea(quick: bool, budget: float | None, models: list[str] | None) -> list[dict]:
@@ -602,10 +620,14 @@ def uea(quick: bool, budget: float | None, models: list[str] | None) -> list[dic
     its seeds. Read from its JSON, never rerun here: its peers need a throwaway
     environment with aeon (``benchmarks/classification_peers.py``); each row keeps the
     commit and command that made it."""
-    path = RESULTS / "classification.json"
-    if not path.is_file():
-        return []
-    stored = json.loads(path.read_text())
+    return stored_rows(
+        RESULTS / "classification.json",
+        "benchmarks/classification.py",
+        lambda stored: _uea_rows(stored, models),
+    )
+
+
+def _uea_rows(stored: dict, models: list[str] | None) -> list[dict]:
     meta = stored["meta"]
     seeds = ",".join(str(s) for s in meta["seeds"])
     command = (

@@ -261,6 +261,30 @@ def test_the_uea_table_keeps_the_stored_runs_commit_and_its_spread(tmp_path, mon
     assert "early stopping" in text and "commit abcdef0" in text
 
 
+BROKEN_TABLES = [  # (the file's text, what the uea and forecasting messages say)
+    ('{"meta": {"commit": "abc"', "not JSON", "not JSON"),
+    ('{"datasets": {}}', "no key 'meta'", "no key 'results'"),
+    ('{"meta": [], "results": []}', "not the table", "not the table"),
+]
+
+
+@pytest.mark.parametrize("text, uea_says, forecasting_says", BROKEN_TABLES)
+def test_a_stored_table_that_is_not_its_writers_json_is_one_line_naming_it(
+    tmp_path, monkeypatch, text, uea_says, forecasting_says
+):
+    from benchmarks import quality
+
+    monkeypatch.setattr(quality, "RESULTS", tmp_path)
+    for task, stem, says in [("uea", "classification", uea_says),
+                             ("forecasting", "forecasting", forecasting_says)]:  # fmt: skip
+        (tmp_path / f"{stem}.json").write_text(text)
+        with pytest.raises(SystemExit) as stop:
+            quality.TASKS[task](quick=True, budget=None, models=None)
+        message = str(stop.value)
+        assert message.startswith(f"{tmp_path / stem}.json: ") and says in message
+        assert f"rerun benchmarks/{stem}.py" in message and "\n" not in message
+
+
 def test_a_train_size_run_stands_beside_the_default_ones_row_and_names_its_data(tmp_path):
     from benchmarks.quality import merged, table
 
