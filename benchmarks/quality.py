@@ -132,6 +132,7 @@ def train_and_test(
     test = run.evaluate("test")
     facts = {
         "params": sum(p.numel() for p in run.model.parameters()),
+        **device_facts(next(run.model.parameters()).device),
         "seconds": round(seconds, 1),
         "cpu_s": round(cpu, 1),
         "epochs": len(run.history),
@@ -144,6 +145,16 @@ def train_and_test(
     if trace.below is not None:
         facts["left_plateau"] = trace.left
     return run, test, facts
+
+
+def device_facts(device: torch.device) -> dict:
+    """Where a model trained, when not on this machine's CPU: ``{"device": "cuda (NVIDIA
+    H200)", "torch": "2.11.0+cu130"}`` (the run's ``device: auto`` finds a GPU where one is
+    present; its row then stands beside the CPU's, see :func:`training_of`); ``{}`` on
+    the CPU, the rows every table was made of before."""
+    if device.type != "cuda":
+        return {}
+    return {"device": f"cuda ({torch.cuda.get_device_name(device)})", "torch": torch.__version__}
 
 
 def row(task: str, model: str, metric: str, value: float, **extra: Any) -> dict:
@@ -288,13 +299,16 @@ def inputs_of(r: dict) -> str | None:
 
 def training_of(r: dict) -> str | None:
     """A paper-task row's training beyond the task's settings, in words, read from its
-    settings (``--max-steps``, ``--cosine``): e.g. ``"cosine, 10000 steps"``; None when
-    it has neither."""
+    settings (``--max-steps``, ``--cosine``) and its device when not the CPU: e.g.
+    ``"cosine, 10000 steps"``, ``"15600 steps, on cuda (NVIDIA H200)"``; None when it has
+    none of them."""
     settings = r.get("settings") if isinstance(r.get("settings"), dict) else {}
     train = settings.get("train") or {}
     words = [(train.get("schedule") or {}).get("name", "")]
     if train.get("max_steps") is not None:
         words.append(f"{train['max_steps']} steps")
+    if r.get("device"):
+        words.append(f"on {r['device']}")
     return ", ".join(w for w in words if w) or None
 
 
@@ -873,7 +887,7 @@ def _section(task: str, path: Path) -> list[str]:
         "",
         f"Data: {data}. Budget (column budget): {kind}. Made by {by}; "
         f"torch {result.get('torch')}, {result.get('threads')} threads, load (1-minute "
-        "average) before and after each model in the table.",
+        f"average) before and after each model in the table{_on_gpus(rows)}.",
     ]
     if task in PAPER_SCALE:
         parts += ["", PAPER_SCALE[task]]
@@ -884,13 +898,25 @@ def _section(task: str, path: Path) -> list[str]:
     return parts
 
 
+def _on_gpus(rows: list[dict]) -> str:
+    """The header's words for rows trained on a GPU (their column training names it):
+    their torch, which is that machine's, not this one's; "" when there are none."""
+    gpu = {r["torch"]: None for r in rows if r.get("device") and r.get("torch")}
+    if not gpu:
+        return ""
+    return (
+        f"; rows trained on a GPU (column training) ran torch {', '.join(gpu)} there,"
+        " their CPU s the host's time driving it"
+    )
+
+
 def merged(path: Path, result: dict) -> dict:
     """``result`` (a run of some of a task's models) put into the table at ``path``: its
     rows replace those of the same models there (and, for the adding problem, the same
     inputs, so a standardized row leaves the raw one beside it; the same training, so a
     longer ``--max-steps`` run stands beside the budget's; and the same data, so a
-    ``--train-size`` run stands beside the default's), the others stay, each
-    with the commit and command that made it."""
+    ``--train-size`` run stands beside the default's; the same device, so a GPU run stands
+    beside the CPU's), the others stay, each with the commit and command that made it."""
     if not path.is_file():
         return result
     old = json.loads(path.read_text())
@@ -905,7 +931,12 @@ def merged(path: Path, result: dict) -> dict:
         r.setdefault("commit", old.get("commit"))
         r.setdefault("command", old.get("command"))
         r.setdefault("budget_s", old.get("budget_s"))
-    return {**result, "rows": rows, "seconds": sum(r.get("seconds") or 0 for r in rows)}
+    merged_ = {**result, "rows": rows, "seconds": sum(r.get("seconds") or 0 for r in rows)}
+    if result["rows"] and all(r.get("device") for r in result["rows"]):
+        # a GPU run's machine facts are that machine's, each row carries them: the header's
+        # torch and threads stay this machine's, the CPU rows'
+        merged_.update({k: old[k] for k in ("torch", "python", "threads") if k in old})
+    return merged_
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -318,3 +318,22 @@ def test_train_size_is_refused_where_it_means_nothing(argv, capsys):
         main(argv)
     assert stop.value.code == 2
     assert "--train-size" in capsys.readouterr().err
+
+
+def test_a_row_trained_on_a_gpu_stands_beside_the_cpus_and_says_so(tmp_path):
+    import torch
+    from benchmarks.quality import _section, device_facts, merged
+
+    assert device_facts(torch.device("cpu")) == {}  # the CPU rows every table holds
+    cpu = {**_adding_row("gru", 0.0204, True), "task": "copy", "metric": "test loss"}
+    gpu = {**cpu, "value": 0.0105, "device": "cuda (NVIDIA H200)", "torch": "2.11.0+cu130"}
+    path = tmp_path / "quality_copy.json"
+    path.write_text(json.dumps({"commit": "aaa", "command": "old", "torch": "2.13.0+cpu",
+                                "threads": 1, "rows": [cpu]}))  # fmt: skip
+    result = merged(path, {"rows": [gpu]})
+    assert [r["value"] for r in result["rows"]] == [0.0204, 0.0105]
+    path.write_text(json.dumps(result))
+    text = "\n".join(_section("copy", path))
+    assert "| gru | default | test loss | 0.0204 |" in text
+    assert "| gru | on cuda (NVIDIA H200) | test loss | 0.0105 |" in text
+    assert "torch 2.13.0+cpu, 1 threads" in text and "ran torch 2.11.0+cu130 there" in text
