@@ -90,10 +90,11 @@ def fit(dataset: str, data: dict, candidate: str, change: dict, seed: int) -> di
     run = train_run(run_config(config))
     seconds = time.perf_counter() - start
     model, task = run.model.eval(), run.task
+    device = next(model.parameters()).device  # where it trained: a GPU, if present
     probs, targets = [], []
     with torch.no_grad():
         for batch in task.loader("test"):
-            probs.append(model(batch).prediction.softmax(-1))
+            probs.append(model(batch.to(device)).prediction.softmax(-1).cpu())
             targets.append(batch.targets)
     p, y = torch.cat(probs).double(), torch.cat(targets)
     encoder = run.model.config.encoder

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from devices import on_cpu
 from seqlab import load_run, run_config, train_run
 from seqlab.data import DataError
 from seqlab.data.npz import save_npz
@@ -55,7 +56,7 @@ def test_standardization_is_fit_on_the_training_steps_and_saved(tmp_path):
     assert run.task.labels == ["1", "2", "3", "9", "10"]
     again = load_run(tmp_path / "run")
     assert again.task.channels == run.task.channels
-    rows, rows_again = list(run.predict(seqs[:5])), list(again.predict(seqs[:5]))
+    rows, rows_again = list(on_cpu(run).predict(seqs[:5])), list(again.predict(seqs[:5]))
     assert rows == rows_again and {r["label"] for r in rows} <= set(run.task.labels)
 
 

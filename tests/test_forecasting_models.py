@@ -5,6 +5,7 @@ import warnings
 import pytest
 import torch
 
+from devices import device_of
 from seqlab.data import Batch
 from seqlab.models import EncoderConfig, Forecaster, ForecasterConfig
 from seqlab.nn.revin import RevIN
@@ -127,6 +128,6 @@ def test_coverage_scores_the_outer_levels_through_the_trainer():
     trainer = Trainer(model, TrainerConfig(progress=False, metrics=["coverage", "mae"]))
     got = trainer.evaluate([Batch(x, targets=y)])
     with torch.no_grad():
-        q = model(Batch(x)).prediction  # (16, 3, 1, 3), levels 0.9, 0.1, 0.5
+        q = model(Batch(x).to(device_of(model))).prediction.cpu()  # (16, 3, 1, 3): 0.9, 0.1, 0.5
     assert got["coverage"] == pytest.approx(coverage(q[..., 1], q[..., 0], y))
     assert got["mae"] == pytest.approx((q[..., 2] - y).abs().mean().item(), rel=1e-5)

@@ -212,7 +212,8 @@ def test_an_unwritable_cache_folder_is_named(tmp_path):
 
 
 @needs_c_compiler
-def test_a_damaged_cached_library_is_built_again(fresh_loader):
+def test_a_damaged_cached_library_is_built_again(fresh_loader, monkeypatch):
+    monkeypatch.delenv("CC", raising=False)  # the loader's compiler is then "cc", as here
     defines = {"REAL": "float"}
     source = build.Path(build.__file__).with_name("conv_steps.c")
     path = build.compile_library(source, defines, fresh_loader, "cc")

@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from devices import device_of
 from models_common import pad
 from seqlab.data import IGNORE_INDEX, Batch
 from seqlab.models import build_model
@@ -47,6 +48,7 @@ def test_seq2seq_validation_metrics_come_from_its_own_decoding():
 
     model.eval()
     hyps, refs, forced = [], [], []
+    data = [b.to(device_of(model)) for b in data]  # where the trainer put the model
     with torch.no_grad():
         for b in data:
             d = model.decode(b.inputs, b.lengths)
@@ -80,6 +82,7 @@ def test_epoch_loss_is_the_mean_over_what_each_model_averages():
     trainer = Trainer(model, TrainerConfig(progress=False))
     got = trainer.evaluate(batches)["loss"]
     model.eval()
+    batches = [b.to(device_of(model)) for b in batches]  # where the trainer put the model
     with torch.no_grad():
         per_sentence = [model(b).loss.item() * b.size for b in batches]
     assert got == pytest.approx(sum(per_sentence) / 4)

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from devices import on_cpu
 from seqlab import load_run, load_run_config, run_config, train_run
 from seqlab.config import ConfigError
 
@@ -78,8 +79,12 @@ def test_classification_run_directory_load_and_predict(tmp_path):
     lines = ["good great film", "awful poor plot", "the movie was fine fine"]
     rows = list(again.predict(iter(lines), batch_size=2))  # a stream, two at a time
     assert [r["label"] for r in rows] == ["pos", "neg", "pos"]
-    assert rows == list(run.predict(lines))  # the rebuilt run predicts what the trained one does
-    assert again.evaluate("test") == pytest.approx(metrics["test"])
+    assert rows == list(
+        on_cpu(run).predict(lines)
+    )  # the rebuilt run predicts what the trained one does
+    assert again.evaluate("test") == pytest.approx(
+        metrics["test"], rel=1e-5
+    )  # trained on a GPU, maybe
     assert load_run(tmp_path / "run" / "last").config.task == "classification"  # a checkpoint
 
 
@@ -134,7 +139,7 @@ def test_seq2seq_run_scores_its_decoding(tmp_path):
     assert {"val_exact_match", "val_bleu"} <= set(run.history[-1])
     rows = list(load_run(tmp_path / "run").predict(["abc", "de"]))
     assert len(rows) == 2 and all(isinstance(r["output"], str) for r in rows)
-    assert rows == list(run.predict(["abc", "de"]))
+    assert rows == list(on_cpu(run).predict(["abc", "de"]))
 
 
 def test_forecasting_run_predicts_in_the_data_units(tmp_path):

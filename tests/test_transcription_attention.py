@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from devices import device_of
 from seqlab import load_run, run_config, train_run
 from seqlab.cli import main
 from seqlab.data import Batch, DataError, Vocab
@@ -97,6 +98,7 @@ def test_the_metrics_score_the_text_a_user_reads(tmp_path):
                "wer": make_metric("wer", space=task.labels.index(" "), eos=3)}  # fmt: skip
     texts, refs = [], []
     for batch in task.loader("train"):
+        batch = batch.to(device_of(model))  # where the trainer put the model
         out = model.evaluate_batch(batch)
         for m in metrics.values():
             m.update(out.prediction, batch)

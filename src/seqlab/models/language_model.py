@@ -170,7 +170,9 @@ class LanguageModel(TaskModel):
                 f"features must be (B={batch_size}, feature_size={c.feature_size}), "
                 f"got {tuple(features.shape)}"
             )
-        return features.to(self.head.weight.dtype)
+        # the model's device too: a condition built by the caller (a label's one-hot, a
+        # user's vector) is on the CPU while a model trained on a GPU stays there
+        return features.to(device=self.head.weight.device, dtype=self.head.weight.dtype)
 
     def initial_state(self, features: Tensor | None):
         """The encoder state set from ``features`` (``condition="init"``), else ``None``."""

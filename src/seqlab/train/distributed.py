@@ -32,6 +32,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
+from .runtime import own_gpu
+
 if TYPE_CHECKING:
     from .config import TrainerConfig
 
@@ -71,13 +73,15 @@ def init_distributed(backend: str | None = None, timeout_s: float = 300.0) -> Di
     """Join the process group torchrun set up (from ``RANK``/``WORLD_SIZE`` in the
     environment); without those variables, a single process: nothing to join.
 
-    ``backend`` defaults to ``nccl`` when CUDA is present, else ``gloo``. On GPU, each
-    process takes the device ``cuda:LOCAL_RANK``.
+    ``backend`` defaults to ``nccl`` when each process on this machine has a GPU of its
+    own (:func:`seqlab.train.runtime.own_gpu`), which it then takes (``cuda:LOCAL_RANK``),
+    else ``gloo`` on the CPU: the device ``device: auto`` gives the trainer.
     """
     world = _env_int("WORLD_SIZE", 1)
     local_rank = _env_int("LOCAL_RANK", 0)
-    cuda = torch.cuda.is_available()
-    device = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
+    gpu = own_gpu()
+    cuda = gpu is not None
+    device = gpu or torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
     if world <= 1:

@@ -24,6 +24,7 @@ __all__ = [
     "denormals_are_flushed",
     "denormals_flushed",
     "make_deterministic",
+    "own_gpu",
     "resolve_device",
     "rng_state",
     "seed_everything",
@@ -119,13 +120,32 @@ def denormals_flushed(on: bool = True) -> Iterator[None]:
             )
 
 
+def own_gpu() -> torch.device | None:
+    """This process's GPU, ``cuda:LOCAL_RANK`` (torchrun sets it; 0 alone), when CUDA is
+    present and every process torchrun started on this machine (``LOCAL_WORLD_SIZE``) has
+    a GPU of its own; else None, and every one of them trains on the CPU (gloo). Two
+    processes cannot share one GPU under nccl, and ``cuda:1`` of a one-GPU machine does
+    not exist: ``seqlab train --nproc 2`` there once stopped with "invalid device
+    ordinal"."""
+    if not torch.cuda.is_available():
+        return None
+    local = os.environ.get("LOCAL_RANK", "0"), os.environ.get("LOCAL_WORLD_SIZE", "1")
+    try:
+        rank, processes = (int(v) for v in local)
+    except ValueError:
+        raise ValueError(
+            f"LOCAL_RANK and LOCAL_WORLD_SIZE must be integers, got {local[0]!r}, {local[1]!r}"
+        ) from None
+    if processes > torch.cuda.device_count():
+        return None
+    return torch.device("cuda", rank)
+
+
 def resolve_device(name: str) -> torch.device:
-    """``auto`` is this process's GPU when CUDA is present (``cuda:LOCAL_RANK`` under
-    torchrun), else the CPU."""
+    """``auto`` is this process's GPU (:func:`own_gpu`: ``cuda:LOCAL_RANK`` under
+    torchrun, when each local process has one), else the CPU."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
+        return own_gpu() or torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but CUDA is not available")
@@ -153,7 +173,8 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     n = state["numpy"]
-    keys = n["keys"].numpy().astype(np.uint32)
+    # .cpu(): a checkpoint resumed on a GPU maps every tensor there, these RNG states too
+    keys = n["keys"].cpu().numpy().astype(np.uint32)
     np.random.set_state(("MT19937", keys, n["pos"], n["has_gauss"], n["gauss"]))
     torch.set_rng_state(state["torch"].cpu())
     if torch.cuda.is_available() and state["cuda"]:
