@@ -212,7 +212,9 @@ def test_nproc_2_trains_as_one_process_does(tmp_path, capsys):
         "task": "classification",
         "data": {"dataset": "adding_problem", "options": {"n": 400, "length": 8}, "batch_size": 32},
         "model": {"encoder": {"kind": "gru", "hidden_size": 8}},
-        "train": {"epochs": 2, "metrics": ["mae"], "progress": False, "tensorboard": False},
+        # the CPU for both: two processes train there anyway on a machine of one GPU
+        "train": {"epochs": 2, "metrics": ["mae"], "progress": False, "tensorboard": False,
+                  "device": "cpu"},
     })  # fmt: skip
     assert run(capsys, "train", cfg, "--out", tmp_path / "one")[0] == 0
     code, _, err = run(capsys, "train", cfg, "--out", tmp_path / "two", "--nproc", "2")

@@ -82,11 +82,11 @@ def test_epoch_loss_is_the_mean_over_what_each_model_averages():
     trainer = Trainer(model, TrainerConfig(progress=False))
     got = trainer.evaluate(batches)["loss"]
     model.eval()
-    batches = [b.to(device_of(model)) for b in batches]  # where the trainer put the model
+    there = [b.to(device_of(model)) for b in batches]  # where the trainer put the model
     with torch.no_grad():
-        per_sentence = [model(b).loss.item() * b.size for b in batches]
+        per_sentence = [model(b).loss.item() * b.size for b in there]
     assert got == pytest.approx(sum(per_sentence) / 4)
-    assert model(batches[1]).weight is None  # one per sentence
+    assert model(there[1]).weight is None  # one per sentence
     softmax = build_model("tagger", {"inputs": {"vocab_size": 12}, "num_tags": 3})
     assert int(softmax(batches[1]).weight) == 6  # tagged tokens: 2 + 3 + 1
 

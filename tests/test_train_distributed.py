@@ -67,7 +67,7 @@ def run(out: str) -> None:
         sampler = distributed_sampler(ds, shuffle=False)  # rank r: samples r, r + N, ...
         loaders.append(DataLoader(ds, batch_size=per_rank, sampler=sampler, collate_fn=collate))
     cfg = TrainerConfig(epochs=3, optimizer={"name": "sgd", "lr": 0.05, "momentum": 0.9}, clip={"norm": 5.0}, checkpoints={"dir": f"{out}/rank{info.rank}", "every": 4},
-                        progress=False, metrics=["mae"], tensorboard=False,
+                        progress=False, metrics=["mae"], tensorboard=False, device="cpu",  # gloo's
 
                         )  # fmt: skip  # mid-epoch saves reduce over ranks
     Trainer(model, cfg).fit(*loaders)
