@@ -32,7 +32,8 @@ def add_commands(commands) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--nproc", type=int, default=1,
-        help="processes on this machine: data parallel on torchrun (nccl when each has a GPU of its own, else gloo on the CPU)",
+        help="processes on this machine: data parallel on torchrun (nccl when each has "
+             "a GPU of its own, else gloo on the CPU)",
     )  # fmt: skip
     p.add_argument("--nnodes", type=int, default=1, help="machines (passed to torchrun)")
     p.add_argument("--node-rank", type=int, default=0, help="this machine's rank (torchrun)")
