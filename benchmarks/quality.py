@@ -1,7 +1,7 @@
 """Quality: seqlab's models against published results and the baselines people use.
 
     python -m benchmarks.quality TASK [--quick] [--budget SECONDS] [--models a,b]
-        [--max-steps N [--cosine]]
+        [--max-steps N [--cosine]] [--no-early-stopping]
 
 TASK is one of ``adding``, ``copy``, ``smnist``, ``pmnist`` (the TCN paper's Table 1: Bai,
 Kolter & Koltun 2018), ``sentiment``, ``charlm``, ``rows`` (real data against practical
@@ -25,6 +25,8 @@ The paper's tasks take ``--max-steps N`` (its runs took ~15,600 optimizer steps,
 budget of minutes gives a few thousand) and ``--cosine`` (the learning rate decayed by a
 cosine to 0 at step N, where the paper keeps it constant); such a row says so in its
 column training and stands beside the budget run's row of the same model.
+``--no-early-stopping`` trains to the end as the paper does: a run on a plateau is
+otherwise stopped by 10 epochs without a better validation loss before it leaves it.
 
 ``--quick`` (a minute or less per task) is the smoke test that ``make slow`` runs: small
 data, loose bars that still fail when a model does not learn at all (exit code 1). It
@@ -307,6 +309,10 @@ def training_of(r: dict) -> str | None:
     words = [(train.get("schedule") or {}).get("name", "")]
     if train.get("max_steps") is not None:
         words.append(f"{train['max_steps']} steps")
+    if "patience" in (train.get("early_stopping") or {}) and (
+        train["early_stopping"]["patience"] is None
+    ):
+        words.append("no early stopping")
     if r.get("device"):
         words.append(f"on {r['device']}")
     return ", ".join(w for w in words if w) or None
@@ -965,6 +971,12 @@ def main(argv: list[str] | None = None) -> int:
         "(--max-steps), where the paper keeps it constant",
     )
     p.add_argument(
+        "--no-early-stopping",
+        action="store_true",
+        help="paper tasks: train to the end (--max-steps or --budget) as the paper does, "
+        "where a plateau of 10 epochs otherwise stops a run that has not yet left it",
+    )
+    p.add_argument(
         "--train-size",
         type=int,
         help="adding only: training sequences (default 20,000; the paper's 50,000)",
@@ -988,11 +1000,17 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--max-steps must be an int >= 1, got {args.max_steps}")
     if args.cosine and args.max_steps is None:
         p.error("--cosine needs --max-steps (the step where the learning rate reaches 0)")
+    if args.no_early_stopping and (set(tasks) - set(PAPER_TASKS) or args.quick):
+        p.error(f"--no-early-stopping is for full runs of {', '.join(PAPER_TASKS)}")
+    if args.no_early_stopping and args.max_steps is None and args.budget is None:
+        p.error("--no-early-stopping needs --max-steps or --budget to end the run")
     train: dict[str, Any] = {}
     if args.max_steps is not None:
         train["max_steps"] = args.max_steps
     if args.cosine:
         train["schedule"] = {"name": "cosine"}
+    if args.no_early_stopping:
+        train["early_stopping"] = {"patience": None}
     failed = []
     for task in tasks:
         result = run_task(

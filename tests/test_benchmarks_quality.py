@@ -185,6 +185,9 @@ def test_a_longer_run_names_its_training_and_stands_beside_the_budgets_row(tmp_p
     longer = _copy_row(1e-4, {"max_steps": 15000, "schedule": {"name": "cosine"}})
     assert training_of(budget) is None and training_of(longer) == "cosine, 15000 steps"
     assert training_of(_copy_row(0.1, {"max_steps": 40})) == "40 steps"
+    fixed = {"max_steps": 40, "early_stopping": {"patience": None}}  # --no-early-stopping
+    assert training_of(_copy_row(0.1, fixed)) == "40 steps, no early stopping"
+    assert training_of(_copy_row(0.1, {"early_stopping": {"patience": 10}})) is None
     lines = table({"rows": [budget, longer]}).splitlines()
     assert lines[0].startswith("| model | training | metric |")
     assert lines[2].startswith("| tcn | default | test loss |")
@@ -202,6 +205,9 @@ def test_a_longer_run_names_its_training_and_stands_beside_the_budgets_row(tmp_p
         (["sentiment", "--max-steps", "100"], "only for adding, copy, smnist, pmnist"),
         (["copy", "--max-steps", "0"], "--max-steps must be an int >= 1, got 0"),
         (["copy", "--cosine"], "--cosine needs --max-steps"),
+        (["sentiment", "--no-early-stopping", "--budget", "9"], "for full runs of adding, copy"),
+        (["copy", "--quick", "--no-early-stopping"], "for full runs of adding, copy"),
+        (["copy", "--no-early-stopping"], "needs --max-steps or --budget to end the run"),
     ],
 )
 def test_longer_training_flags_refuse_what_they_cannot_do(argv, words, capsys):
@@ -230,6 +236,21 @@ def test_max_steps_and_cosine_reach_the_trainer(monkeypatch):
         )
     assert seen["tcn"]["max_steps"] == 9 and seen["tcn"]["schedule"] == {"name": "cosine"}
     assert seen["tcn"]["optimizer"]["name"] == "rmsprop"  # the task's own settings stay
+
+
+def test_no_early_stopping_reaches_the_trainer_as_no_patience(monkeypatch, tmp_path):
+    import benchmarks.quality as quality
+
+    seen = {}
+
+    def fake_task(task, quick, budget, models, length, raw, train, size):
+        seen.update(train)
+        raise StopIteration
+
+    monkeypatch.setattr(quality, "run_task", fake_task)
+    with pytest.raises(StopIteration):
+        quality.main(["copy", "--max-steps", "99", "--no-early-stopping", "--out", str(tmp_path)])
+    assert seen == {"max_steps": 99, "early_stopping": {"patience": None}}
 
 
 def test_the_uea_table_keeps_the_stored_runs_commit_and_its_spread(tmp_path, monkeypatch):
