@@ -358,3 +358,27 @@ def test_a_row_trained_on_a_gpu_stands_beside_the_cpus_and_says_so(tmp_path):
     assert "| gru | default | test loss | 0.0204 |" in text
     assert "| gru | on cuda (NVIDIA H200) | test loss | 0.0105 |" in text
     assert "torch 2.13.0+cpu, 1 threads" in text and "ran torch 2.11.0+cu130 there" in text
+
+
+def test_the_summary_sets_each_kinds_best_row_on_the_cpu_and_on_a_gpu_beside_the_paper(tmp_path):
+    from benchmarks.quality import against_the_paper
+
+    def row(model, kind, value, device=None, data="T=600, 20000 train / 1000 test"):
+        r = {"model": model, "value": value, "data": data,
+             "settings": {"model": {"encoder": {"kind": kind}}, "train": {}}}  # fmt: skip
+        return {**r, "device": device} if device else r
+
+    adding = [row("tcn", "tcn", 7e-5), row("tcn", "tcn", 6e-5),
+              row("tcn", "tcn", 5e-5, "cuda (H200)", "T=600, 50000 train / 1000 test"),
+              row("lstm_chrono", "lstm", 1e-4), row("predict 1", None, 0.17)]  # fmt: skip
+    copy = [row("lstm", "lstm", 0.02039, data="T=1000")]
+    (tmp_path / "quality_adding.json").write_text(json.dumps({"rows": adding}))
+    (tmp_path / "quality_copy.json").write_text(json.dumps({"rows": copy}))
+    lines = against_the_paper(tmp_path)
+    tcn = next(x for x in lines if x.startswith("| adding | TCN |"))
+    assert tcn == ("| adding | TCN | 5.8e-05 | 6e-05 (tcn, 20000 train) | worse"
+                   " | 5e-05 (tcn, 50000 train) | better |")  # fmt: skip
+    assert "| adding | LSTM | 0.164 | 0.0001 (lstm_chrono, 20000 train) | better | — | — |" in lines
+    assert "| adding | GRU | 5.3e-05 | — | — | — | — |" in lines  # no row of that kind
+    assert "| copy | LSTM | 0.0204 | 0.02039 (lstm) | within 1% | — | — |" in lines  # the plateau
+    assert "| smnist | TCN | 99 | — | — | — | — |" in lines  # no table yet
