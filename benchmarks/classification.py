@@ -140,7 +140,7 @@ def main() -> None:
             export(data, args.export / f"{name}.npz")
         if args.export_only:
             continue
-        default, first = [], None
+        start, default, first = os.getloadavg()[0], [], None
         for seed in seeds:
             row, run = score({"task": "classification", "data": data}, seed)
             default.append(row)
@@ -160,7 +160,12 @@ def main() -> None:
             },
             **peers.get(name, {}),
         }
-        results[name] = {"rows": rows, "test_examples": len(first.task.splits.test)}
+        # each set says what made it: a run of --only some sets leaves the others' as they were
+        only = f" --only {args.only}" if args.only else ""
+        results[name] = {"rows": rows, "test_examples": len(first.task.splits.test),
+                         "commit": git_commit(), "load": [start, os.getloadavg()[0]],
+                         "command": f"python benchmarks/classification.py --uea aeon/datasets/data"
+                                    f" --peers PEERS.json --seeds {args.seeds}{only}"}  # fmt: skip
         print(f"\n{name} (test {len(first.task.splits.test)})")
         for label, row in rows.items():
             sd = f" ± {row['accuracy_sd']:.4f}" if "accuracy_sd" in row else ""

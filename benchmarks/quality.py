@@ -662,9 +662,16 @@ def _uea_rows(stored: dict, models: list[str] | None) -> list[dict]:
         for model, value in entry["rows"].items():
             if models and model not in models:
                 continue
+            # a set's own commit, command and load where its run recorded them (a run of
+            # --only some sets), else the whole run's
+            made = {
+                "commit": (entry.get("commit") or meta["commit"])[:7],
+                "command": entry.get("command", command),
+                "load": entry.get("load", load),
+            }
             r = row("uea", f"{dataset}: {model}", "test accuracy %", 100 * value["accuracy"],
                     seconds=value.get("fit_s"), data={dataset: f"{entry['test_examples']} test"},
-                    commit=meta["commit"][:7], command=command, load=load)  # fmt: skip
+                    **made)  # fmt: skip
             if "accuracy_sd" in value:
                 r["sd"] = 100 * value["accuracy_sd"]
             out.append(r)

@@ -193,3 +193,24 @@ def test_label_smoothing_is_the_default_from_100_training_series(tmp_path):
     texts = tmp_path / "t.csv"
     texts.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(80)))
     assert _train(tmp_path, {"train": str(texts)}).model.config.label_smoothing == 0.0
+
+
+def test_below_100_training_series_the_default_is_an_ensemble_of_3(tmp_path):
+    from seqlab.tasks.classification import SMALL_DATA_MEMBERS
+
+    assert SMALL_DATA_MEMBERS == 3
+    small, seqs = _npz(tmp_path, n=132, longest=6)  # 99 training series
+    run = _train(tmp_path, {"train": small}, directory=tmp_path / "run")
+    assert run.model.config.members == 3 and len(run.model.others) == 2
+    again = load_run(tmp_path / "run")  # the checkpoint rebuilds all three
+    assert again.model.config.members == 3
+    assert list(again.predict(seqs[:2])) == list(on_cpu(run).predict(seqs[:2]))
+    big_dir = tmp_path / "big"
+    big_dir.mkdir()
+    big, _ = _npz(big_dir, n=134, longest=6)  # 100 training series: one net, smoothed
+    assert _train(tmp_path, {"train": big}).model.config.members == 1
+    # the user's value wins; texts are left as they were
+    assert _train(tmp_path, {"train": small}, {"members": 1}).model.config.members == 1
+    texts = tmp_path / "t.csv"
+    texts.write_text("text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(30)))
+    assert _train(tmp_path, {"train": str(texts)}).model.config.members == 1
