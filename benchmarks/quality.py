@@ -918,7 +918,8 @@ PAPER_SCALE = {
     "pmnist": "The paper: the full 60,000/10,000 MNIST, one fixed permutation, 20 epochs. "
     "Here: not the paper's data (5,000 digits offline).",
     "uea": "seqlab default is the config a new user writes (task and data only); "
-    "seqlab tuned adds label smoothing 0.1 (the default from 100 training series). "
+    "seqlab tuned adds label smoothing 0.1 (the default from 100 training series; "
+    "below that the default is an ensemble of 3, and tuned smooths its labels). "
     "Their numbers are the mean ± sd over train seeds 0-2; the test split is the "
     "archive's, the validation split 10% of its train split. MiniRocket (aeon) and "
     "logistic regression (scikit-learn, the flattened input, the order of steps ignored) "
