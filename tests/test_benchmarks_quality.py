@@ -282,6 +282,28 @@ def test_the_uea_table_keeps_the_stored_runs_commit_and_its_spread(tmp_path, mon
     assert "early stopping" in text and "commit abcdef0" in text
 
 
+def test_a_set_rerun_alone_names_its_own_commit_and_the_others_keep_the_runs(monkeypatch):
+    from benchmarks import quality
+
+    meta = {"commit": "abcdef0123", "seeds": [0, 1, 2], "load_average_at_start": [1.0],
+            "load_average_at_end": [2.0]}  # fmt: skip
+    rows = {"seqlab default": {"accuracy": 0.7, "fit_s": 60.0}}
+    stored = {"meta": meta, "datasets": {
+        "ArrowHead": {"test_examples": 175, "rows": rows, "commit": "1234567890",
+                      "command": "python benchmarks/classification.py --only ArrowHead",
+                      "load": [1.5, 1.6]},
+        "GunPoint": {"test_examples": 150, "rows": rows}}}  # fmt: skip
+    made = {r["model"]: (r["commit"], r["command"], r["load"])
+            for r in quality._uea_rows(stored, None)}  # fmt: skip
+    assert made["ArrowHead: seqlab default"] == (
+        "1234567",
+        "python benchmarks/classification.py --only ArrowHead",
+        [1.5, 1.6],
+    )
+    commit, command, load = made["GunPoint: seqlab default"]
+    assert commit == "abcdef0" and "--only" not in command and load == [1.0, 2.0]
+
+
 BROKEN_TABLES = [  # (the file's text, what the uea and forecasting messages say)
     ('{"meta": {"commit": "abc"', "not JSON", "not JSON"),
     ('{"datasets": {}}', "no key 'meta'", "no key 'results'"),
