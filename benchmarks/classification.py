@@ -117,6 +117,12 @@ def export(data: dict, path: Path) -> None:
     np.savez(path, **arrays)
 
 
+def _command(seeds: str, only: str | None = None) -> str:
+    """The command that made a set's rows, as RESULTS.md names it (paths as in the repo)."""
+    command = "python benchmarks/classification.py --uea aeon/datasets/data --peers PEERS.json"
+    return f"{command} --seeds {seeds}" + (f" --only {only}" if only else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--uea", type=Path, help="a folder of UEA sets, NAME/NAME_TRAIN.ts")
@@ -141,8 +147,7 @@ def main() -> None:
         entry.setdefault("commit", before.get("commit"))
         entry.setdefault("load", [before.get("load_average_at_start", [None])[0],
                                   before.get("load_average_at_end", [None])[0]])  # fmt: skip
-        entry.setdefault("command", "python benchmarks/classification.py --uea aeon/datasets/"
-                         f"data --peers PEERS.json --seeds {seeds_before}")  # fmt: skip
+        entry.setdefault("command", _command(seeds_before))
     for name, data in datasets(args.uea, tuple(args.sets.split(","))).items():
         if args.only and name not in args.only.split(","):
             continue
@@ -171,11 +176,9 @@ def main() -> None:
             **peers.get(name, {}),
         }
         # each set says what made it: a run of --only some sets leaves the others' as they were
-        only = f" --only {args.only}" if args.only else ""
         results[name] = {"rows": rows, "test_examples": len(first.task.splits.test),
                          "commit": git_commit(), "load": [start, os.getloadavg()[0]],
-                         "command": f"python benchmarks/classification.py --uea aeon/datasets/data"
-                                    f" --peers PEERS.json --seeds {args.seeds}{only}"}  # fmt: skip
+                         "command": _command(args.seeds, args.only)}  # fmt: skip
         print(f"\n{name} (test {len(first.task.splits.test)})")
         for label, row in rows.items():
             sd = f" ± {row['accuracy_sd']:.4f}" if "accuracy_sd" in row else ""

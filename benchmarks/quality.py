@@ -310,9 +310,8 @@ def training_of(r: dict) -> str | None:
     words = [(train.get("schedule") or {}).get("name", "")]
     if train.get("max_steps") is not None:
         words.append(f"{train['max_steps']} steps")
-    if "patience" in (train.get("early_stopping") or {}) and (
-        train["early_stopping"]["patience"] is None
-    ):
+    stopping = train.get("early_stopping") or {}
+    if "patience" in stopping and stopping["patience"] is None:  # --no-early-stopping
         words.append("no early stopping")
     if r.get("device"):
         words.append(f"on {r['device']}")

@@ -51,7 +51,7 @@ def test_the_process_group_takes_the_same_device_and_its_backend(monkeypatch):
 
 def test_a_local_rank_that_is_no_number_is_named(monkeypatch):
     _machine(monkeypatch, 1, "first", "1")
-    with pytest.raises(ValueError, match="LOCAL_RANK and LOCAL_WORLD_SIZE must be integers"):
+    with pytest.raises(ValueError, match="environment variable LOCAL_RANK must be an integer"):
         resolve_device("auto")
 
 

@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
-from .runtime import own_gpu
+from .runtime import env_int, own_gpu
 
 if TYPE_CHECKING:
     from .config import TrainerConfig
@@ -59,16 +59,6 @@ class DistInfo:
     backend: str | None
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
-
-
 def init_distributed(backend: str | None = None, timeout_s: float = 300.0) -> DistInfo:
     """Join the process group torchrun set up (from ``RANK``/``WORLD_SIZE`` in the
     environment); without those variables, a single process: nothing to join.
@@ -77,8 +67,8 @@ def init_distributed(backend: str | None = None, timeout_s: float = 300.0) -> Di
     own (:func:`seqlab.train.runtime.own_gpu`), which it then takes (``cuda:LOCAL_RANK``),
     else ``gloo`` on the CPU: the device ``device: auto`` gives the trainer.
     """
-    world = _env_int("WORLD_SIZE", 1)
-    local_rank = _env_int("LOCAL_RANK", 0)
+    world = env_int("WORLD_SIZE", 1)
+    local_rank = env_int("LOCAL_RANK", 0)
     gpu = own_gpu()
     cuda = gpu is not None
     device = gpu or torch.device("cpu")

@@ -23,6 +23,7 @@ import torch
 __all__ = [
     "denormals_are_flushed",
     "denormals_flushed",
+    "env_int",
     "make_deterministic",
     "own_gpu",
     "resolve_device",
@@ -129,16 +130,22 @@ def own_gpu() -> torch.device | None:
     ordinal"."""
     if not torch.cuda.is_available():
         return None
-    local = os.environ.get("LOCAL_RANK", "0"), os.environ.get("LOCAL_WORLD_SIZE", "1")
-    try:
-        rank, processes = (int(v) for v in local)
-    except ValueError:
-        raise ValueError(
-            f"LOCAL_RANK and LOCAL_WORLD_SIZE must be integers, got {local[0]!r}, {local[1]!r}"
-        ) from None
+    rank, processes = env_int("LOCAL_RANK", 0), env_int("LOCAL_WORLD_SIZE", 1)
     if processes > torch.cuda.device_count():
         return None
     return torch.device("cuda", rank)
+
+
+def env_int(name: str, default: int) -> int:
+    """The integer environment variable ``name`` (torchrun's ``RANK``, ``LOCAL_RANK``, ...),
+    ``default`` when unset; one clear error when it is not an integer."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
 
 
 def resolve_device(name: str) -> torch.device:
